@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../core/errors.js';
+import { configSchema, type Config } from './schema.js';
+
+/**
+ * Environment variables and the config path each one sets. The table in README.md is the same
+ * list; `ragsync config` prints the resolved values with secrets masked.
+ */
+export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' | 'json'; secret?: boolean; doc: string }> = [
+  { name: 'KAFKA_BROKERS', path: 'kafka.brokers', kind: 'list', doc: 'Comma-separated bootstrap brokers' },
+  { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string', doc: 'Kafka client id' },
+  { name: 'KAFKA_SSL', path: 'kafka.ssl', kind: 'bool', doc: 'Use TLS to the brokers' },
+  { name: 'KAFKA_SASL_MECHANISM', path: 'kafka.sasl.mechanism', kind: 'string', doc: 'plain, scram-sha-256 or scram-sha-512' },
+  { name: 'KAFKA_SASL_USERNAME', path: 'kafka.sasl.username', kind: 'string', doc: 'SASL user' },
+  { name: 'KAFKA_SASL_PASSWORD', path: 'kafka.sasl.password', kind: 'string', secret: true, doc: 'SASL password' },
+  { name: 'KAFKA_ACK_TIMEOUT_MS', path: 'kafka.ackTimeoutMs', kind: 'int', doc: 'Deadline for Kafka to acknowledge a publish' },
+  { name: 'SCHEMA_REGISTRY_URL', path: 'registry.url', kind: 'string', doc: 'Confluent-compatible Schema Registry base URL' },
+  { name: 'SCHEMA_REGISTRY_USERNAME', path: 'registry.username', kind: 'string', doc: 'Registry basic-auth user' },
+  { name: 'SCHEMA_REGISTRY_PASSWORD', path: 'registry.password', kind: 'string', secret: true, doc: 'Registry basic-auth password' },
+  { name: 'REDIS_URL', path: 'redis.url', kind: 'string', secret: true, doc: 'Redis URL (redis:// or rediss://, may hold a password)' },
+  { name: 'RAGSYNC_REDIS_PREFIX', path: 'redis.keyPrefix', kind: 'string', doc: 'Prefix of every Redis key' },
+  { name: 'RAGSYNC_TOPIC_PREFIX', path: 'topics.prefix', kind: 'string', doc: 'Prefix of every topic name' },
+  { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },
+  { name: 'RAGSYNC_REPLICATION_FACTOR', path: 'topics.replicationFactor', kind: 'int', doc: 'Replication factor of new topics' },
+  { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2]}}' },
+  { name: 'RAGSYNC_WEBHOOK_PORT', path: 'webhook.port', kind: 'int', doc: 'Port of `webhook serve`' },
+  { name: 'RAGSYNC_WEBHOOK_MAX_AGE_SECONDS', path: 'webhook.maxAgeSeconds', kind: 'int', doc: 'Reject webhook bodies older than this (0 = off)' },
+  { name: 'EMBEDDER', path: 'embedder.kind', kind: 'string', doc: 'auto, hashing, onnx or openai' },
+  { name: 'EMBEDDING_URL', path: 'embedder.url', kind: 'string', doc: 'OpenAI-compatible /v1 base URL' },
+  { name: 'EMBEDDING_API_KEY', path: 'embedder.apiKey', kind: 'string', secret: true, doc: 'API key of the embedding endpoint' },
+  { name: 'EMBEDDING_MODEL', path: 'embedder.model', kind: 'string', doc: 'Embedding model name' },
+  { name: 'EMBEDDING_DIMENSIONS', path: 'embedder.dimensions', kind: 'int', doc: 'Vector size (hashing embedder, or to request from the endpoint)' },
+  { name: 'RAGSYNC_MODEL_DIR', path: 'embedder.modelDir', kind: 'string', doc: 'Folder of the local ONNX model' },
+  { name: 'QDRANT_URL', path: 'store.qdrantUrl', kind: 'string', doc: 'Qdrant URL; unset means the embedded LanceDB store' },
+  { name: 'QDRANT_API_KEY', path: 'store.qdrantApiKey', kind: 'string', secret: true, doc: 'Qdrant API key' },
+  { name: 'RAGSYNC_COLLECTION', path: 'store.collection', kind: 'string', doc: 'Qdrant collection / LanceDB table' },
+  { name: 'LANCEDB_PATH', path: 'store.lancedbPath', kind: 'string', doc: 'Folder of the embedded LanceDB store' },
+  { name: 'RAGSYNC_HTTP_PORT', path: 'http.port', kind: 'int', doc: 'Port of /healthz, /readyz, /metrics of workers' },
+  { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string', doc: 'fatal, error, warn, info, debug, trace or silent' },
+];
+
+const SECTIONS = ['kafka', 'registry', 'redis', 'topics', 'webhook', 'chunking', 'embedder', 'store', 'runner', 'http'] as const;
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function convert(name: string, kind: string, raw: string): unknown {
+  switch (kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name}: expected an integer, got "${raw}"`);
+      return Number(raw);
+    }
+    case 'bool': {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+    }
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'json':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        throw new ConfigError(`${name}: not valid JSON`);
+      }
+    default:
+      return raw;
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides applied last, e.g. from CLI flags. */
+  overrides?: Record<string, unknown>;
+}
+
+/** Reads the config file and the environment once; a bad value throws a ConfigError naming it. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const tree: Tree = {};
+  for (const section of SECTIONS) tree[section] = {};
+
+  const file = env.RAGSYNC_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (cause) {
+      throw new ConfigError(`RAGSYNC_CONFIG: cannot read ${file}: ${(cause as Error).message}`);
+    }
+    if (parsed !== null && typeof parsed === 'object') {
+      for (const [k, v] of Object.entries(parsed as Tree)) {
+        tree[k] = typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(tree[k] as Tree | undefined), ...(v as Tree) } : v;
+      }
+    }
+  }
+  for (const v of ENV_VARS) {
+    const raw = env[v.name];
+    if (raw === undefined || raw === '') continue;
+    setPath(tree, v.path, convert(v.name, v.kind, raw));
+  }
+  for (const [path, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) setPath(tree, path, value);
+  }
+
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const path = issue.path.join('.');
+    const variable = ENV_VARS.find((v) => path === v.path || path.startsWith(`${v.path}.`));
+    const where = variable ? `${variable.name} (${path})` : path || 'config';
+    throw new ConfigError(`${where}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** The config with every secret replaced, safe to print or log. */
+export function redactConfig(config: Config): unknown {
+  const copy = structuredClone(config) as Tree;
+  for (const v of ENV_VARS.filter((e) => e.secret)) {
+    const parts = v.path.split('.');
+    let node: Tree | undefined = copy;
+    for (const part of parts.slice(0, -1)) node = node?.[part] as Tree | undefined;
+    const leaf = parts[parts.length - 1]!;
+    if (node && node[leaf] !== undefined) {
+      if (v.name === 'REDIS_URL') node[leaf] = String(node[leaf]).replace(/\/\/([^@/]*)@/, '//***@');
+      else if (v.name === 'RAGSYNC_TENANTS') {
+        const tenants = node[leaf] as Record<string, { secrets: string[] }>;
+        for (const t of Object.values(tenants)) t.secrets = t.secrets.map(() => '***');
+      } else node[leaf] = '***';
+    }
+  }
+  return copy;
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/**
+ * The whole configuration, parsed once at start (STYLE.md). Values come from a config file
+ * (`RAGSYNC_CONFIG`, YAML or JSON) overlaid by environment variables; see `env.ts` for the
+ * variable names and README.md for the table.
+ */
+const tenantSchema = z.object({
+  /** Active webhook secrets; several at once allow rotation. */
+  secrets: z.array(z.string().min(1)).default([]),
+  /** Store ids of the tenant: a Magento delete with store_id 0 becomes one tombstone per store. */
+  stores: z.array(z.number().int().nonnegative()).default([0]),
+});
+export type TenantConfig = z.infer<typeof tenantSchema>;
+
+const filterSchema = z.object({
+  /** Skip products whose status is disabled (2 in Magento). */
+  skipDisabledProducts: z.boolean().default(true),
+  /** Skip products with visibility "Not Visible Individually" (1). */
+  skipInvisibleProducts: z.boolean().default(true),
+  /** When non-empty, only these CMS identifiers are indexed. */
+  cmsWhitelist: z.array(z.string()).default([]),
+  /** CMS identifiers never indexed (the plan's defaults). */
+  cmsBlacklist: z.array(z.string()).default(['no-route', 'home', 'enable-cookies']),
+  /** Categories below this level (root = 1) are not indexed. */
+  categoryMinLevel: z.number().int().nonnegative().default(2),
+  skipInactiveCategories: z.boolean().default(true),
+  skipInactivePromotions: z.boolean().default(true),
+  skipExpiredPromotions: z.boolean().default(true),
+});
+
+export const configSchema = z.object({
+  kafka: z.object({
+    brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']),
+    clientId: z.string().default('ragsync'),
+    ssl: z.boolean().default(false),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password: z.string().min(1),
+      })
+      .optional(),
+    /** How long a producer waits for Kafka's acknowledgement before the caller is told to retry. */
+    ackTimeoutMs: z.number().int().positive().default(10_000),
+  }),
+  registry: z.object({
+    url: z.string().url().default('http://127.0.0.1:18081/apis/ccompat/v7'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+  }),
+  redis: z.object({
+    url: z.string().default('redis://127.0.0.1:16379'),
+    /** Prefix of every Redis key ragsync writes. */
+    keyPrefix: z.string().default('ragsync:'),
+  }),
+  topics: z.object({
+    prefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('ragsync.'),
+    partitions: z.number().int().positive().default(6),
+    replicationFactor: z.number().int().positive().default(1),
+    minCompactionLagMs: z.number().int().nonnegative().default(0),
+    deleteRetentionMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+    segmentMs: z.number().int().positive().default(24 * 3600 * 1000),
+    /** Retention of retry and DLQ topics (delete policy). */
+    retryRetentionMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
+    dlqRetentionMs: z.number().int().positive().default(30 * 24 * 3600 * 1000),
+    /** Orders carry personal data: bounded retention. */
+    ordersRetentionMs: z.number().int().positive().default(30 * 24 * 3600 * 1000),
+    maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  }),
+  tenants: z.record(z.string(), tenantSchema).default({}),
+  webhook: z.object({
+    port: z.number().int().min(0).max(65535).default(8787),
+    host: z.string().default('127.0.0.1'),
+    bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** Reject bodies whose `timestamp` is older than this; 0 turns the check off (the default). */
+    maxAgeSeconds: z.number().int().nonnegative().default(0),
+    /** How long a delivered batch_id is remembered. */
+    dedupeWindowSeconds: z.number().int().positive().default(24 * 3600),
+  }),
+  filters: filterSchema.default(filterSchema.parse({})),
+  chunking: z.object({
+    maxTokens: z.number().int().positive().default(256),
+    overlapTokens: z.number().int().nonnegative().default(32),
+    maxChunksPerDocument: z.number().int().positive().default(200),
+  }),
+  embedder: z.object({
+    kind: z.enum(['auto', 'hashing', 'onnx', 'openai']).default('auto'),
+    /** OpenAI-compatible endpoint base, e.g. http://127.0.0.1:11434/v1 for Ollama. */
+    url: z.string().optional(),
+    apiKey: z.string().optional(),
+    model: z.string().optional(),
+    dimensions: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(64),
+    batchWaitMs: z.number().int().nonnegative().default(20),
+    timeoutMs: z.number().int().positive().default(30_000),
+    modelDir: z.string().default('models/all-minilm-l6-v2'),
+  }),
+  store: z.object({
+    qdrantUrl: z.string().url().optional(),
+    qdrantApiKey: z.string().optional(),
+    collection: z.string().default('ragsync'),
+    lancedbPath: z.string().default('.data/lancedb'),
+  }),
+  runner: z.object({
+    /** Partitions processed at once per stage. */
+    concurrency: z.number().int().positive().default(4),
+    sessionTimeoutMs: z.number().int().positive().default(30_000),
+    /** A stage whose DLQ rate (records per minute) passes this pauses. */
+    dlqRateCapPerMinute: z.number().int().positive().default(100),
+  }),
+  http: z.object({
+    port: z.number().int().min(0).max(65535).default(9464),
+    host: z.string().default('127.0.0.1'),
+  }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;

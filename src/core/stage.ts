@@ -1,0 +1,62 @@
+import type { EntityKey } from './keys.js';
+
+/**
+ * A stage is a declaration plus a function over decoded records (DESIGN.md §3). The runner
+ * (src/kafka/stage-runner.ts) owns everything Kafka: consuming, decoding, producing, committing,
+ * routing failures. A stage never touches offsets and never imports kafkajs.
+ */
+export interface InputRecord<V = unknown> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string;
+  /** The decoded value, or null for a tombstone (a delete). */
+  value: V | null;
+  headers: Record<string, string>;
+  /** From the value, or from the tombstone's headers. */
+  sourceVersion: bigint;
+  occurredAt: number;
+}
+
+export interface OutputRecord<V = unknown> {
+  /** Logical topic name without prefix, e.g. `documents`. */
+  topic: string;
+  key: string;
+  /** null produces a tombstone; sourceVersion and occurredAt then travel as headers. */
+  value: V | null;
+  sourceVersion: bigint;
+  occurredAt: number;
+  headers?: Record<string, string>;
+}
+
+/** What a stage returns for one input record. */
+export type RecordResult<O = unknown> =
+  | { ok: true; outputs: OutputRecord<O>[] }
+  /** The record fails alone; the error's class decides DLQ, retry or pause. */
+  | { ok: false; error: unknown };
+
+export interface StageContext {
+  /** Call during long work so the group does not think the worker died. */
+  heartbeat(): Promise<void>;
+  /** True when the partition was revoked: stop and return what is done. */
+  isStale(): boolean;
+}
+
+export interface StageDefinition<I = unknown, O = unknown> {
+  name: string;
+  /** Logical input topics (without prefix). */
+  inputs: string[];
+  /** Logical output topic, or none for terminal stages. */
+  output?: string;
+  /** Consumer group suffix; the group id is `<prefix><group>`. */
+  group: string;
+  /**
+   * Processes records of one partition, in offset order, and returns one result per record in the
+   * same order. A thrown error applies to the whole batch and is classified like a record error.
+   */
+  process(records: InputRecord<I>[], context: StageContext): Promise<RecordResult<O>[]>;
+  /** Terminal stages (store, push) may route retryable failures to delayed retry topics. */
+  terminal?: boolean;
+}
+
+export type { EntityKey };

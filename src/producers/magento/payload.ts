@@ -1,0 +1,91 @@
+import { ENTITY_TYPES, type EntityType } from '../../core/entities.js';
+import { parseChangeItem, type ItemResult } from '../items/change-item.js';
+import { describe, type FieldIssue } from '../items/fields.js';
+import { parseTimestampMicros } from '../items/timestamp.js';
+
+/**
+ * The bodies the Magento RagSync module sends (module README "Webhook Payload Format", plan
+ * §5.3–5.4): a single entity `{type,id,action,store_id,timestamp,data}` or a batch
+ * `{type?:"batch",batch_id,timestamp,items:[…]}`. Plan-format items carry no `store_id`: they
+ * mean the default scope, store 0. A `signature` field in the body is ignored: the signature is
+ * checked from the header over the raw bytes.
+ */
+/** A batch index encodes into the version's last three digits (see to-changes.ts). */
+export const MAX_ITEMS = 1000;
+
+export interface ItemFailure {
+  index: number;
+  fields: FieldIssue[];
+}
+
+/** The 400 answer: body-level `fields`, per-item `items`. */
+export interface ValidationFailure {
+  error: 'validation_failed' | 'malformed_json';
+  message: string;
+  fields: FieldIssue[];
+  items: ItemFailure[];
+}
+
+export type Route = { kind: 'batch' } | { kind: 'single'; type: EntityType; forceAction?: 'delete' };
+
+/** The envelope read in full: body-level issues in `fields`, each item parsed on its own. */
+export interface ParsedBody {
+  fields: FieldIssue[];
+  /** Null for single-entity bodies and batches without an id: such bodies are not deduplicated. */
+  batchId: string | null;
+  timestampMicros: bigint | null;
+  items: ItemResult[];
+}
+
+export type BodyResult = ParsedBody | { ok: false; failure: ValidationFailure };
+
+export function validationFailure(fields: FieldIssue[], items: ItemFailure[] = []): ValidationFailure {
+  const count = fields.length + items.length;
+  return { error: 'validation_failed', message: `${count} problem(s) in the request body; nothing was published`, fields, items };
+}
+
+/** Reads a body; only unreadable JSON fails here, everything else is reported by decodeWebhook. */
+export function parseWebhookBody(raw: Buffer, route: Route): BodyResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    return { ok: false, failure: { error: 'malformed_json', message: `the body is not valid JSON: ${(error as Error).message}`, fields: [], items: [] } };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, failure: validationFailure([{ path: '', message: `expected a JSON object, got ${describe(json)}` }]) };
+  }
+  const body = json as Record<string, unknown>;
+  const fields: FieldIssue[] = [];
+
+  const timestamp = parseTimestampMicros(body.timestamp);
+  if (!timestamp.ok) fields.push({ path: 'timestamp', message: timestamp.message });
+
+  // The batch route also takes a single-entity body, so a module posting everything to /batch works.
+  const single = route.kind === 'single' || (body.items === undefined && body.type !== 'batch');
+  let rawItems: unknown[] = [];
+  let batchId: string | null = null;
+  if (single) {
+    rawItems = [body];
+  } else {
+    if (body.type !== undefined && body.type !== 'batch') fields.push({ path: 'type', message: `must be "batch" for a batch body, got ${describe(body.type)}` });
+    if (body.batch_id !== undefined && body.batch_id !== null) {
+      if (typeof body.batch_id === 'string' && body.batch_id.length > 0 && body.batch_id.length <= 200) batchId = body.batch_id;
+      else fields.push({ path: 'batch_id', message: 'expected a non-empty string of at most 200 characters' });
+    }
+    if (!Array.isArray(body.items)) fields.push({ path: 'items', message: body.items === undefined ? 'is required' : `expected a list, got ${describe(body.items)}` });
+    else if (body.items.length === 0) fields.push({ path: 'items', message: 'is empty' });
+    else if (body.items.length > MAX_ITEMS) fields.push({ path: 'items', message: `has ${body.items.length} items; at most ${MAX_ITEMS} per request` });
+    else rawItems = body.items;
+  }
+
+  const results = rawItems.map((rawItem) =>
+    parseChangeItem(rawItem, {
+      types: ENTITY_TYPES,
+      defaultType: route.kind === 'single' ? route.type : undefined,
+      forceAction: route.kind === 'single' ? route.forceAction : undefined,
+      defaultStoreId: 0,
+    }),
+  );
+  return { fields, batchId, timestampMicros: timestamp.ok ? timestamp.micros : null, items: results };
+}

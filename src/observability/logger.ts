@@ -1,0 +1,36 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Structured JSON logs. Secrets are redacted by path wherever they could appear: request headers
+ * (signatures, API keys), config objects, and error contexts.
+ */
+export const REDACT_PATHS = [
+  'secret',
+  'secrets',
+  'password',
+  'apiKey',
+  'api_key',
+  'authorization',
+  '*.secret',
+  '*.secrets',
+  '*.password',
+  '*.apiKey',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers["x-magento-webhook-signature"]',
+  'req.headers["x-rag-signature"]',
+  'req.headers["api-key"]',
+  'headers.authorization',
+  'headers["api-key"]',
+];
+
+export function createLogger(options: { level?: string; name?: string } = {}): Logger {
+  return pino({
+    name: options.name ?? 'ragsync',
+    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+  });
+}

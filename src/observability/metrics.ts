@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The Prometheus metrics of a worker process, served on /metrics. One registry per process; stage
+ * runners label everything with their stage name.
+ */
+export interface Metrics {
+  registry: Registry;
+  records: Counter<'stage' | 'outcome'>;
+  dlq: Counter<'stage' | 'error_class'>;
+  paused: Gauge<'stage' | 'reason'>;
+  batchSeconds: Histogram<'stage'>;
+  /** Time from `occurred_at` at the source to the store's acknowledgement. */
+  sourceToIndexedSeconds: Histogram<'stage'>;
+  embeddings: Counter<'model' | 'source'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ragsync_process_' });
+  return {
+    registry,
+    records: new Counter({ name: 'ragsync_records_total', help: 'Input records handled, by outcome (ok, dlq, stale)', labelNames: ['stage', 'outcome'], registers: [registry] }),
+    dlq: new Counter({ name: 'ragsync_dlq_records_total', help: 'Records sent to a dead-letter topic', labelNames: ['stage', 'error_class'], registers: [registry] }),
+    paused: new Gauge({ name: 'ragsync_stage_paused', help: '1 while a stage is paused, by reason', labelNames: ['stage', 'reason'], registers: [registry] }),
+    batchSeconds: new Histogram({ name: 'ragsync_batch_seconds', help: 'Time to process one fetched batch', labelNames: ['stage'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60] }),
+    sourceToIndexedSeconds: new Histogram({
+      name: 'ragsync_source_to_indexed_seconds',
+      help: 'Latency from occurred_at at the source to the store acknowledgement',
+      labelNames: ['stage'],
+      registers: [registry],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+    }),
+    embeddings: new Counter({ name: 'ragsync_embeddings_total', help: 'Chunk embeddings by source (model call or cache)', labelNames: ['model', 'source'], registers: [registry] }),
+  };
+}

@@ -1,0 +1,183 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Kafka } from 'kafkajs';
+import { PermanentError, RetryableError, SystemError } from '../../../src/core/errors.js';
+import type { InputRecord, StageDefinition } from '../../../src/core/stage.js';
+import { HEADERS } from '../../../src/core/records.js';
+import type { RecordCodec } from '../../../src/kafka/codec.js';
+import { StageRunner } from '../../../src/kafka/stage-runner.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { createTestTopics, readAll, testKafka, waitUntil } from '../../support/kafka.js';
+import { uniqueName } from '../../support/unique.js';
+
+/** JSON with bigint support: a real codec, so these tests exercise the runner alone. */
+const jsonCodec: RecordCodec = {
+  async decode(_topic, bytes) {
+    const text = bytes.toString('utf8');
+    if (!text.startsWith('{')) throw new PermanentError('not JSON', { code: 'undecodable' });
+    const value = JSON.parse(text) as Record<string, unknown>;
+    return { ...value, source_version: BigInt(value.source_version as string) };
+  },
+  async encode(_topic, value) {
+    return Buffer.from(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+  },
+};
+
+interface Item {
+  name: string;
+  source_version: bigint;
+  occurred_at: number;
+}
+
+const upper = (failWith?: (r: InputRecord<Item>) => unknown): StageDefinition<Item, Item> => ({
+  name: 'upper',
+  group: 'upper',
+  inputs: ['in'],
+  output: 'out',
+  async process(records) {
+    return records.map((r) => {
+      const error = failWith?.(r);
+      if (error) return { ok: false, error };
+      return {
+        ok: true,
+        outputs: [{ topic: 'out', key: r.key, value: r.value === null ? null : { ...r.value, name: r.value.name.toUpperCase() }, sourceVersion: r.sourceVersion, occurredAt: r.occurredAt }],
+      };
+    });
+  },
+});
+
+describe('the stage runner', () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  let prefix: string;
+  const runners: StageRunner[] = [];
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    kafka = testKafka();
+    admin = kafka.admin();
+    await admin.connect();
+  });
+
+  afterEach(async () => {
+    await Promise.all(runners.splice(0).map((r) => r.stop()));
+  });
+
+  afterAll(async () => {
+    await admin.deleteTopics({ topics: created }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  async function setup(stage: StageDefinition<Item, Item>, options: Partial<ConstructorParameters<typeof StageRunner>[1]> = {}) {
+    prefix = `${uniqueName('runner')}.`;
+    const topics = [`${prefix}in`, `${prefix}out`, `${prefix}upper.dlq`];
+    await createTestTopics(admin, topics);
+    created.push(...topics);
+    const runner = new StageRunner(stage as StageDefinition, {
+      kafka,
+      codec: jsonCodec,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      topicPrefix: prefix,
+      retryBackoff: { initialMs: 100, maxMs: 400 },
+      systemPauseMs: 500,
+      ...options,
+    });
+    runners.push(runner);
+    return runner;
+  }
+
+  async function publish(records: Array<{ key: string; value: object | string | null; version?: number }>) {
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    await producer.send({
+      topic: `${prefix}in`,
+      acks: -1,
+      messages: records.map((r) => ({
+        key: r.key,
+        value: r.value === null ? null : typeof r.value === 'string' ? r.value : JSON.stringify(r.value),
+        headers: r.version === undefined ? {} : { [HEADERS.sourceVersion]: String(r.version), [HEADERS.occurredAt]: '1700000000000' },
+      })),
+    });
+    await producer.disconnect();
+  }
+
+  const item = (name: string, v: number) => ({ name, source_version: String(v), occurred_at: 1_700_000_000_000 + v });
+
+  it('maps every record in order and passes tombstones on with their version', async () => {
+    const runner = await setup(upper());
+    await publish([{ key: 'a', value: item('lamp', 1) }, { key: 'b', value: item('desk', 2) }, { key: 'a', value: null, version: 3 }]);
+    await runner.start();
+    await waitUntil('three outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 3);
+    const out = await readAll(kafka, `${prefix}out`);
+    expect(out.map((r) => [r.key, r.value === null ? null : JSON.parse(r.value.toString()).name])).toEqual([['a', 'LAMP'], ['b', 'DESK'], ['a', null]]);
+    expect(out[2]!.headers[HEADERS.sourceVersion]).toBe('3');
+  });
+
+  it('sends a permanent failure and an undecodable record to the DLQ and goes on', async () => {
+    const runner = await setup(upper((r) => (r.value?.name === 'poison' ? new PermanentError('name is poison', { code: 'validation_failed' }) : undefined)));
+    await publish([{ key: 'a', value: item('ok-1', 1) }, { key: 'b', value: item('poison', 2) }, { key: 'c', value: '%%not-json' }, { key: 'd', value: item('ok-2', 4) }]);
+    await runner.start();
+    await waitUntil('two outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 2);
+    const dlq = await readAll(kafka, `${prefix}upper.dlq`);
+    expect(dlq.map((r) => [r.key, r.headers[HEADERS.errorClass], r.headers[HEADERS.origOffset]])).toEqual([
+      ['b', 'permanent', '1'],
+      ['c', 'permanent', '2'],
+    ]);
+    expect(dlq[0]!.headers[HEADERS.errorMessage]).toBe('name is poison');
+    expect(dlq[0]!.value?.toString()).toContain('poison');
+  });
+
+  it('retries a retryable failure in place without reordering the output', async () => {
+    let failures = 2;
+    const runner = await setup(upper((r) => (r.key === 'b' && failures-- > 0 ? new RetryableError('embedder is down', { code: 'http_503' }) : undefined)));
+    await publish([{ key: 'a', value: item('one', 1) }, { key: 'b', value: item('two', 2) }, { key: 'c', value: item('three', 3) }]);
+    await runner.start();
+    await waitUntil('three outputs', async () => (await readAll(kafka, `${prefix}out`)).length >= 3);
+    const out = await readAll(kafka, `${prefix}out`);
+    expect(out.map((r) => r.key)).toEqual(['a', 'b', 'c']);
+    expect(failures).toBe(-1);
+    expect(await readAll(kafka, `${prefix}upper.dlq`)).toEqual([]);
+  });
+
+  it('pauses on a system error instead of filling the DLQ', async () => {
+    let broken = true;
+    const runner = await setup(upper(() => (broken ? new SystemError('401 from the target', { code: 'unauthorized' }) : undefined)));
+    await publish([{ key: 'a', value: item('one', 1) }, { key: 'b', value: item('two', 2) }]);
+    await runner.start();
+    await waitUntil('the stage to pause', () => runner.health().pausedPartitions.length > 0);
+    expect(runner.health().lastError?.class).toBe('system');
+    expect(await readAll(kafka, `${prefix}upper.dlq`)).toEqual([]);
+    broken = false;
+    await waitUntil('two outputs after the fix', async () => (await readAll(kafka, `${prefix}out`)).length === 2);
+  });
+
+  it('pauses when the DLQ rate passes its cap', async () => {
+    const runner = await setup(upper(() => new PermanentError('always wrong', { code: 'validation_failed' })), { dlqRateCapPerMinute: 2 });
+    await publish([1, 2, 3, 4, 5].map((v) => ({ key: `k${v}`, value: item(`n${v}`, v) })));
+    await runner.start();
+    await waitUntil('the stage to pause', () => runner.health().pausedPartitions.some((p) => p.reason === 'dlq-rate'));
+    expect((await readAll(kafka, `${prefix}upper.dlq`)).length).toBe(2);
+  });
+
+  it('commits what it produced, so a restarted group goes on where it stopped', async () => {
+    const first = await setup(upper());
+    await publish([{ key: 'a', value: item('one', 1) }, { key: 'b', value: item('two', 2) }]);
+    await first.start();
+    await waitUntil('two outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 2);
+    await first.stop();
+    await publish([{ key: 'c', value: item('three', 3) }]);
+    const second = new StageRunner(upper() as StageDefinition, {
+      kafka,
+      codec: jsonCodec,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      topicPrefix: prefix,
+    });
+    runners.push(second);
+    await second.start();
+    await waitUntil('the third output', async () => (await readAll(kafka, `${prefix}out`)).length >= 3);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await readAll(kafka, `${prefix}out`)).map((r) => r.key)).toEqual(['a', 'b', 'c']);
+  });
+});

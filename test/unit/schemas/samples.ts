@@ -152,4 +152,4 @@ const minimal: Record<SchemaName, Record<string, unknown>> = {
 
 export const SAMPLES: Record<SchemaName, Samples> = Object.fromEntries(
   (Object.keys(full) as SchemaName[]).map((name) => [name, { full: full[name], minimal: minimal[name], byVersion: { 1: full[name] } }]),
-) as Record<SchemaName, Samples>;
+) as unknown as Record<SchemaName, Samples>;

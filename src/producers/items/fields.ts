@@ -73,6 +73,18 @@ export function readBoolean(data: Data, field: string, issues: IssueCollector): 
 }
 
 /**
+ * A calendar date `YYYY-MM-DD`. Magento's `2026-01-02 00:00:00` and ISO date-times are cut to
+ * their date part (the dates of specials and promotions are whole days in the store's time).
+ */
+export function readDate(data: Data, field: string, issues: IssueCollector): string | null | undefined {
+  const value = data[field];
+  if (absent(value) || value === '') return null;
+  const match = typeof value === 'string' ? /^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$/.exec(value.trim()) : null;
+  if (match && !Number.isNaN(Date.parse(`${match[1]}T00:00:00Z`))) return match[1]!;
+  return issues.add(field, `expected a date YYYY-MM-DD, got ${describe(value)}`);
+}
+
+/**
  * A list of strings. A string is split on `separator` (CSV cells use `|`); numbers become text.
  */
 export function readStringList(data: Data, field: string, issues: IssueCollector, separator = '|'): string[] | undefined {

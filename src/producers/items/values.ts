@@ -2,11 +2,13 @@ import type { ChangeType } from '../../core/entities.js';
 import {
   IssueCollector,
   readBoolean,
+  readDate,
   readInteger,
   readNumber,
   readString,
   readStringList,
   readStringMap,
+  describe,
   type FieldIssue,
 } from './fields.js';
 
@@ -35,20 +37,47 @@ function readStatus(data: Data, issues: IssueCollector): 'enabled' | 'disabled' 
   return issues.add('status', `expected enabled, disabled, 1 or 2, got "${String(value)}"`);
 }
 
-/** Magento stock status is 1/0 (or a boolean); text such as `in_stock` is kept as it is. */
-function readStockStatus(data: Data, issues: IssueCollector): string | null | undefined {
+/** Magento stock status is 1/0 (or a boolean); files say `in_stock`, `In stock`, `outofstock`. */
+function readStockStatus(data: Data, issues: IssueCollector): 'in_stock' | 'out_of_stock' | null | undefined {
   const value = data.stock_status;
   if (value === undefined || value === null || value === '') return null;
-  if (value === 1 || value === '1' || value === true) return 'in_stock';
-  if (value === 0 || value === '0' || value === false) return 'out_of_stock';
-  return readString(data, 'stock_status', issues);
+  const text = String(value).trim().toLowerCase().replace(/[\s_-]/g, '');
+  if (['1', 'true', 'instock'].includes(text)) return 'in_stock';
+  if (['0', 'false', 'outofstock'].includes(text)) return 'out_of_stock';
+  return issues.add('stock_status', `expected in_stock, out_of_stock, 1 or 0, got ${describe(value)}`);
 }
+
+/** Magento cart rules say by_percent / by_fixed / cart_fixed; the value knows percentage | fixed. */
+function readDiscountType(data: Data, issues: IssueCollector): 'percentage' | 'fixed' | null | undefined {
+  const value = data.discount_type;
+  if (value === undefined || value === null || value === '') return null;
+  const text = String(value).trim().toLowerCase();
+  if (['percentage', 'percent', 'by_percent'].includes(text)) return 'percentage';
+  if (['fixed', 'by_fixed', 'cart_fixed'].includes(text)) return 'fixed';
+  return issues.add('discount_type', `expected percentage or fixed (by_percent, by_fixed, cart_fixed), got ${describe(value)}`);
+}
+
+/** Magento visibility: 1 not visible individually, 2 catalog, 3 search, 4 catalog and search. */
+function readVisibility(data: Data, issues: IssueCollector): number | null | undefined {
+  const value = readInteger(data, 'visibility', issues);
+  if (value === null || value === undefined || (value >= 1 && value <= 4)) return value;
+  return issues.add('visibility', `expected 1 to 4, got ${value}`);
+}
+
+/** Required positive-or-zero number fields of aspects. */
+function requireNumber(data: Data, field: string, issues: IssueCollector): number | undefined {
+  const value = readNumber(data, field, issues);
+  return value === null ? issues.add(field, 'is required') : value;
+}
+
+/** Page and block content is required text; an empty page is sent as "". */
+const readContent = (d: Data, i: IssueCollector) => (d.content === '' ? '' : readString(d, 'content', i, { required: true }));
 
 const priceFields = (d: Data, i: IssueCollector) => ({
   price: readNumber(d, 'price', i),
   special_price: readNumber(d, 'special_price', i),
-  special_from_date: readString(d, 'special_from_date', i),
-  special_to_date: readString(d, 'special_to_date', i),
+  special_from_date: readDate(d, 'special_from_date', i),
+  special_to_date: readDate(d, 'special_to_date', i),
   currency: readString(d, 'currency', i),
 });
 
@@ -74,7 +103,7 @@ const readers: Record<ChangeType, Reader> = {
       attributes,
       image_alt_texts: readStringList(d, 'image_alt_texts', i),
       status: readStatus(d, i),
-      visibility: readInteger(d, 'visibility', i),
+      visibility: readVisibility(d, i),
       ...priceFields(d, i),
       qty: readNumber(d, 'qty', i),
       stock_status: readStockStatus(d, i),
@@ -89,13 +118,14 @@ const readers: Record<ChangeType, Reader> = {
     meta_description: readString(d, 'meta_description', i),
     product_count: readInteger(d, 'product_count', i),
     parent_names: readStringList(d, 'parent_names', i),
-    level: readInteger(d, 'level', i),
+    // Magento's root is level 1 and its children 2; a sender that omits it gets the schema default.
+    level: readInteger(d, 'level', i) ?? 2,
     is_active: readBoolean(d, 'is_active', i) ?? true,
   }),
   cms_page: (d, i, c) => ({
     identifier: d.identifier === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
     title: readString(d, 'title', i, { required: true }),
-    content: readString(d, 'content', i),
+    content: readContent(d, i),
     meta_title: readString(d, 'meta_title', i),
     meta_description: readString(d, 'meta_description', i),
     content_heading: readString(d, 'content_heading', i),
@@ -104,8 +134,8 @@ const readers: Record<ChangeType, Reader> = {
   }),
   cms_block: (d, i, c) => ({
     identifier: d.identifier === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
-    title: readString(d, 'title', i),
-    content: readString(d, 'content', i),
+    title: readString(d, 'title', i, { required: true }),
+    content: readContent(d, i),
     is_active: readBoolean(d, 'is_active', i) ?? true,
   }),
   promotion: (d, i) => ({
@@ -113,22 +143,24 @@ const readers: Record<ChangeType, Reader> = {
     description: readString(d, 'description', i),
     coupon_code: readString(d, 'coupon_code', i),
     discount_amount: readNumber(d, 'discount_amount', i),
-    discount_type: readString(d, 'discount_type', i),
+    discount_type: readDiscountType(d, i),
     conditions_summary: readString(d, 'conditions_summary', i),
-    from_date: readString(d, 'from_date', i),
-    to_date: readString(d, 'to_date', i),
+    from_date: readDate(d, 'from_date', i),
+    to_date: readDate(d, 'to_date', i),
     is_active: readBoolean(d, 'is_active', i) ?? true,
   }),
-  product_price: (d, i, c) => ({ sku: skuOf(d, i, c), ...priceFields(d, i) }),
+  product_price: (d, i, c) => ({
+    sku: skuOf(d, i, c),
+    ...priceFields(d, i),
+    price: requireNumber(d, 'price', i),
+    currency: readString(d, 'currency', i, { required: true }),
+  }),
   product_stock: (d, i, c) => {
-    const stockStatus = readStockStatus(d, i);
+    const qty = requireNumber(d, 'qty', i);
     const inStock = readBoolean(d, 'is_in_stock', i);
-    return {
-      sku: skuOf(d, i, c),
-      qty: readNumber(d, 'qty', i),
-      stock_status: stockStatus,
-      is_in_stock: inStock ?? (stockStatus === null || stockStatus === undefined ? null : stockStatus === 'in_stock'),
-    };
+    // An ERP often sends only one of the three: the others follow from it.
+    const status = readStockStatus(d, i) ?? (inStock === null ? (qty === undefined ? null : qty > 0 ? 'in_stock' : 'out_of_stock') : inStock ? 'in_stock' : 'out_of_stock');
+    return { sku: skuOf(d, i, c), qty, stock_status: status, is_in_stock: inStock ?? (status === null || status === undefined ? null : status === 'in_stock') };
   },
 };
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -60,9 +61,11 @@ const require = createRequire(import.meta.url);
 const ROOT_TYPE = 'QdrantApiUnderTest';
 
 function clientPaths(): { dts: string; version: string } {
-  const pkgJson = require.resolve('@qdrant/js-client-rest/package.json');
-  const pkg = JSON.parse(require('node:fs').readFileSync(pkgJson, 'utf8')) as { version: string };
-  return { dts: path.join(path.dirname(pkgJson), 'dist/types/openapi/generated_schema.d.ts'), version: pkg.version };
+  // The package's `exports` hide package.json: walk up from its entry point instead.
+  let dir = path.dirname(require.resolve('@qdrant/js-client-rest'));
+  while (!existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'cjs') dir = path.dirname(dir);
+  const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
+  return { dts: path.join(dir, 'dist/types/openapi/generated_schema.d.ts'), version: pkg.version };
 }
 
 function memberName(member: ts.TypeElement, source: ts.SourceFile): string {
@@ -84,6 +87,11 @@ function member(node: ts.Node | undefined, name: string, source: ts.SourceFile):
 }
 
 const SCHEMA_REF = /components\["schemas"\]\["([A-Za-z0-9_]+)"\]/g;
+/**
+ * openapi-typescript renders OpenAPI's `anyOf: [X, {nullable: true}]` as `X | Record<string,
+ * unknown> | null`; the middle arm would accept any object where the API allows only X or null.
+ */
+const NULLABLE = /Record<string, unknown> \| null/g;
 
 /** Rewrites the generated `.d.ts` into a module the schema generator understands. */
 export function rewriteDeclarations(text: string): { source: string; routes: OperationSchemas[] } {
@@ -94,7 +102,8 @@ export function rewriteDeclarations(text: string): { source: string; routes: Ope
     if (ts.isInterfaceDeclaration(statement)) top.set(statement.name.text, statement);
     else if (ts.isTypeAliasDeclaration(statement) && !statement.modifiers?.length) helpers.push(statement.getText(file));
   }
-  const typeText = (node: ts.TypeNode | undefined): string => (node === undefined ? 'never' : node.getText(file).replace(SCHEMA_REF, '$1'));
+  const typeText = (node: ts.TypeNode | undefined): string =>
+    node === undefined ? 'never' : node.getText(file).replace(SCHEMA_REF, '$1').replace(NULLABLE, 'null');
   const out: string[] = [...helpers];
   const schemas = member(top.get('components'), 'schemas', file)?.type;
   for (const m of membersOf(schemas) ?? []) {

@@ -1,0 +1,156 @@
+import type { AspectType } from '../core/entities.js';
+import type { VectorSetRecord } from '../core/records.js';
+
+/**
+ * The contract every vector store (Qdrant, LanceDB) keeps; one conformance suite
+ * (test/integration/stores/conformance.ts) runs unchanged against each.
+ *
+ * The store is the version's home (DESIGN.md §2): besides one point per chunk it keeps a small
+ * head record per document (doc_key → version, deleted, deleted_at, aspect versions) that every
+ * write checks before writing and updates after. Last write wins by `source_version`, never by
+ * arrival; equal versions apply again (idempotence). A delete leaves the head as a marker, so a
+ * stale save that arrives later is skipped — with no cache and no Redis involved.
+ *
+ * Races: the guard is a read-check-write per document, not a transaction. That is enough because
+ * two writers of one doc_key never run at once: records are keyed by doc_key, Kafka sends a key to
+ * one partition, and one consumer handles a partition in order.
+ *
+ * Errors (src/core/errors.ts), classified at the client's edge:
+ * - SystemError: the target or configuration is wrong for every record — bad API key, missing
+ *   collection, a collection whose dimension or distance differs from the embedder's, a vector of
+ *   the wrong size.
+ * - RetryableError: network failure, timeout, 5xx, 429.
+ * - PermanentError: the target refused this record for a reason of its own (other 4xx).
+ */
+export interface VectorStore {
+  /** Opens connections; no I/O happens before this. */
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * Creates the collection (points and heads) and payload indexes when missing. An existing
+   * collection with another dimension or distance is a SystemError: re-embedding into a new
+   * collection is the way to change models, never a per-record failure.
+   */
+  ensureCollection(spec: CollectionSpec): Promise<void>;
+  /**
+   * Writes one document's vectors under the version guard: skipped (`stale`) when the head holds a
+   * newer version or a newer delete marker; otherwise upserts one point per chunk, deletes the
+   * document's points whose chunks are no longer in the set, and writes the head. A `touch` set
+   * (unchanged text, vectors from the embedding cache) is applied the same way.
+   */
+  applyVectorSet(set: VectorSetRecord): Promise<ApplyResult>;
+  /** Deletes every point of a document and leaves the head as a delete marker; guarded like a save. */
+  deleteDocument(docKey: string, version: bigint, deletedAt: number): Promise<ApplyResult>;
+  /**
+   * Payload-only update (no re-embedding) of every point of a product, guarded by the aspect's own
+   * version kept in the head. When the document has no points yet (or is deleted) the aspect is
+   * still remembered in the head, and a later save overlays its fields when the aspect's version is
+   * not older than the save's (`source_version`s of one source share a clock).
+   */
+  applyAspect(update: AspectUpdate): Promise<ApplyResult>;
+  search(query: SearchQuery): Promise<SearchHit[]>;
+  /** The head and points of one document, for tests, status and repair tools. */
+  getDocument(docKey: string): Promise<StoredDocument>;
+  countPoints(filter?: PointFilter): Promise<number>;
+  /** Keys of every live (not deleted) document, for the orphan sweep after a full pass. */
+  listDocKeys(): Promise<string[]>;
+}
+
+/** Distances as Qdrant names them; LanceDB maps `euclid` to `l2`. */
+export type Distance = 'cosine' | 'dot' | 'euclid';
+
+export interface CollectionSpec {
+  dimension: number;
+  distance: Distance;
+  modelId: string;
+}
+
+export type ApplyResult = { applied: true } | { applied: false; reason: 'stale' };
+
+/** The aspects (`product_price`, `product_stock`) the store applies as payload updates. */
+export type Aspect = AspectType;
+
+export interface AspectUpdate {
+  /** The product's doc_key (aspect records are keyed like the product). */
+  docKey: string;
+  aspect: Aspect;
+  version: bigint;
+  /** Payload fields to set, e.g. `{ price: 12.5, special_price: null }`. */
+  fields: Record<string, unknown>;
+}
+
+export interface AspectState {
+  version: bigint;
+  fields: Record<string, unknown>;
+}
+
+/** The per-document guard record. */
+export interface HeadRecord {
+  doc_key: string;
+  /** Version of the last applied save or delete; 0n when only aspects were seen. */
+  version: bigint;
+  deleted: boolean;
+  /** Epoch milliseconds of the delete at the source, when `deleted`. */
+  deleted_at: number | null;
+  aspects: Partial<Record<Aspect, AspectState>>;
+}
+
+/**
+ * The payload of every point. `source_version` is a decimal string: versions are 64-bit (Magento
+ * microsecond timestamps plus an item index) and JSON numbers lose precision above 2^53. Fields of
+ * `payload_json` (sku, price, stock…) are spread beside these; the fixed fields win on a clash.
+ */
+export interface PointPayload {
+  tenant: string;
+  doc_key: string;
+  entity_type: string;
+  entity_id: string;
+  doc_type: string;
+  doc_subtype: string | null;
+  store_id: number;
+  title: string;
+  url: string | null;
+  chunk_id: string;
+  chunk_index: number;
+  text: string;
+  text_hash: string;
+  chunk_hash: string;
+  source_version: string;
+  model_id: string;
+  [field: string]: unknown;
+}
+
+export interface PointFilter {
+  tenant?: string;
+  docType?: string;
+  storeId?: number;
+  docKey?: string;
+}
+
+export interface SearchQuery extends PointFilter {
+  vector: ArrayLike<number>;
+  limit: number;
+}
+
+export interface SearchHit {
+  /** Point id (UUIDv5 of the chunk id). */
+  id: string;
+  /**
+   * Qdrant's convention for both stores: a similarity for cosine and dot (higher is closer), a
+   * distance for euclid (lower is closer).
+   */
+  score: number;
+  payload: PointPayload;
+}
+
+export interface StoredPoint {
+  id: string;
+  vector: number[];
+  payload: PointPayload;
+}
+
+export interface StoredDocument {
+  head: HeadRecord | undefined;
+  /** Ordered by chunk_index. */
+  points: StoredPoint[];
+}

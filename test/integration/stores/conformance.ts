@@ -1,0 +1,212 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SystemError } from '../../../src/core/errors.js';
+import type { CollectionSpec, VectorStore } from '../../../src/stores/vector-store.js';
+import { makeVectorSet, vectorNear, type VectorSetOptions } from './vector-sets.js';
+
+/** Where one test's data lives: a temp directory or a unique collection. */
+export interface StoreLocation {
+  /** A new, unconnected store instance on this location's data (no state shared with others). */
+  open(): VectorStore;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreHarness {
+  name: string;
+  setup(): Promise<StoreLocation>;
+}
+
+const DIMENSION = 8;
+export const SPEC: CollectionSpec = { dimension: DIMENSION, distance: 'cosine', modelId: 'test-model' };
+
+/**
+ * The behaviour every vector store must show (VectorStore's contract), run unchanged against each
+ * implementation so they cannot drift apart.
+ */
+export function runVectorStoreConformance(harness: StoreHarness): void {
+  describe(`the ${harness.name} vector store`, () => {
+    let location: StoreLocation;
+    let store: VectorStore;
+    const opened: VectorStore[] = [];
+
+    async function openStore(): Promise<VectorStore> {
+      const instance = location.open();
+      opened.push(instance);
+      await instance.connect();
+      await instance.ensureCollection(SPEC);
+      return instance;
+    }
+
+    const save = (options: VectorSetOptions) => store.applyVectorSet(makeVectorSet({ dimension: DIMENSION, ...options }));
+    const keyOf = (entityId: string, extra: Partial<VectorSetOptions> = {}) =>
+      makeVectorSet({ entityId, version: 1n, dimension: DIMENSION, ...extra }).doc_key;
+
+    beforeEach(async () => {
+      location = await harness.setup();
+      store = await openStore();
+    });
+
+    afterEach(async () => {
+      for (const instance of opened.splice(0)) await instance.close();
+      await location.cleanup();
+    });
+
+    it('finds the document whose vectors are nearest to the query', async () => {
+      await save({ entityId: 'lamp', version: 1n, axis: 1 });
+      await save({ entityId: 'chair', version: 1n, axis: 5 });
+      const hits = await store.search({ vector: vectorNear(5, DIMENSION), limit: 3 });
+      expect(hits[0]?.payload.doc_key).toBe(keyOf('chair'));
+      expect(hits[0]?.payload).toMatchObject({ doc_type: 'product', tenant: 'acme', store_id: 1, chunk_index: expect.any(Number) });
+      expect(hits[0]!.score).toBeGreaterThan(hits.at(-1)!.score - 1e-9);
+      expect(hits[0]!.score).toBeGreaterThan(0.99);
+    });
+
+    it('leaves exactly 3 points when a document shrinks from 10 chunks to 3', async () => {
+      await save({ entityId: 'desk', version: 1n, chunks: 10 });
+      expect(await store.countPoints({ docKey: keyOf('desk') })).toBe(10);
+      await save({ entityId: 'desk', version: 2n, chunks: 3 });
+      const document = await store.getDocument(keyOf('desk'));
+      expect(document.points.map((point) => point.payload.chunk_index)).toEqual([0, 1, 2]);
+      expect(await store.countPoints({ docKey: keyOf('desk') })).toBe(3);
+    });
+
+    it('removes every point of a deleted document and keeps a delete marker', async () => {
+      await save({ entityId: 'sofa', version: 3n, chunks: 4 });
+      await save({ entityId: 'bed', version: 1n });
+      expect(await store.deleteDocument(keyOf('sofa'), 4n, 1_700_000_000_500)).toEqual({ applied: true });
+      const document = await store.getDocument(keyOf('sofa'));
+      expect(document.points).toEqual([]);
+      expect(document.head).toMatchObject({ version: 4n, deleted: true, deleted_at: 1_700_000_000_500 });
+      expect(await store.countPoints()).toBe(2);
+      expect(await store.listDocKeys()).toEqual([keyOf('bed')]);
+    });
+
+    it('does not resurrect a deleted document from a stale save, even in a fresh store instance', async () => {
+      await save({ entityId: 'stool', version: 5n });
+      await store.deleteDocument(keyOf('stool'), 7n, 1_700_000_000_700);
+      const fresh = await openStore();
+      expect(await fresh.applyVectorSet(makeVectorSet({ entityId: 'stool', version: 6n, dimension: DIMENSION }))).toEqual({
+        applied: false,
+        reason: 'stale',
+      });
+      expect(await fresh.countPoints({ docKey: keyOf('stool') })).toBe(0);
+      expect((await fresh.getDocument(keyOf('stool'))).head).toMatchObject({ deleted: true, version: 7n });
+    });
+
+    it('lets a save newer than the delete marker bring the document back', async () => {
+      await store.deleteDocument(keyOf('vase'), 2n, 1_700_000_000_200);
+      expect(await save({ entityId: 'vase', version: 3n })).toEqual({ applied: true });
+      expect((await store.getDocument(keyOf('vase'))).head).toMatchObject({ deleted: false, version: 3n, deleted_at: null });
+      expect(await store.listDocKeys()).toEqual([keyOf('vase')]);
+    });
+
+    it('ends with the fifth of five saves applied in order', async () => {
+      for (let version = 1n; version <= 5n; version++) await save({ entityId: 'rug', version, chunks: Number(version) });
+      const document = await store.getDocument(keyOf('rug'));
+      expect(document.head?.version).toBe(5n);
+      expect(document.points).toHaveLength(5);
+      expect(new Set(document.points.map((point) => point.payload.source_version))).toEqual(new Set(['5']));
+      expect(document.points[0]?.payload.title).toBe('Item rug v5');
+    });
+
+    it('skips a save older than the stored version and changes nothing', async () => {
+      await save({ entityId: 'mirror', version: 9n, chunks: 2 });
+      const before = await store.getDocument(keyOf('mirror'));
+      expect(await save({ entityId: 'mirror', version: 8n, chunks: 5 })).toEqual({ applied: false, reason: 'stale' });
+      expect(await store.getDocument(keyOf('mirror'))).toEqual(before);
+    });
+
+    it('applies an equal version again without changing ids, payload or vectors', async () => {
+      await save({ entityId: 'clock', version: 4n, chunks: 3 });
+      const before = await store.getDocument(keyOf('clock'));
+      expect(await save({ entityId: 'clock', version: 4n, chunks: 3 })).toEqual({ applied: true });
+      const after = await store.getDocument(keyOf('clock'));
+      expect(after).toEqual(before);
+      expect(await store.countPoints()).toBe(3);
+    });
+
+    it('applies a touch set with a new version and payload', async () => {
+      await save({ entityId: 'bench', version: 1n, payload: { price: 40 } });
+      await save({ entityId: 'bench', version: 2n, payload: { price: 35 }, touch: true });
+      const document = await store.getDocument(keyOf('bench'));
+      expect(document.head?.version).toBe(2n);
+      expect(document.points.map((point) => [point.payload.source_version, point.payload.price])).toEqual([
+        ['2', 35],
+        ['2', 35],
+      ]);
+    });
+
+    describe('when a price aspect arrives', () => {
+      it('updates the payload of every point of the product without touching vectors', async () => {
+        await save({ entityId: 'table', version: 3n, chunks: 4, payload: { sku: 'T-1', price: 100 } });
+        const before = await store.getDocument(keyOf('table'));
+        const update = { docKey: keyOf('table'), aspect: 'product_price' as const, version: 10n, fields: { price: 80 } };
+        expect(await store.applyAspect(update)).toEqual({ applied: true });
+        const after = await store.getDocument(keyOf('table'));
+        expect(after.points.map((point) => point.payload.price)).toEqual([80, 80, 80, 80]);
+        expect(after.points.map((point) => point.payload.sku)).toEqual(['T-1', 'T-1', 'T-1', 'T-1']);
+        expect(after.points.map((point) => point.vector)).toEqual(before.points.map((point) => point.vector));
+        expect(after.head?.version).toBe(3n);
+      });
+
+      it('skips a price older than the last applied price', async () => {
+        await save({ entityId: 'lamp', version: 1n });
+        await store.applyAspect({ docKey: keyOf('lamp'), aspect: 'product_price', version: 20n, fields: { price: 15 } });
+        const stale = await store.applyAspect({ docKey: keyOf('lamp'), aspect: 'product_price', version: 19n, fields: { price: 99 } });
+        expect(stale).toEqual({ applied: false, reason: 'stale' });
+        // Another aspect keeps its own version.
+        expect(await store.applyAspect({ docKey: keyOf('lamp'), aspect: 'product_stock', version: 2n, fields: { in_stock: false } })).toEqual({
+          applied: true,
+        });
+        const points = (await store.getDocument(keyOf('lamp'))).points;
+        expect(points.map((point) => [point.payload.price, point.payload.in_stock])).toEqual([
+          [15, false],
+          [15, false],
+        ]);
+      });
+
+      it('remembers a price for a product not saved yet and applies it with the first save', async () => {
+        await store.applyAspect({ docKey: keyOf('shelf'), aspect: 'product_price', version: 50n, fields: { price: 12 } });
+        expect(await store.listDocKeys()).toEqual([]);
+        await save({ entityId: 'shelf', version: 40n, payload: { price: 20 } });
+        const points = (await store.getDocument(keyOf('shelf'))).points;
+        expect(points.map((point) => point.payload.price)).toEqual([12, 12]);
+      });
+    });
+
+    it('filters searches and counts by tenant, doc type and store', async () => {
+      await save({ entityId: 'a', version: 1n, tenant: 'acme', storeId: 1, docType: 'product' });
+      await save({ entityId: 'b', version: 1n, tenant: 'acme', storeId: 2, docType: 'product' });
+      await save({ entityId: 'c', version: 1n, tenant: 'globex', storeId: 1, docType: 'product' });
+      await save({ entityId: 'd', version: 1n, tenant: 'acme', storeId: 1, docType: 'faq', entityType: 'cms_page' });
+      const docKeys = async (filter: { tenant?: string; docType?: string; storeId?: number }) =>
+        [...new Set((await store.search({ vector: vectorNear(0, DIMENSION), limit: 20, ...filter })).map((hit) => hit.payload.entity_id))].sort();
+      expect(await docKeys({ tenant: 'globex' })).toEqual(['c']);
+      expect(await docKeys({ tenant: 'acme', storeId: 1 })).toEqual(['a', 'd']);
+      expect(await docKeys({ tenant: 'acme', docType: 'faq' })).toEqual(['d']);
+      expect(await store.countPoints({ tenant: 'acme', storeId: 2 })).toBe(2);
+    });
+
+    it('handles quotes, slashes and non-ASCII characters in document keys', async () => {
+      const entityId = "o'neil / ärm #1";
+      await save({ entityId, version: 1n, chunks: 3 });
+      await save({ entityId, version: 2n, chunks: 1 });
+      expect(await store.countPoints({ docKey: keyOf(entityId) })).toBe(1);
+      await store.deleteDocument(keyOf(entityId), 3n, 1);
+      expect(await store.countPoints()).toBe(0);
+    });
+
+    describe('when the dimension does not match the collection', () => {
+      it('refuses to bootstrap with another dimension as a system error', async () => {
+        const other = location.open();
+        opened.push(other);
+        await other.connect();
+        await expect(other.ensureCollection({ ...SPEC, dimension: DIMENSION * 2 })).rejects.toBeInstanceOf(SystemError);
+      });
+
+      it('refuses vectors of another dimension as a system error', async () => {
+        await expect(save({ entityId: 'big', version: 1n, dimension: DIMENSION * 2 })).rejects.toBeInstanceOf(SystemError);
+        expect(await store.countPoints()).toBe(0);
+      });
+    });
+  });
+}

@@ -1,0 +1,104 @@
+import { SystemError, describeError } from '../core/errors.js';
+import type { EmbeddingCache } from './cache.js';
+import type { Embedder } from './embedder.js';
+
+/** A text to embed and the hash that identifies it (the chunk hash: sha256 hex of the text). */
+export interface HashedText {
+  hash: string;
+  text: string;
+}
+
+/** Counters of one {@link CachedEmbedder}; they only go up. */
+export interface EmbeddingStats {
+  /** Calls to the embedder. */
+  calls: number;
+  /** Texts sent to the embedder. */
+  texts: number;
+  /** Distinct hashes answered from the cache. */
+  cacheHits: number;
+}
+
+/** pino's `warn(obj, msg)`, the only logging the cache needs. */
+export interface WarnLogger {
+  warn(details: object, message: string): void;
+}
+
+export interface EmbedWithCacheOptions {
+  stats?: EmbeddingStats;
+  logger?: WarnLogger;
+}
+
+/**
+ * Returns one vector per item, in order. Items are deduplicated by hash; the cache answers what it
+ * holds for `embedder.id`; the embedder is called once, for the misses only (none at all when
+ * everything is cached), and the new vectors are written back.
+ *
+ * Redis is a cache only: when reading or writing it fails, the failure is logged as a warning and
+ * the texts are embedded as if nothing were cached; it never fails the record. A cached value of
+ * the wrong size (another model under the same id, a truncated write) counts as a miss.
+ * Errors of the embedder pass through unchanged (they are already classified).
+ */
+export async function embedWithCache(
+  embedder: Embedder,
+  cache: EmbeddingCache | undefined,
+  items: HashedText[],
+  options: EmbedWithCacheOptions = {},
+): Promise<Float32Array[]> {
+  const stats = options.stats;
+  const texts = new Map<string, string>();
+  for (const item of items) if (!texts.has(item.hash)) texts.set(item.hash, item.text);
+  const hashes = [...texts.keys()];
+  const vectors = new Map<string, Float32Array>();
+
+  if (cache && hashes.length > 0) {
+    try {
+      const cached = await cache.getMany(embedder.id, hashes);
+      cached.forEach((vector, i) => {
+        if (vector && vector.length === embedder.dimension) vectors.set(hashes[i]!, vector);
+      });
+      if (stats) stats.cacheHits += vectors.size;
+    } catch (error) {
+      options.logger?.warn({ err: describeError(error), model: embedder.id }, 'embedding cache unavailable: reading failed, embedding every text');
+    }
+  }
+
+  const misses = hashes.filter((h) => !vectors.has(h));
+  if (misses.length > 0) {
+    const fresh = await embedder.embed(misses.map((h) => texts.get(h)!));
+    if (stats) {
+      stats.calls += 1;
+      stats.texts += misses.length;
+    }
+    if (fresh.length !== misses.length) {
+      throw new SystemError(`embedder ${embedder.id} returned ${fresh.length} vectors for ${misses.length} texts`, { code: 'embedder_bad_response' });
+    }
+    misses.forEach((h, i) => vectors.set(h, fresh[i]!));
+    if (cache) {
+      try {
+        await cache.setMany(embedder.id, misses.map((hash, i) => ({ hash, vector: fresh[i]! })));
+      } catch (error) {
+        options.logger?.warn({ err: describeError(error), model: embedder.id }, 'embedding cache unavailable: writing failed, vectors not cached');
+      }
+    }
+  }
+  return items.map((item) => vectors.get(item.hash)!);
+}
+
+/**
+ * An embedder with its cache and counters: what the embed stage holds. Tests read `stats` to
+ * prove that editing one paragraph re-embeds exactly one chunk.
+ */
+export class CachedEmbedder {
+  readonly stats: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
+
+  constructor(
+    readonly embedder: Embedder,
+    readonly cache: EmbeddingCache | undefined,
+    private readonly logger?: WarnLogger,
+  ) {}
+
+  /** See {@link embedWithCache}. */
+  embed(items: HashedText[]): Promise<Float32Array[]> {
+    return embedWithCache(this.embedder, this.cache, items, { stats: this.stats, logger: this.logger });
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Vectors travel (in the `vectors` topic) and rest (in the embedding cache) as float32
+ * little-endian bytes, whatever the machine's byte order.
+ */
+export function vectorToBytes(vector: Float32Array): Buffer {
+  const bytes = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i]!, i * 4);
+  return bytes;
+}
+
+/** The inverse of {@link vectorToBytes}; throws a RangeError when the length is not a multiple of 4. */
+export function bytesToVector(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength % 4 !== 0) throw new RangeError(`vector bytes: length ${bytes.byteLength} is not a multiple of 4`);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.readFloatLE(i * 4);
+  return out;
+}

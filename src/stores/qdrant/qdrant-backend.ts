@@ -1,0 +1,189 @@
+import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
+import { SystemError } from '../../core/errors.js';
+import type { StoreBackend } from '../guarded-store.js';
+import { headId, type PointToWrite } from '../point-payload.js';
+import { decodeHead, encodeHead, isLive } from '../version-guard.js';
+import type { CollectionSpec, Distance, HeadRecord, PointFilter, PointPayload, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
+import { qdrantCall } from './errors.js';
+import { docFilter, docFilterExcept, liveHeadsFilter, toQdrantFilter } from './filters.js';
+
+export interface QdrantStoreOptions {
+  url: string;
+  apiKey?: string | undefined;
+  /** Points collection; heads live in `<collection>_heads`. */
+  collection: string;
+  /** Per-request timeout in milliseconds. @defaultValue 30000 */
+  timeoutMs?: number;
+}
+
+const DISTANCES: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
+const PAGE = 256;
+
+/** Payload indexes of the points collection (DESIGN.md §3): tenant first, as Qdrant's tenant key. */
+const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
+  ['tenant', { type: 'keyword', is_tenant: true }],
+  ['doc_key', 'keyword'],
+  ['entity_type', 'keyword'],
+  ['doc_type', 'keyword'],
+  ['store_id', 'integer'],
+];
+
+/**
+ * Qdrant over REST. Heads are points without vectors in `<collection>_heads` (created with an empty
+ * `vectors` map), id UUIDv5(doc_key). Every write passes `wait: true`: the head is written only
+ * after the points are durable, and the caller commits its offset only after that.
+ */
+export class QdrantBackend implements StoreBackend {
+  readonly name = 'qdrant';
+  private readonly client: QdrantClient;
+  private readonly heads: string;
+  private spec: CollectionSpec | undefined;
+
+  constructor(private readonly options: QdrantStoreOptions) {
+    // No I/O here; the compatibility check would call the server from the constructor.
+    this.client = new QdrantClient({
+      url: options.url,
+      ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+      timeout: options.timeoutMs ?? 30_000,
+      checkCompatibility: false,
+    });
+    this.heads = `${options.collection}_heads`;
+  }
+
+  async connect(): Promise<void> {
+    // One cheap authenticated call, so a wrong URL or API key fails at start.
+    await qdrantCall('connect', () => this.client.collectionExists(this.options.collection));
+  }
+
+  async close(): Promise<void> {}
+
+  knownSpec(): CollectionSpec | undefined {
+    return this.spec;
+  }
+
+  async ensureCollection(spec: CollectionSpec): Promise<void> {
+    const { collection } = this.options;
+    const created = await this.createIfMissing(collection, { vectors: { size: spec.dimension, distance: DISTANCES[spec.distance] } });
+    if (created) {
+      for (const [field_name, field_schema] of POINT_INDEXES) {
+        await qdrantCall('create payload index', () => this.client.createPayloadIndex(collection, { wait: true, field_name, field_schema }));
+      }
+    }
+    if (await this.createIfMissing(this.heads, { vectors: {} })) {
+      await qdrantCall('create payload index', () => this.client.createPayloadIndex(this.heads, { wait: true, field_name: 'live', field_schema: 'bool' }));
+    }
+    const info = await qdrantCall('get collection', () => this.client.getCollection(collection));
+    const vectors = info.config.params.vectors as Schemas['VectorParams'] | undefined;
+    if (vectors?.size !== spec.dimension || vectors.distance !== DISTANCES[spec.distance]) {
+      throw new SystemError(
+        `qdrant collection "${collection}" has dimension ${vectors?.size} and distance ${vectors?.distance}; ` +
+          `the embedder needs ${spec.dimension} and ${DISTANCES[spec.distance]}: use a new collection`,
+        { code: 'store_dimension_mismatch' },
+      );
+    }
+    this.spec = spec;
+  }
+
+  /** Creates the collection unless it exists; true when this call created it. */
+  private async createIfMissing(name: string, body: Schemas['CreateCollection']): Promise<boolean> {
+    const { exists } = await qdrantCall('collection exists', () => this.client.collectionExists(name));
+    if (exists) return false;
+    try {
+      await qdrantCall('create collection', () => this.client.createCollection(name, body));
+      return true;
+    } catch (error) {
+      // Another worker created it between our check and our call.
+      if ((await qdrantCall('collection exists', () => this.client.collectionExists(name))).exists) return false;
+      throw error;
+    }
+  }
+
+  async readHead(docKey: string): Promise<HeadRecord | undefined> {
+    const records = await qdrantCall('read head', () =>
+      this.client.retrieve(this.heads, { ids: [headId(docKey)], with_payload: true, with_vector: false }),
+    );
+    const payload = records[0]?.payload;
+    return payload === undefined || payload === null ? undefined : decodeHead(payload.head);
+  }
+
+  async writeHead(head: HeadRecord): Promise<void> {
+    const point = { id: headId(head.doc_key), vector: {}, payload: { doc_key: head.doc_key, live: isLive(head), head: encodeHead(head) } };
+    await qdrantCall('write head', () => this.client.upsert(this.heads, { wait: true, points: [point] }));
+  }
+
+  async upsertPoints(points: PointToWrite[]): Promise<void> {
+    await qdrantCall('upsert points', () => this.client.upsert(this.options.collection, { wait: true, points }));
+  }
+
+  async deleteDocPointsExcept(docKey: string, keepIds: string[]): Promise<void> {
+    await qdrantCall('delete points', () =>
+      this.client.delete(this.options.collection, { wait: true, filter: docFilterExcept(docKey, keepIds) }),
+    );
+  }
+
+  async setDocPayload(docKey: string, fields: Record<string, unknown>): Promise<void> {
+    await qdrantCall('set payload', () =>
+      this.client.setPayload(this.options.collection, { wait: true, payload: fields, filter: docFilter(docKey) }),
+    );
+  }
+
+  async search(query: SearchQuery): Promise<SearchHit[]> {
+    const filter = toQdrantFilter(query);
+    const response = await qdrantCall('query points', () =>
+      this.client.query(this.options.collection, {
+        query: Array.from(query.vector),
+        limit: query.limit,
+        with_payload: true,
+        ...(filter === undefined ? {} : { filter }),
+      }),
+    );
+    return response.points.map((point) => ({ id: String(point.id), score: point.score, payload: point.payload as PointPayload }));
+  }
+
+  async docPoints(docKey: string): Promise<StoredPoint[]> {
+    const records = await this.scrollAll(this.options.collection, docFilter(docKey), true, true);
+    return records.map((record) => ({
+      id: String(record.id),
+      vector: record.vector as number[],
+      payload: record.payload as PointPayload,
+    }));
+  }
+
+  async countPoints(filter?: PointFilter): Promise<number> {
+    const qdrantFilter = toQdrantFilter(filter);
+    const result = await qdrantCall('count points', () =>
+      this.client.count(this.options.collection, { exact: true, ...(qdrantFilter === undefined ? {} : { filter: qdrantFilter }) }),
+    );
+    return result.count;
+  }
+
+  async liveDocKeys(): Promise<string[]> {
+    const records = await this.scrollAll(this.heads, liveHeadsFilter, ['doc_key'], false);
+    return records.map((record) => String(record.payload?.doc_key)).sort();
+  }
+
+  private async scrollAll(
+    collection: string,
+    filter: Schemas['Filter'],
+    withPayload: Schemas['WithPayloadInterface'],
+    withVector: boolean,
+  ): Promise<Schemas['Record'][]> {
+    const records: Schemas['Record'][] = [];
+    let offset: Schemas['ExtendedPointId'] | null | undefined;
+    do {
+      const page = await qdrantCall('scroll points', () =>
+        this.client.scroll(collection, {
+          filter,
+          limit: PAGE,
+          with_payload: withPayload,
+          with_vector: withVector,
+          ...(offset === undefined || offset === null ? {} : { offset }),
+        }),
+      );
+      records.push(...page.points);
+      // The API types a page offset as an id; an object here would be a server bug.
+      offset = page.next_page_offset as Schemas['ExtendedPointId'] | null | undefined;
+    } while (offset !== undefined && offset !== null);
+    return records;
+  }
+}

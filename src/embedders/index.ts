@@ -13,6 +13,7 @@ export { OpenAiEmbedder } from './openai.js';
 export { OnnxEmbedder } from './onnx.js';
 export { MicroBatcher, type MicroBatcherOptions } from './batcher.js';
 export { RedisEmbeddingCache, CACHE_REDIS_OPTIONS, type EmbeddingCache } from './cache.js';
+export { MemoryEmbeddingCache } from './memory-cache.js';
 export { CachedEmbedder, embedWithCache, type EmbeddingStats, type HashedText } from './cached-embedder.js';
 export { fetchModel, type FetchModelOptions, type FetchModelResult } from './model-fetch.js';
 export { vectorToBytes, bytesToVector } from './vector-bytes.js';

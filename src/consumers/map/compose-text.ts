@@ -12,14 +12,15 @@ export function composeText(blocks: ReadonlyArray<string | null | undefined | fa
 }
 
 /**
- * Text that starts with `# title`. When the body already opens with a heading saying the same
- * (CMS content usually repeats the page title as its `<h1>`), that heading is dropped instead of
+ * Text that starts with `# title`. When the body's first heading says the same (CMS content and
+ * product descriptions often repeat the title as their `<h1>`), that heading is dropped instead of
  * doubled.
  */
 export function withTitle(title: string, body: string): string {
-  const [first = ''] = body.split('\n', 1);
-  const rest = isHeadingLine(first) && headingText(first)?.toLowerCase() === title.toLowerCase() ? body.slice(first.length) : body;
-  return composeText([headingLine(title), rest]);
+  const lines = body.split('\n');
+  const first = lines.findIndex(isHeadingLine);
+  if (first >= 0 && headingText(lines[first]!)?.toLowerCase() === title.toLowerCase()) lines.splice(first, 1);
+  return composeText([headingLine(title), lines.join('\n')]);
 }
 
 /** `extra` when it adds something: not blank and not already contained in `text` (case-insensitive). */

@@ -17,19 +17,35 @@ function describe(value: ProductChange, name: string): string {
   ].filter(Boolean);
   const attributes = Object.keys(value.attributes)
     .sort()
-    .map((label) => [clean(label), clean(value.attributes[label])] as const)
+    .map((label) => [attributeLabel(label), clean(value.attributes[label])] as const)
     .filter(([label, text]) => label.length > 0 && text.length > 0)
     .map(([label, text]) => `- ${label}: ${text}`);
   const alts = value.image_alt_texts.map(clean).filter(Boolean);
+  const shortDescription = htmlToReadableText(value.short_description);
+  const description = htmlToReadableText(value.description);
 
-  const body = composeText([
-    facts.join('\n'),
-    htmlToReadableText(value.short_description),
-    htmlToReadableText(value.description),
-    attributes.length > 0 ? `## Specifications\n\n${attributes.join('\n')}` : '',
-    alts.length > 0 ? `Images: ${alts.join('; ')}` : '',
-  ]);
-  return withTitle(name, composeText([body, ifNew(clean(value.meta_description), body)]));
+  // The description's headings open sections that run to the next heading, so everything meant for
+  // the opening section (facts, summary, image descriptions) comes before it, and the
+  // specifications, under their own heading, after it.
+  return withTitle(
+    name,
+    composeText([
+      facts.join('\n'),
+      shortDescription,
+      ifNew(clean(value.meta_description), `${shortDescription}\n${description}`),
+      alts.length > 0 ? `Images: ${alts.join('; ')}` : '',
+      description,
+      attributes.length > 0 ? `## Specifications\n\n${attributes.join('\n')}` : '',
+    ]),
+  );
+}
+
+/** An attribute code such as `shoe_size` reads as "Shoe size"; a label is kept as it is. */
+function attributeLabel(label: string): string {
+  const text = clean(label);
+  if (!/^[a-z0-9_]+$/.test(text)) return text;
+  const words = text.replace(/_+/g, ' ').trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 /**

@@ -1,0 +1,125 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RetryableError, SystemError } from '../../../src/core/errors.js';
+import { createQdrantStore } from '../../../src/stores/qdrant/index.js';
+import type { VectorStore } from '../../../src/stores/vector-store.js';
+import { startQdrantServer, type QdrantTestServer } from '../../support/qdrant-server/server.js';
+import { runVectorStoreConformance, SPEC } from './conformance.js';
+import { makeVectorSet } from './vector-sets.js';
+
+const API_KEY = 'test-key-7d1f';
+let server: QdrantTestServer;
+
+beforeAll(async () => {
+  server = await startQdrantServer({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+afterEach(() => {
+  // Every request the store sent must be one real Qdrant accepts, and every answer one it gives.
+  const violations = server.violations.splice(0);
+  expect(violations).toEqual([]);
+});
+
+const uniqueCollection = () => `t_${randomBytes(5).toString('hex')}`;
+const storeOn = (collection: string, apiKey = API_KEY): VectorStore => createQdrantStore({ url: server.url, apiKey, collection });
+
+runVectorStoreConformance({
+  name: 'Qdrant',
+  async setup() {
+    const collection = uniqueCollection();
+    return {
+      open: () => storeOn(collection),
+      cleanup: async () => {
+        server.engine.collections.delete(collection);
+        server.engine.collections.delete(`${collection}_heads`);
+      },
+    };
+  },
+});
+
+describe('the Qdrant store against its server', () => {
+  it('creates the payload indexes with tenant as the tenant key', async () => {
+    const collection = uniqueCollection();
+    const store = storeOn(collection);
+    await store.connect();
+    await store.ensureCollection(SPEC);
+    const indexes = Object.fromEntries(server.engine.collection(collection).indexes);
+    expect(indexes).toEqual({
+      tenant: { type: 'keyword', is_tenant: true },
+      doc_key: 'keyword',
+      entity_type: 'keyword',
+      doc_type: 'keyword',
+      store_id: 'integer',
+    });
+    expect(server.engine.collection(`${collection}_heads`).vectors).toBeUndefined();
+  });
+
+  describe('when the API key is wrong', () => {
+    it('fails to connect with a system error that does not reveal the key', async () => {
+      const store = storeOn(uniqueCollection(), 'wrong-key-secret');
+      const error = await store.connect().then(() => undefined, (caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SystemError);
+      expect((error as SystemError).code).toBe('qdrant_unauthorized');
+      expect((error as Error).message).not.toContain('wrong-key-secret');
+    });
+  });
+
+  describe('when the collection does not exist', () => {
+    it('fails a write with a system error', async () => {
+      const store = storeOn(uniqueCollection());
+      await store.connect();
+      await expect(store.applyVectorSet(makeVectorSet({ entityId: 'x', version: 1n, dimension: 8 }))).rejects.toMatchObject({
+        code: 'qdrant_collection_missing',
+        errorClass: 'system',
+      });
+    });
+  });
+
+  describe('when vectors do not fit the collection and the store was not bootstrapped', () => {
+    it('turns Qdrant 400 dimension error into a system error', async () => {
+      const collection = uniqueCollection();
+      const first = storeOn(collection);
+      await first.connect();
+      await first.ensureCollection(SPEC);
+      const second = storeOn(collection);
+      await second.connect();
+      await expect(second.applyVectorSet(makeVectorSet({ entityId: 'x', version: 1n, dimension: 16 }))).rejects.toMatchObject({
+        code: 'store_dimension_mismatch',
+        errorClass: 'system',
+      });
+    });
+  });
+
+  describe('when the server cannot be reached', () => {
+    it('fails with a retryable error', async () => {
+      const stopped = await startQdrantServer();
+      await stopped.close();
+      const store = createQdrantStore({ url: stopped.url, collection: uniqueCollection() });
+      await expect(store.connect()).rejects.toBeInstanceOf(RetryableError);
+    });
+  });
+
+  describe('when a request does not match the published API', () => {
+    it('answers 400 and records a violation', async () => {
+      const collection = uniqueCollection();
+      const response = await fetch(`${server.url}/collections/${collection}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'api-key': API_KEY },
+        body: JSON.stringify({ vectors: { size: 4, distance: 'Cosinus' } }),
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ status: { error: expect.stringContaining('Format error') } });
+      expect(server.violations.splice(0)).toEqual([expect.stringContaining('create_collection')]);
+    });
+
+    it('records a route that Qdrant does not have', async () => {
+      const response = await fetch(`${server.url}/collections/x/points/upsert`, { method: 'POST', headers: { 'api-key': API_KEY } });
+      expect(response.status).toBe(404);
+      expect(server.violations.splice(0)).toEqual([expect.stringContaining("not in Qdrant's API")]);
+    });
+  });
+});

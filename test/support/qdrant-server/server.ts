@@ -1,0 +1,142 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadQdrantApiSchema, type OperationSchemas, type ImplementedOperation } from './api-schema.js';
+import { Engine, QdrantHttpError } from './engine.js';
+import { UnsupportedFilter } from './filter.js';
+import { HANDLERS } from './handlers.js';
+import { createValidators, type Validators } from './validator.js';
+
+/**
+ * A Qdrant stand-in on 127.0.0.1 for tests (no Qdrant server can be installed here). Every request
+ * is checked against Qdrant's published API — route, path and query parameters, body — and so is
+ * every response the server sends. Anything outside the API, or inside it but not implemented
+ * here, is answered like Qdrant answers an error AND recorded in `violations`: tests assert the
+ * list is empty, so a store that sends something real Qdrant would reject cannot pass.
+ *
+ * Expected errors (401 for a wrong API key, 404 for a missing collection, 400 for a wrong vector
+ * size) are real behaviour, not violations.
+ */
+export interface QdrantTestServer {
+  url: string;
+  violations: string[];
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export interface QdrantTestServerOptions {
+  /** When set, requests must carry it as `api-key` or `Authorization: Bearer`. */
+  apiKey?: string;
+}
+
+interface CompiledRoute {
+  route: OperationSchemas;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: OperationSchemas): CompiledRoute {
+  const names: string[] = [];
+  const source = route.template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([a-z_]+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${source}$`), names };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+export async function startQdrantServer(options: QdrantTestServerOptions = {}): Promise<QdrantTestServer> {
+  const schema = await loadQdrantApiSchema();
+  const validators: Validators = createValidators(schema);
+  const routes = schema.routes.map(compile);
+  const engine = new Engine();
+  const violations: string[] = [];
+
+  const fail = (response: ServerResponse, status: number, message: string, violation?: string) => {
+    if (violation !== undefined) violations.push(violation);
+    const body = { status: { error: message }, time: 0 };
+    const problem = validators.errorResponse(body);
+    if (problem !== undefined) violations.push(`error response does not match the API: ${problem}`);
+    send(response, status, body);
+  };
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    const method = request.method ?? 'GET';
+    const what = `${method} ${url.pathname}`;
+    const text = await readBody(request);
+    if (options.apiKey !== undefined) {
+      const bearer = request.headers.authorization?.replace(/^Bearer /, '');
+      if (request.headers['api-key'] !== options.apiKey && bearer !== options.apiKey) {
+        return fail(response, 401, 'Must provide an API key or an Authorization bearer token');
+      }
+    }
+    const matched = routes
+      .filter((candidate) => candidate.route.method === method)
+      .map((candidate) => ({ candidate, match: candidate.pattern.exec(url.pathname) }))
+      .find((entry) => entry.match !== null);
+    if (matched === undefined) return fail(response, 404, `no route ${what}`, `${what} is not in Qdrant's API`);
+    const { route } = matched.candidate;
+    const handler = HANDLERS[route.operationId as ImplementedOperation] as (typeof HANDLERS)[ImplementedOperation] | undefined;
+    if (handler === undefined) return fail(response, 404, `${route.operationId} is not implemented`, `${what} (${route.operationId}) is not implemented by the test server`);
+
+    const path = Object.fromEntries(matched.candidate.names.map((name, i) => [name, decodeURIComponent(matched.match![i + 1]!)]));
+    const query: Record<string, unknown> = Object.fromEntries(url.searchParams.entries());
+    let body: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return fail(response, 400, 'Format error in JSON body', `${what}: body is not JSON`);
+      }
+    }
+    const problems = validators.request(route, { path, query, body });
+    if (problems.length > 0) {
+      return fail(response, 400, `Format error in JSON body: ${problems.join('; ')}`, `${what} (${route.operationId}): ${problems.join('; ')}`);
+    }
+    const started = performance.now();
+    try {
+      const result = handler(engine, { path, query, body: (body ?? {}) as Record<string, unknown> });
+      const envelope = { result, status: 'ok', time: (performance.now() - started) / 1000 };
+      const problem = validators.response(route, envelope);
+      if (problem !== undefined) violations.push(`${what} (${route.operationId}): response does not match the API: ${problem}`);
+      send(response, 200, envelope);
+    } catch (error) {
+      if (error instanceof QdrantHttpError) {
+        const isGap = error.message.startsWith('the test server does not implement');
+        return fail(response, error.status, error.message, isGap ? `${what}: ${error.message}` : undefined);
+      }
+      if (error instanceof UnsupportedFilter) return fail(response, 400, error.message, `${what}: ${error.message}`);
+      violations.push(`${what}: test server crashed: ${String(error)}`);
+      return fail(response, 500, `Service internal error: ${String(error)}`);
+    }
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      violations.push(`test server failed: ${String(error)}`);
+      if (!response.headersSent) send(response, 500, { status: { error: String(error) }, time: 0 });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    violations,
+    engine,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

@@ -103,6 +103,8 @@ export const configSchema = z.object({
     lancedbPath: z.string().default('.data/lancedb'),
   }),
   runner: z.object({
+    /** Prefix of consumer group ids; defaults to the topic prefix. A new one replays everything. */
+    groupPrefix: z.string().optional(),
     /** Partitions processed at once per stage. */
     concurrency: z.number().int().positive().default(4),
     sessionTimeoutMs: z.number().int().positive().default(30_000),

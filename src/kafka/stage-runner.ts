@@ -30,6 +30,8 @@ export interface StageRunnerOptions {
   logger: Logger;
   metrics: Metrics;
   topicPrefix: string;
+  /** Prefix of the consumer group id; a new prefix is a fresh set of groups (a full replay). @defaultValue topicPrefix */
+  groupPrefix?: string;
   /** Partitions processed at once. @defaultValue 4 */
   concurrency?: number;
   /** Records handed to the stage per call. @defaultValue 200 */
@@ -77,7 +79,7 @@ export class StageRunner {
     readonly stage: StageDefinition,
     private readonly options: StageRunnerOptions,
   ) {
-    this.groupId = `${options.topicPrefix}${stage.group}`;
+    this.groupId = `${options.groupPrefix ?? options.topicPrefix}${stage.group}`;
     for (const input of stage.inputs) this.logicalTopic.set(this.topic(input), input);
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,

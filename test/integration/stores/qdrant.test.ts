@@ -18,7 +18,12 @@ afterAll(async () => {
   await server.close();
 });
 
+const WRITES = new Set(['upsert_points', 'delete_points', 'set_payload', 'create_field_index']);
+
 afterEach(() => {
+  // Durability: a write resolves only once Qdrant has applied it.
+  const unwaited = server.requests.splice(0).filter((request) => WRITES.has(request.operationId) && request.query.wait !== 'true');
+  expect(unwaited).toEqual([]);
   // Every request the store sent must be one real Qdrant accepts, and every answer one it gives.
   const violations = server.violations.splice(0);
   expect(violations).toEqual([]);

@@ -16,9 +16,18 @@ import { createValidators, type Validators } from './validator.js';
  * Expected errors (401 for a wrong API key, 404 for a missing collection, 400 for a wrong vector
  * size) are real behaviour, not violations.
  */
+export interface RecordedRequest {
+  operationId: string;
+  path: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
 export interface QdrantTestServer {
   url: string;
   violations: string[];
+  /** Every request that matched an implemented operation, in arrival order. */
+  requests: RecordedRequest[];
   engine: Engine;
   close(): Promise<void>;
 }
@@ -60,6 +69,7 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
   const routes = schema.routes.map(compile);
   const engine = new Engine();
   const violations: string[] = [];
+  const requests: RecordedRequest[] = [];
 
   const fail = (response: ServerResponse, status: number, message: string, violation?: string) => {
     if (violation !== undefined) violations.push(violation);
@@ -99,6 +109,7 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
         return fail(response, 400, 'Format error in JSON body', `${what}: body is not JSON`);
       }
     }
+    requests.push({ operationId: route.operationId, path, query: { ...query }, body });
     const problems = validators.request(route, { path, query, body });
     if (problems.length > 0) {
       return fail(response, 400, `Format error in JSON body: ${problems.join('; ')}`, `${what} (${route.operationId}): ${problems.join('; ')}`);
@@ -132,6 +143,7 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
   return {
     url: `http://127.0.0.1:${port}`,
     violations,
+    requests,
     engine,
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -25,17 +25,34 @@ export interface RecordFingerprint {
   fields: Record<string, string>;
 }
 
-/**
- * Per-field hashes are 16 hex characters (64 bits): enough to name changed fields of one record,
- * and a quarter of the size of full hashes in the state of a large catalog.
- */
-export function fingerprint(record: Record<string, unknown>): RecordFingerprint {
-  const fields: Record<string, string> = {};
-  for (const [name, value] of Object.entries(record)) {
-    if (value === undefined) continue;
-    fields[name] = sha256(canonicalJson(value)).slice(0, 16);
+/** A record's hash, with the canonical JSON of each top-level field kept for fieldHashes. */
+export interface RecordHash {
+  hash: string;
+  parts: Array<[name: string, canonical: string]>;
+}
+
+/** Hashes the canonical JSON of the whole record, built from its fields' canonical forms. */
+export function hashRecord(record: Record<string, unknown>): RecordHash {
+  const parts: Array<[string, string]> = [];
+  for (const name of Object.keys(record).sort()) {
+    const value = record[name];
+    if (value !== undefined) parts.push([name, canonicalJson(value)]);
   }
-  return { hash: sha256(canonicalJson(record)), fields };
+  const whole = `{${parts.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
+  return { hash: sha256(whole), parts };
+}
+
+/**
+ * Per-field hashes are 16 hex characters (64 bits): enough to name the changed fields of one
+ * record, and a quarter of the size of full hashes in the state of a large catalog. Computed only
+ * for records that changed (unchanged ones keep their stored fingerprint).
+ */
+export function fingerprintOf(hashed: RecordHash): RecordFingerprint {
+  return { hash: hashed.hash, fields: Object.fromEntries(hashed.parts.map(([name, canonical]) => [name, sha256(canonical).slice(0, 16)])) };
+}
+
+export function fingerprint(record: Record<string, unknown>): RecordFingerprint {
+  return fingerprintOf(hashRecord(record));
 }
 
 /** Names of the fields added, removed or changed between two fingerprints, sorted. */

@@ -1,4 +1,4 @@
-import { changedFields, fingerprint, type RecordFingerprint } from './canonical.js';
+import { changedFields, fingerprintOf, hashRecord, type RecordFingerprint } from './canonical.js';
 import type { CatalogRecord } from './read-file.js';
 
 export interface CatalogEntry {
@@ -6,6 +6,7 @@ export interface CatalogEntry {
   /** 1-based position in the file, for messages and the version's sub-index. */
   row: number;
   record: CatalogRecord;
+  /** Full for added and modified entries; for unchanged ones only `hash` is filled. */
   fingerprint: RecordFingerprint;
 }
 
@@ -46,13 +47,18 @@ export function diffCatalog(
       return;
     }
     seen.set(id, row);
-    const entry: CatalogEntry = { id, row, record, fingerprint: fingerprint(record) };
+    const hashed = hashRecord(record);
     const before = previous.get(id);
+    if (before && !options.force && before.hash === hashed.hash) {
+      diff.unchanged.push({ id, row, record, fingerprint: { hash: hashed.hash, fields: {} } });
+      return;
+    }
+    const entry: CatalogEntry = { id, row, record, fingerprint: fingerprintOf(hashed) };
     if (!before) diff.added.push(entry);
-    else if (options.force || before.hash !== entry.fingerprint.hash) {
+    else {
       const fields = changedFields(before, entry.fingerprint);
       diff.modified.push({ ...entry, fields: fields.length > 0 ? fields : Object.keys(entry.fingerprint.fields).sort() });
-    } else diff.unchanged.push(entry);
+    }
   });
   for (const id of previous.keys()) if (!seen.has(id)) diff.deleted.push(id);
   return diff;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { formatKey } from '../../../src/core/keys.js';
-import type { EntityType } from '../../../src/core/entities.js';
-import { encodeVector, type VectorSetRecord } from '../../../src/core/records.js';
+import { formatKey } from '../../src/core/keys.js';
+import type { EntityType } from '../../src/core/entities.js';
+import { encodeVector, type VectorSetRecord } from '../../src/core/records.js';
 
 export interface VectorSetOptions {
   tenant?: string;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SystemError } from '../../../src/core/errors.js';
 import type { CollectionSpec, VectorStore } from '../../../src/stores/vector-store.js';
-import { makeVectorSet, vectorNear, type VectorSetOptions } from './vector-sets.js';
+import { makeVectorSet, vectorNear, type VectorSetOptions } from '../../support/vector-sets.js';
 
 /** Where one test's data lives: a temp directory or a unique collection. */
 export interface StoreLocation {

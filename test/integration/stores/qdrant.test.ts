@@ -5,7 +5,7 @@ import { createQdrantStore } from '../../../src/stores/qdrant/index.js';
 import type { VectorStore } from '../../../src/stores/vector-store.js';
 import { startQdrantServer, type QdrantTestServer } from '../../support/qdrant-server/server.js';
 import { runVectorStoreConformance, SPEC } from './conformance.js';
-import { makeVectorSet } from './vector-sets.js';
+import { makeVectorSet } from '../../support/vector-sets.js';
 
 const API_KEY = 'test-key-7d1f';
 let server: QdrantTestServer;

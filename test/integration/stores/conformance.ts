@@ -69,6 +69,16 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       expect(await store.countPoints({ docKey: keyOf('desk') })).toBe(3);
     });
 
+    it('reads, updates and deletes documents larger than one page of results', async () => {
+      await save({ entityId: 'manual', version: 1n, chunks: 300 });
+      await store.applyAspect({ docKey: keyOf('manual'), aspect: 'product_stock', version: 1n, fields: { in_stock: true } });
+      const document = await store.getDocument(keyOf('manual'));
+      expect(document.points).toHaveLength(300);
+      expect(document.points.every((point) => point.payload.in_stock === true)).toBe(true);
+      await save({ entityId: 'manual', version: 2n, chunks: 250 });
+      expect(await store.countPoints()).toBe(250);
+    });
+
     it('removes every point of a deleted document and keeps a delete marker', async () => {
       await save({ entityId: 'sofa', version: 3n, chunks: 4 });
       await save({ entityId: 'bed', version: 1n });

@@ -7,7 +7,11 @@ import { isModelFolder, readModelInfo, type ModelInfo } from './model-files.js';
 export interface OnnxEmbedderOptions {
   /** A folder prepared by `ragsync model fetch` (layout in model-files.ts). */
   modelDir: string;
-  /** Texts per inference run; bounds memory. @defaultValue 32 */
+  /**
+   * Texts per inference run. @defaultValue 1: the quantized model quantizes activations per run,
+   * so a text's vector would depend slightly on its neighbours in the run (cosine ≈ 0.993), and
+   * one at a time measured faster on CPU anyway (no padding to the longest text).
+   */
   batchSize?: number;
 }
 
@@ -17,7 +21,8 @@ export interface OnnxEmbedderOptions {
  * texts truncated at the model's limit. Nothing is ever downloaded at run time: remote models are
  * off, and the folder must exist (`ragsync model fetch`).
  *
- * Inference runs one call at a time (the session is not shared between concurrent runs). A
+ * The same text always gets the same vector, whatever it is embedded with. Inference runs one
+ * call at a time (the session is not shared between concurrent runs). A
  * missing or broken model folder and a failing inference are SystemErrors: they would fail every
  * record the same way.
  */
@@ -53,7 +58,7 @@ export class OnnxEmbedder implements Embedder {
     const loading = loadLock.then(() => loadPipeline(modelDir));
     loadLock = loading.catch(() => undefined);
     const extractor = await loading;
-    return new OnnxEmbedder(extractor, info, options.batchSize ?? 32);
+    return new OnnxEmbedder(extractor, info, options.batchSize ?? 1);
   }
 
   embed(texts: string[]): Promise<Float32Array[]> {

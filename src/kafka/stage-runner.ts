@@ -7,7 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RecordCodec } from './codec.js';
 import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedRecord } from './dlq.js';
-import { createStageProducer } from './stage-producer.js';
+import { createIdempotentProducer } from './client.js';
 
 /**
  * Runs one stage in its own consumer group (DESIGN.md §3). The runner owns everything Kafka:
@@ -89,7 +89,7 @@ export class StageRunner {
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
-    this.producer = createStageProducer(options.kafka);
+    this.producer = createIdempotentProducer(options.kafka);
     this.dlqLimiter = new DlqRateLimiter(options.dlqRateCapPerMinute ?? 100);
   }
 

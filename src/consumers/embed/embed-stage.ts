@@ -1,0 +1,73 @@
+import { classify } from '../../core/errors.js';
+import { encodeVector, type ChunkSetRecord, type VectorChunk, type VectorSetRecord } from '../../core/records.js';
+import type { InputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
+
+/**
+ * Embeds chunks, calling the model only for chunks it has not embedded before. Implemented over an
+ * Embedder and the Redis cache keyed by (model id, chunk hash) in src/embedders.
+ */
+export interface ChunkEmbedder {
+  readonly modelId: string;
+  readonly dimension: number;
+  /** One vector per item, in order; `cached[i]` is true when item i needed no model call. */
+  embed(items: Array<{ hash: string; text: string }>): Promise<{ vectors: Float32Array[]; cached: boolean[] }>;
+}
+
+/**
+ * ChunkSet → VectorSet (DESIGN.md §3). All chunks of a fetched slice are embedded in one call, so
+ * the model sees micro-batches across records. A set whose every chunk came from the cache is a
+ * "touch": no model call, but it is still forwarded with its new version and its vectors, so the
+ * store's versions stay right and a replay of `vectors` alone rebuilds any store.
+ *
+ * An embedder outage (RetryableError) or a misconfiguration (SystemError) fails the whole slice and
+ * the runner pauses and retries in place: `vectors` is never reordered. A refusal of one record's
+ * texts (PermanentError) is isolated by embedding record by record, so only that record goes to the
+ * DLQ.
+ */
+export function createEmbedStage(embedder: ChunkEmbedder): StageDefinition<ChunkSetRecord, VectorSetRecord> {
+  function toVectorSet(set: ChunkSetRecord, vectors: Float32Array[], cached: boolean[]): VectorSetRecord {
+    const chunks: VectorChunk[] = set.chunks.map((chunk, i) => ({ ...chunk, vector: encodeVector(vectors[i]!) }));
+    const { chunks: _drop, total_chunks: _total, truncated: _truncated, ...header } = set;
+    return { ...header, model_id: embedder.modelId, dimension: embedder.dimension, chunks, touch: cached.every(Boolean) };
+  }
+
+  async function embedRecords(records: InputRecord<ChunkSetRecord>[]): Promise<RecordResult<VectorSetRecord>[]> {
+    const items = records.flatMap((r) => (r.value === null ? [] : r.value.chunks.map((c) => ({ hash: c.hash, text: c.text }))));
+    const { vectors, cached } = items.length > 0 ? await embedder.embed(items) : { vectors: [], cached: [] };
+    let next = 0;
+    return records.map((record) => {
+      if (record.value === null) {
+        return { ok: true, outputs: [{ topic: 'vectors', key: record.key, value: null, sourceVersion: record.sourceVersion, occurredAt: record.occurredAt }] };
+      }
+      const n = record.value.chunks.length;
+      const set = toVectorSet(record.value, vectors.slice(next, next + n), cached.slice(next, next + n));
+      next += n;
+      return { ok: true, outputs: [{ topic: 'vectors', key: record.key, value: set, sourceVersion: record.sourceVersion, occurredAt: record.occurredAt }] };
+    });
+  }
+
+  return {
+    name: 'embed',
+    group: 'embed',
+    inputs: ['chunks'],
+    output: 'vectors',
+    async process(records) {
+      try {
+        return await embedRecords(records);
+      } catch (error) {
+        if (classify(error) !== 'permanent' || records.length === 1) throw error;
+        // Find the record the model refused; the others go on.
+        const results: RecordResult<VectorSetRecord>[] = [];
+        for (const record of records) {
+          try {
+            results.push(...(await embedRecords([record])));
+          } catch (single) {
+            if (classify(single) !== 'permanent') throw single;
+            results.push({ ok: false, error: single });
+          }
+        }
+        return results;
+      }
+    },
+  };
+}

@@ -87,18 +87,41 @@ export async function embedWithCache(
 /**
  * An embedder with its cache and counters: what the embed stage holds. Tests read `stats` to
  * prove that editing one paragraph re-embeds exactly one chunk.
+ *
+ * While Redis is away every call would warn; the same warning is logged at most once per
+ * `warnEveryMs` (default 30 s), with the number of repeats it stood for.
  */
 export class CachedEmbedder {
   readonly stats: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
+  private readonly logger: WarnLogger | undefined;
 
   constructor(
     readonly embedder: Embedder,
     readonly cache: EmbeddingCache | undefined,
-    private readonly logger?: WarnLogger,
-  ) {}
+    logger?: WarnLogger,
+    warnEveryMs = 30_000,
+  ) {
+    this.logger = logger && throttle(logger, warnEveryMs);
+  }
 
   /** See {@link embedWithCache}. */
   embed(items: HashedText[]): Promise<Float32Array[]> {
     return embedWithCache(this.embedder, this.cache, items, { stats: this.stats, logger: this.logger });
   }
+}
+
+function throttle(logger: WarnLogger, everyMs: number): WarnLogger {
+  const last = new Map<string, { at: number; repeats: number }>();
+  return {
+    warn(details, message) {
+      const seen = last.get(message);
+      const now = Date.now();
+      if (seen && now - seen.at < everyMs) {
+        seen.repeats += 1;
+        return;
+      }
+      last.set(message, { at: now, repeats: 0 });
+      logger.warn(seen?.repeats ? { ...details, repeats: seen.repeats } : details, message);
+    },
+  };
 }

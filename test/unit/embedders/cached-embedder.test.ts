@@ -99,6 +99,21 @@ describe('embedding with a cache', () => {
     });
   });
 
+  describe('when Redis stays unreachable', () => {
+    it('logs each warning once per interval, not once per call', async () => {
+      const cache = RedisEmbeddingCache.fromUrl(`redis://127.0.0.1:${await closedPort()}`, { keyPrefix: 'unit:' });
+      const log = new WarningsLog();
+      try {
+        const cached = new CachedEmbedder(plain, cache, log, 60_000);
+        for (let i = 0; i < 5; i++) await cached.embed([hashed(`text ${i}`)]);
+        expect(cached.stats.texts).toBe(5);
+        expect(log.messages).toHaveLength(2);
+      } finally {
+        await cache.close();
+      }
+    });
+  });
+
   describe('when the embedder fails', () => {
     it('passes its classified error through', async () => {
       const embedder = new OpenAiEmbedder({ url: `http://127.0.0.1:${await closedPort()}/v1`, model: 'm', dimensions: 4 });

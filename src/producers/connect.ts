@@ -1,0 +1,31 @@
+import { Redis } from 'ioredis';
+import type { Config } from '../config/index.js';
+import type { ChangeSink } from '../core/changes.js';
+import { createKafka } from '../kafka/client.js';
+import { KafkaChangeSink } from '../kafka/producer.js';
+
+/**
+ * The ChangeSink every connector publishes through: the idempotent Kafka producer with Avro values
+ * from the registry. It connects on first publish, so a command that only validates (a dry run)
+ * opens no connection.
+ */
+export async function openChangeSink(config: Config): Promise<ChangeSink> {
+  return new KafkaChangeSink(createKafka(config, { clientIdSuffix: 'producer' }), config);
+}
+
+/**
+ * Opens the Redis connection a connector uses for its state (batch dedupe, catalog hashes, ERP
+ * streams). Request/response users fail fast when Redis is down instead of queueing forever; a
+ * blocking stream reader keeps reconnecting. The URL (which may hold a password) never appears in
+ * an error.
+ */
+export function openRedis(config: Pick<Config, 'redis'>, options: { blocking?: boolean } = {}): Redis {
+  const redis = new Redis(config.redis.url, {
+    maxRetriesPerRequest: options.blocking ? null : 2,
+    connectTimeout: 5000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  // ioredis emits connection errors as events; the failing command rejects with its own error.
+  redis.on('error', () => undefined);
+  return redis;
+}

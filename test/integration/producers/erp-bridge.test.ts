@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { parseKey } from '../../../src/core/keys.js';
+import { openRedis } from '../../../src/producers/connect.js';
+import { startErpBridge, type ErpBridge, type ErpTransport } from '../../../src/producers/erp/bridge.js';
+import { waitUntil } from '../../support/kafka.js';
+import { createProducerHarness, type ProducerHarness } from './harness.js';
+
+let h: ProducerHarness;
+let streamKey: string;
+let channelPrefix: string;
+const bridges: ErpBridge[] = [];
+
+beforeAll(async () => {
+  h = await createProducerHarness('erp', { shop: { secrets: [], stores: [1] } });
+  streamKey = `${h.prefix}:erp:events`;
+  channelPrefix = `${h.prefix}:`;
+});
+
+afterAll(async () => {
+  for (const bridge of bridges) await bridge.stop().catch(() => undefined);
+  await h?.cleanup();
+});
+
+async function start(transport: ErpTransport): Promise<ErpBridge> {
+  const bridge = await startErpBridge({
+    transport,
+    sink: h.sink,
+    openRedis: () => openRedis(h.config, { blocking: true }),
+    event: { tenant: 'shop', defaultCurrency: 'EUR', storesOf: (t) => h.config.tenants[t]?.stores },
+    logger: pino({ level: 'silent' }),
+    ackTimeoutMs: 15_000,
+    stream: { key: streamKey, group: 'bridge', consumer: 'test-consumer', blockMs: 300 },
+    channelPrefix,
+  });
+  bridges.push(bridge);
+  return bridge;
+}
+
+const hasKey = async (type: 'product_price' | 'product_stock' | 'product', id: string) => (await h.read(type)).some((r) => parseKey(r.key).entityId === id);
+
+describe('the ERP bridge on real Redis and Kafka', () => {
+  it('publishes events from pub/sub and from the stream to the topics of their type', async () => {
+    const bridge = await start('both');
+    // The subscription is live once startErpBridge resolved.
+    await h.redis.publish(`${channelPrefix}pricing.price_changed`, JSON.stringify({ sku: 'P-1', price: 19.9, occurred_at: '2026-01-02T10:30:00Z' }));
+    await h.redis.xadd(streamKey, '*', 'event', 'inventory.stock_updated', 'payload', JSON.stringify({ sku: 'S-1', store_id: 1, qty: 4 }));
+    await h.redis.xadd(streamKey, '*', 'event', 'product.updated', 'payload', JSON.stringify({ id: 'P-2', data: { sku: 'P-2', name: 'Desk lamp' } }));
+
+    await waitUntil('the price record', () => hasKey('product_price', 'P-1'));
+    await waitUntil('the stock record', () => hasKey('product_stock', 'S-1'));
+    await waitUntil('the product record', () => hasKey('product', 'P-2'));
+    const price = (await h.read('product_price')).find((r) => parseKey(r.key).entityId === 'P-1')!;
+    expect(parseKey(price.key)).toEqual({ tenant: 'shop', entityType: 'product', entityId: 'P-1', storeId: 1 });
+    expect(price.decoded).toMatchObject({ price: 19.9, currency: 'EUR', source_version: BigInt(Date.UTC(2026, 0, 2, 10, 30)) * 1_000_000n });
+    const stock = (await h.read('product_stock')).find((r) => parseKey(r.key).entityId === 'S-1')!;
+    expect(stock.decoded).toMatchObject({ qty: 4, stock_status: 'in_stock', is_in_stock: true });
+    await bridge.stop();
+  });
+
+  it('delivers a stream event written while the bridge was stopped once it starts', async () => {
+    await h.redis.xadd(streamKey, '*', 'event', 'pricing.price_updated', 'payload', JSON.stringify({ sku: 'LATE-1', price: 5, currency: 'USD' }));
+    expect(await hasKey('product_price', 'LATE-1')).toBe(false);
+    const bridge = await start('stream');
+    await waitUntil('the event written while stopped', () => hasKey('product_price', 'LATE-1'));
+    await waitUntil('the entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
+    await bridge.stop();
+  });
+
+  it('copies an entry that can never be published to the rejected stream and acknowledges it', async () => {
+    await h.redis.xadd(streamKey, '*', 'event', 'product.category_changed', 'payload', JSON.stringify({ sku: 'HALF', categories: ['X'] }));
+    const bridge = await start('stream');
+    await waitUntil('the rejected copy', async () => (await h.redis.xlen(`${streamKey}:rejected`)) === 1);
+    const [[, fields]] = (await h.redis.xrange(`${streamKey}:rejected`, '-', '+')) as [[string, string[]]];
+    expect(fields).toEqual(expect.arrayContaining(['reason', 'data.name is required']));
+    await waitUntil('the entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
+    await bridge.stop();
+  });
+});

@@ -10,9 +10,11 @@ import { splitSections } from './sections.js';
  * 3. pieces are packed greedily per section, with an overlap of up to `overlapTokens` from the
  *    previous chunk of the same section (see packSection).
  *
- * Deterministic (same text and tokenizer → same chunks) and linear in the text length. Because
- * sections are packed independently, editing a section changes only chunks of that section; within
- * a long section, an edit that changes its length may move the boundaries after it in that section.
+ * Deterministic (same text and tokenizer → same chunks) and linear in the text length. Edits stay
+ * local: sections are packed independently, so editing a section changes only chunks of that
+ * section; inside a section longer than one chunk, content-defined anchors bring the boundaries
+ * back into step shortly after the edit (see packSection), so the rest of the section keeps its
+ * chunks and their hashes, and the embed stage's cache keeps their vectors.
  */
 export interface ChunkingOptions {
   /** Upper bound of a chunk's tokens, by the tokenizer's count. */

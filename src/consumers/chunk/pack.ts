@@ -40,12 +40,33 @@ function overlapTail(body: Piece[], tokenizer: Tokenizer, budget: number): Piece
   return taken.reverse();
 }
 
+/** One piece in ANCHOR_EVERY, chosen by its own text only, may open a chunk (see packSection). */
+const ANCHOR_EVERY = 4;
+
+/** FNV-1a over the UTF-16 units: cheap, and the same on every platform and run. */
+function isAnchor(text: string): boolean {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % ANCHOR_EVERY === 0;
+}
+
 /**
  * Packs one section greedily into chunks of at most `maxTokens` (by the sum of piece counts).
  * A short heading (at most a quarter of the budget) starts every chunk of its section, so each
  * chunk says what it is about. Each chunk after the first also starts with the tail of the one
  * before (up to `overlapTokens`), taken only from this section: the first chunk of a section
  * depends on nothing before it, which is what keeps edits local to their section.
+ *
+ * Inside a section longer than one chunk, pure greedy packing would let an edit move every
+ * boundary after it. So boundaries are also content-defined, as in rsync or restic: a piece whose
+ * own text hashes to an anchor opens a new chunk once the current one holds at least a third of
+ * `maxTokens` of new text. Anchors do not depend on what precedes them, so after an edit the
+ * packing falls back into step at the next anchor, and only the chunks between the edit and
+ * that anchor change. The price: chunks of long sections are between a third of `maxTokens` and
+ * `maxTokens` long instead of always nearly full.
  */
 export function packSection(section: Section, tokenizer: Tokenizer, options: PackOptions): PackedChunk[] {
   const { maxTokens, overlapTokens } = options;
@@ -57,26 +78,35 @@ export function packSection(section: Section, tokenizer: Tokenizer, options: Pac
   // Pieces leave room for the heading, so the heading plus any one piece always fits.
   const pieces = toPieces(bodyText, tokenizer, maxTokens - prefixTokens);
 
+  // Anchors only matter when the section spans several chunks; a section that fits stays whole.
+  const anchored = prefixTokens + pieces.reduce((sum, p) => sum + p.tokens, 0) > maxTokens;
+  const minFreshTokens = Math.floor(maxTokens / 3);
+
   const chunks: PackedChunk[] = [];
   let current: Piece[] = [...prefix];
   let used = prefixTokens;
   let fresh = 0;
+  let freshTokens = 0;
   const emit = (): void => {
     chunks.push({ text: joinPieces(current), tokens: used });
   };
 
   for (const piece of pieces) {
-    if (fresh > 0 && used + piece.tokens > maxTokens) {
+    const full = fresh > 0 && used + piece.tokens > maxTokens;
+    const anchor = anchored && fresh > 0 && freshTokens >= minFreshTokens && isAnchor(piece.text);
+    if (full || anchor) {
       emit();
       const budget = Math.min(overlapTokens, maxTokens - prefixTokens - piece.tokens);
       const overlap = budget > 0 ? overlapTail(current.slice(prefix.length), tokenizer, budget) : [];
       current = [...prefix, ...overlap];
       used = prefixTokens + overlap.reduce((sum, p) => sum + p.tokens, 0);
       fresh = 0;
+      freshTokens = 0;
     }
     current.push(piece);
     used += piece.tokens;
     fresh += 1;
+    freshTokens += piece.tokens;
   }
   if (fresh > 0) emit();
   return chunks;

@@ -58,4 +58,29 @@ describe('when one paragraph in the middle of a long page is edited', () => {
       { numRuns: 60 },
     );
   });
+
+  describe('when the page has no headings at all', () => {
+    const paragraphs = SECTIONS.flatMap(([, p]) => p);
+    const page = Array.from({ length: 40 }, (_, i) => `${paragraphs[i % paragraphs.length]!} (Note ${i}.)`);
+    const added = 'Please keep your receipt and the original packaging until the return has been fully processed by our team.';
+
+    // Each such edit changes at least the chunk holding it and, through the overlap, often the next.
+    // Greedy packing alone changes 3.2 (128) and 2.3 (256) chunks per edit on this page, up to 8:
+    // the anchors keep it near the minimum.
+    it.each([
+      [128, 2.5],
+      [256, 2],
+    ])('changes few chunks for a sentence added to any paragraph, with maxTokens %i', (maxTokens, averageBound) => {
+      const options = { maxTokens, overlapTokens: Math.floor(maxTokens / 8), maxChunksPerDocument: 1000 };
+      const before = new Set(chunkText(page.join('\n\n'), approxTokenizer, options).chunks.map((c) => c.text));
+      expect(before.size).toBeGreaterThan(8);
+      const changes = page.map((_, j) => {
+        const edited = page.map((p, i) => (i === j ? `${p} ${added}` : p));
+        const after = chunkText(edited.join('\n\n'), approxTokenizer, options).chunks.map((c) => c.text);
+        return after.filter((text) => !before.has(text)).length;
+      });
+      expect(Math.max(...changes)).toBeLessThanOrEqual(6);
+      expect(changes.reduce((sum, n) => sum + n, 0) / changes.length).toBeLessThanOrEqual(averageBound);
+    });
+  });
 });

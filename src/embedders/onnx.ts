@@ -15,6 +15,9 @@ export interface OnnxEmbedderOptions {
   batchSize?: number;
 }
 
+/** Transformers.js keeps its settings in one global `env`; loads take turns so each sees its own. */
+let loadLock: Promise<unknown> = Promise.resolve();
+
 /**
  * A local sentence-embedding model (all-MiniLM-L6-v2 quantized by default) run on the CPU with
  * Transformers.js and onnxruntime-node: mean pooling over the last hidden state, L2-normalised,
@@ -54,7 +57,12 @@ export class OnnxEmbedder implements Embedder {
     if (!isModelFolder(modelDir)) {
       throw new SystemError(`no ONNX model in ${modelDir} (RAGSYNC_MODEL_DIR): run \`ragsync model fetch\` first`, { code: 'embedder_model_missing' });
     }
-    const info = readModelInfo(modelDir);
+    let info: ModelInfo;
+    try {
+      info = readModelInfo(modelDir);
+    } catch (cause) {
+      throw new SystemError(`cannot read the description of the model in ${modelDir}: ${(cause as Error).message}`, { code: 'embedder_model_invalid', cause });
+    }
     const loading = loadLock.then(() => loadPipeline(modelDir));
     loadLock = loading.catch(() => undefined);
     const extractor = await loading;
@@ -96,9 +104,6 @@ export class OnnxEmbedder implements Embedder {
     return out;
   }
 }
-
-/** Transformers.js keeps its settings in one global `env`; loads take turns so each sees its own. */
-let loadLock: Promise<unknown> = Promise.resolve();
 
 async function loadPipeline(modelDir: string): Promise<FeatureExtractionPipeline> {
   const { env, pipeline } = await import('@huggingface/transformers');

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { createGenerator } from 'ts-json-schema-generator';
 import ts from 'typescript';
@@ -60,12 +61,17 @@ export type ImplementedOperation = (typeof IMPLEMENTED_OPERATIONS)[number];
 const require = createRequire(import.meta.url);
 const ROOT_TYPE = 'QdrantApiUnderTest';
 
-function clientPaths(): { dts: string; version: string } {
+function clientPaths(): { dts: string; version: string; nodeModules: string } {
   // The package's `exports` hide package.json: walk up from its entry point instead.
   let dir = path.dirname(require.resolve('@qdrant/js-client-rest'));
   while (!existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'cjs') dir = path.dirname(dir);
   const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string };
-  return { dts: path.join(dir, 'dist/types/openapi/generated_schema.d.ts'), version: pkg.version };
+  return {
+    dts: path.join(dir, 'dist/types/openapi/generated_schema.d.ts'),
+    version: pkg.version,
+    // node_modules/@qdrant/js-client-rest → node_modules
+    nodeModules: path.dirname(path.dirname(dir)),
+  };
 }
 
 function memberName(member: ts.TypeElement, source: ts.SourceFile): string {
@@ -164,15 +170,21 @@ async function generate(cacheDir: string, dts: string, version: string): Promise
 
 /** Loads the schema from the cache, generating it on first use. */
 export async function loadQdrantApiSchema(): Promise<QdrantApiSchema> {
-  const { dts, version } = clientPaths();
+  const { dts, version, nodeModules } = clientPaths();
   const self = await readFile(new URL(import.meta.url), 'utf8');
   const key = `${version}-${createHash('sha256').update(self).digest('hex').slice(0, 12)}`;
-  const cacheDir = path.join(process.cwd(), 'node_modules/.cache/ragsync-qdrant-api', key);
-  const cacheFile = path.join(cacheDir, 'schema.json');
+  let cacheDir = path.join(nodeModules, '.cache/ragsync-qdrant-api', key);
   try {
-    return JSON.parse(await readFile(cacheFile, 'utf8')) as QdrantApiSchema;
+    return JSON.parse(await readFile(path.join(cacheDir, 'schema.json'), 'utf8')) as QdrantApiSchema;
   } catch {
-    await mkdir(cacheDir, { recursive: true });
+    try {
+      await mkdir(cacheDir, { recursive: true });
+    } catch {
+      // A read-only node_modules: cache in the temp directory instead.
+      cacheDir = path.join(os.tmpdir(), 'ragsync-qdrant-api', key);
+      await mkdir(cacheDir, { recursive: true });
+    }
+    const cacheFile = path.join(cacheDir, 'schema.json');
     const schema = await generate(cacheDir, dts, version);
     // Write then rename: parallel test workers never read a half-written cache.
     const temp = `${cacheFile}.${process.pid}.tmp`;

@@ -1,0 +1,210 @@
+import type { Message, Producer } from 'kafkajs';
+import { PermanentError, RagsyncError, RetryableError, SystemError } from '../core/errors.js';
+
+/** A record ready for Kafka: full topic name, UTF-8 key, encoded value (null = tombstone). */
+export interface OutgoingRecord {
+  topic: string;
+  key: string;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export interface BatchingOptions {
+  /** Records waiting or in flight at most; a send beyond it waits for room until its deadline. @defaultValue 10000 */
+  maxBufferedRecords?: number;
+  /** Records per produce request at most. @defaultValue 500 */
+  maxBatchRecords?: number;
+  /** How long the first record of a batch waits for company. @defaultValue 2 */
+  lingerMs?: number;
+}
+
+interface Pending {
+  records: OutgoingRecord[];
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Batches records of concurrent callers into few produce requests, in call order, over one
+ * idempotent producer (acks=all). `send` resolves only after Kafka acknowledged every record of the
+ * call, and rejects with a RetryableError (`kafka_ack_timeout`) when that did not happen within the
+ * caller's deadline; the records stay queued and may still land later (harmless: the version guard
+ * absorbs a resend). The buffer is bounded, so a dead cluster cannot grow memory without limit.
+ */
+export class BatchingProducer {
+  private readonly queue: Pending[] = [];
+  private buffered = 0;
+  private flushing: Promise<void> | undefined;
+  private connecting: Promise<void> | undefined;
+  private connected = false;
+  private closed = false;
+  private roomWaiters: Array<() => void> = [];
+  private readonly maxBuffered: number;
+  private readonly maxBatch: number;
+  private readonly lingerMs: number;
+
+  constructor(
+    private readonly producer: Producer,
+    options: BatchingOptions = {},
+  ) {
+    this.maxBuffered = options.maxBufferedRecords ?? 10_000;
+    this.maxBatch = options.maxBatchRecords ?? 500;
+    this.lingerMs = options.lingerMs ?? 2;
+  }
+
+  async send(records: OutgoingRecord[], timeoutMs: number): Promise<void> {
+    if (this.closed) throw new RetryableError('the Kafka producer is closed', { code: 'kafka_producer_closed' });
+    if (records.length === 0) return;
+    const deadline = Date.now() + timeoutMs;
+    await this.connect(deadline);
+    while (this.buffered > 0 && this.buffered + records.length > this.maxBuffered) {
+      if (!(await this.waitForRoom(deadline))) {
+        throw new RetryableError(`Kafka producer buffer full (${this.buffered} records waiting for acknowledgement)`, { code: 'kafka_buffer_full' });
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () => finish(new RetryableError(`Kafka did not acknowledge ${records.length} record(s) within ${timeoutMs} ms`, { code: 'kafka_ack_timeout' })),
+        Math.max(0, deadline - Date.now()),
+      );
+      this.queue.push({ records, resolve: () => finish(), reject: finish });
+      this.buffered += records.length;
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * Stops accepting records, gives queued ones up to `timeoutMs` to be acknowledged, rejects the
+   * rest, and disconnects. Never waits longer than twice `timeoutMs`, even when kafkajs is still
+   * retrying a send in the background.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.flushing) await Promise.race([this.flushing, sleep(timeoutMs)]);
+    for (const pending of this.queue.splice(0)) {
+      pending.reject(new RetryableError('the Kafka producer closed before the records were acknowledged', { code: 'kafka_producer_closed' }));
+    }
+    if (this.connected || this.connecting) {
+      await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(timeoutMs)]);
+    }
+  }
+
+  private async connect(deadline: number): Promise<void> {
+    if (this.connected) return;
+    this.connecting ??= this.producer.connect().then(
+      () => {
+        this.connected = true;
+      },
+      (error: unknown) => {
+        this.connecting = undefined;
+        throw classifyKafkaError(error);
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RetryableError('Kafka did not accept a connection before the deadline', { code: 'kafka_unavailable' })),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([this.connecting, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async waitForRoom(deadline: number): Promise<boolean> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) return false;
+    let waiter: () => void = () => undefined;
+    const room = new Promise<boolean>((resolve) => {
+      waiter = () => resolve(true);
+      this.roomWaiters.push(waiter);
+    });
+    const result = await Promise.race([room, sleep(remaining).then(() => false)]);
+    this.roomWaiters = this.roomWaiters.filter((w) => w !== waiter);
+    return result;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length > 0 && !this.closed) this.scheduleFlush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.lingerMs > 0) await sleep(this.lingerMs);
+    while (this.queue.length > 0) {
+      const batch: Pending[] = [this.queue.shift()!];
+      let count = batch[0]!.records.length;
+      while (this.queue.length > 0 && count + this.queue[0]!.records.length <= this.maxBatch) {
+        const next = this.queue.shift()!;
+        batch.push(next);
+        count += next.records.length;
+      }
+      try {
+        await this.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch.flatMap((p) => p.records)) });
+        for (const pending of batch) pending.resolve();
+      } catch (error) {
+        const classified = classifyKafkaError(error);
+        for (const pending of batch) pending.reject(classified);
+      } finally {
+        this.buffered -= count;
+        for (const wake of this.roomWaiters.splice(0)) wake();
+      }
+    }
+  }
+}
+
+function toTopicMessages(records: OutgoingRecord[]): Array<{ topic: string; messages: Message[] }> {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    const messages = byTopic.get(r.topic) ?? [];
+    messages.push({ key: r.key, value: r.value, headers: r.headers });
+    byTopic.set(r.topic, messages);
+  }
+  return [...byTopic.entries()].map(([topic, messages]) => ({ topic, messages }));
+}
+
+function kafkaErrorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const { type, name } = current as { type?: unknown; name?: unknown };
+    if (typeof type === 'string') types.push(type);
+    if (typeof name === 'string') types.push(name);
+    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return types;
+}
+
+/** Classifies a kafkajs failure once, at the edge of the client (DESIGN.md §4). */
+export function classifyKafkaError(error: unknown): Error {
+  if (error instanceof RagsyncError) return error;
+  const message = `Kafka refused the records: ${error instanceof Error ? error.message : String(error)}`;
+  const types = kafkaErrorTypes(error);
+  const has = (...names: string[]) => names.some((n) => types.includes(n));
+  if (has('MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD')) {
+    return new PermanentError(message, { code: 'record_too_large', cause: error });
+  }
+  if (has('UNKNOWN_TOPIC_OR_PARTITION', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED', 'KafkaJSSASLAuthenticationError')) {
+    return new SystemError(message, { code: has('UNKNOWN_TOPIC_OR_PARTITION') ? 'topic_missing' : 'kafka_unauthorized', cause: error });
+  }
+  return new RetryableError(message, { code: 'kafka_send_failed', cause: error });
+}

@@ -1,0 +1,90 @@
+import type { Config } from '../config/index.js';
+import { CHANGE_TYPES } from '../core/entities.js';
+
+/**
+ * Every topic ragsync owns (DESIGN.md §1), derived from the config. Pure: `topics apply` creates and
+ * aligns them, workers verify theirs at start.
+ *
+ * - `changes.<type>` for the entities and the aspects, `documents`, `chunks`, `vectors`: compacted
+ *   (the latest record per key is the state; their partition counts never change).
+ * - `orders`: delete policy with bounded retention (orders carry personal data).
+ * - `<group>.dlq` for every consumer group and `<group>.retry.<delay>` for the terminal groups:
+ *   delete policy.
+ */
+export interface TopicSpec {
+  /** Name without the prefix, e.g. `changes.product` or `store.retry.5m`. */
+  logical: string;
+  /** Full Kafka topic name. */
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  compacted: boolean;
+  /** Topic configs ragsync sets explicitly; `topics apply` aligns exactly these keys. */
+  configs: Record<string, string>;
+}
+
+/** Delays of the terminal groups' retry topics: 5, 15 and 60 minutes (Magento plan §7.2). */
+export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [5 * 60_000, 15 * 60_000, 60 * 60_000];
+/** Consumer groups with a DLQ. */
+export const DEFAULT_GROUPS: readonly string[] = ['map', 'chunk', 'embed', 'store'];
+/** Groups that write to an external target and so own delayed retry topics. */
+export const DEFAULT_TERMINAL_GROUPS: readonly string[] = ['store'];
+
+export interface CatalogueOptions {
+  /** @defaultValue {@link DEFAULT_RETRY_DELAYS_MS} */
+  retryDelaysMs?: readonly number[];
+  /** @defaultValue {@link DEFAULT_GROUPS} */
+  groups?: readonly string[];
+  /** @defaultValue {@link DEFAULT_TERMINAL_GROUPS} */
+  terminalGroups?: readonly string[];
+}
+
+/** `300000` → `5m`, `90000` → `90s`, `1500` → `1500ms`: a readable, stable topic-name suffix. */
+export function formatDelay(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw new Error(`retry delay must be a positive integer of milliseconds, got ${ms}`);
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+export const dlqTopicName = (group: string): string => `${group}.dlq`;
+export const retryTopicName = (group: string, delayMs: number): string => `${group}.retry.${formatDelay(delayMs)}`;
+
+export function topicCatalogue(config: Pick<Config, 'topics'>, options: CatalogueOptions = {}): TopicSpec[] {
+  const t = config.topics;
+  const base = { partitions: t.partitions, replicationFactor: t.replicationFactor };
+  const maxBytes = { 'max.message.bytes': String(t.maxMessageBytes) };
+  const compacted = (logical: string): TopicSpec => ({
+    ...base,
+    logical,
+    name: `${t.prefix}${logical}`,
+    compacted: true,
+    configs: {
+      'cleanup.policy': 'compact',
+      'delete.retention.ms': String(t.deleteRetentionMs),
+      'min.compaction.lag.ms': String(t.minCompactionLagMs),
+      'segment.ms': String(t.segmentMs),
+      ...maxBytes,
+    },
+  });
+  const deleting = (logical: string, retentionMs: number): TopicSpec => ({
+    ...base,
+    logical,
+    name: `${t.prefix}${logical}`,
+    compacted: false,
+    configs: { 'cleanup.policy': 'delete', 'retention.ms': String(retentionMs), ...maxBytes },
+  });
+
+  const groups = options.groups ?? DEFAULT_GROUPS;
+  const terminal = options.terminalGroups ?? DEFAULT_TERMINAL_GROUPS;
+  const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  return [
+    ...CHANGE_TYPES.map((type) => compacted(`changes.${type}`)),
+    deleting('orders', t.ordersRetentionMs),
+    compacted('documents'),
+    compacted('chunks'),
+    compacted('vectors'),
+    ...groups.map((group) => deleting(dlqTopicName(group), t.dlqRetentionMs)),
+    ...terminal.flatMap((group) => delays.map((delay) => deleting(retryTopicName(group, delay), t.retryRetentionMs))),
+  ];
+}

@@ -94,6 +94,7 @@ export async function embedWithCache(
 export class CachedEmbedder {
   readonly stats: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
   private readonly logger: WarnLogger | undefined;
+  private readonly inFlight = new Map<string, Promise<Float32Array>>();
 
   constructor(
     readonly embedder: Embedder,
@@ -104,9 +105,35 @@ export class CachedEmbedder {
     this.logger = logger && throttle(logger, warnEveryMs);
   }
 
-  /** See {@link embedWithCache}. */
-  embed(items: HashedText[]): Promise<Float32Array[]> {
-    return embedWithCache(this.embedder, this.cache, items, { stats: this.stats, logger: this.logger });
+  /**
+   * See {@link embedWithCache}. Besides, a hash that a concurrent call is embedding right now is
+   * awaited rather than embedded again (a text shared by many documents, such as a shipping
+   * note, during a cold resync); it counts as a cache hit.
+   */
+  async embed(items: HashedText[]): Promise<Float32Array[]> {
+    const own: HashedText[] = [];
+    const shared = new Map<string, Promise<Float32Array>>();
+    for (const item of items) {
+      if (shared.has(item.hash) || own.some((o) => o.hash === item.hash)) continue;
+      const pending = this.inFlight.get(item.hash);
+      if (pending) shared.set(item.hash, pending);
+      else own.push(item);
+    }
+    const work = own.length > 0 ? embedWithCache(this.embedder, this.cache, own, { stats: this.stats, logger: this.logger }) : Promise.resolve([]);
+    const mine = own.map((item, i) => {
+      const promise = work.then((vectors) => vectors[i]!);
+      promise.catch(() => undefined); // awaited by this caller through `work`; others await it themselves
+      this.inFlight.set(item.hash, promise);
+      return promise;
+    });
+    const forget = (): void => own.forEach((item, i) => this.inFlight.get(item.hash) === mine[i] && this.inFlight.delete(item.hash));
+    work.then(forget, forget);
+
+    const vectors = new Map<string, Float32Array>();
+    (await work).forEach((vector, i) => vectors.set(own[i]!.hash, vector));
+    for (const [hash, promise] of shared) vectors.set(hash, await promise);
+    this.stats.cacheHits += shared.size;
+    return items.map((item) => vectors.get(item.hash)!);
   }
 }
 

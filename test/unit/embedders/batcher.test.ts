@@ -5,19 +5,7 @@ import type { Embedder } from '../../../src/embedders/embedder.js';
 import { HashingEmbedder } from '../../../src/embedders/hashing.js';
 import { OpenAiEmbedder } from '../../../src/embedders/openai.js';
 import { EmbeddingsServer } from './openai-server.js';
-
-/** The hashing embedder, recording the texts of each call it gets. */
-class RecordingEmbedder extends HashingEmbedder {
-  readonly calls: string[][] = [];
-  closed = false;
-  override async embed(texts: string[]): Promise<Float32Array[]> {
-    this.calls.push(texts);
-    return super.embed(texts);
-  }
-  override async close(): Promise<void> {
-    this.closed = true;
-  }
-}
+import { RecordingEmbedder } from './recording-embedder.js';
 
 const plain = new HashingEmbedder();
 const expected = (texts: string[]): number[][] => texts.map((t) => Array.from(plain.embedOne(t)));

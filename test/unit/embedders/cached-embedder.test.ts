@@ -6,7 +6,9 @@ import { RedisEmbeddingCache } from '../../../src/embedders/cache.js';
 import { CachedEmbedder, embedWithCache, type HashedText } from '../../../src/embedders/cached-embedder.js';
 import { HashingEmbedder } from '../../../src/embedders/hashing.js';
 import { MemoryEmbeddingCache } from '../../../src/embedders/memory-cache.js';
+import { MicroBatcher } from '../../../src/embedders/batcher.js';
 import { OpenAiEmbedder } from '../../../src/embedders/openai.js';
+import { RecordingEmbedder } from './recording-embedder.js';
 
 const hashed = (text: string): HashedText => ({ hash: createHash('sha256').update(text).digest('hex'), text });
 const plain = new HashingEmbedder();
@@ -52,6 +54,18 @@ describe('embedding with a cache', () => {
     const edited = [paragraphs[0]!, 'They come in sizes 35 to 48.', paragraphs[2]!];
     await cached.embed(edited.map(hashed));
     expect(cached.stats).toEqual({ calls: 2, texts: 4, cacheHits: 2 });
+  });
+
+  describe('when concurrent calls share a chunk', () => {
+    it('embeds it once and hands the vector to both', async () => {
+      const inner = new RecordingEmbedder();
+      const cached = new CachedEmbedder(new MicroBatcher(inner, { batchSize: 10, batchWaitMs: 5 }), new MemoryEmbeddingCache());
+      const note = 'Free shipping on orders over 50 euros.';
+      const [first, second] = await Promise.all([cached.embed([hashed('Red boots.'), hashed(note)]), cached.embed([hashed(note), hashed('Blue boots.')])]);
+      expect(inner.calls.flat().sort()).toEqual([note, 'Blue boots.', 'Red boots.'].sort());
+      expect(Array.from(second[0]!)).toEqual(Array.from(first[1]!));
+      expect(cached.stats).toEqual({ calls: 2, texts: 3, cacheHits: 1 });
+    });
   });
 
   it('keeps the vectors of different models apart', async () => {

@@ -113,8 +113,10 @@ export class CachedEmbedder {
   async embed(items: HashedText[]): Promise<Float32Array[]> {
     const own: HashedText[] = [];
     const shared = new Map<string, Promise<Float32Array>>();
+    const seen = new Set<string>();
     for (const item of items) {
-      if (shared.has(item.hash) || own.some((o) => o.hash === item.hash)) continue;
+      if (seen.has(item.hash)) continue;
+      seen.add(item.hash);
       const pending = this.inFlight.get(item.hash);
       if (pending) shared.set(item.hash, pending);
       else own.push(item);

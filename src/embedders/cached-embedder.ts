@@ -26,6 +26,11 @@ export interface WarnLogger {
 export interface EmbedWithCacheOptions {
   stats?: EmbeddingStats;
   logger?: WarnLogger;
+  /**
+   * While Redis is away every call would warn: the same warning goes to the same logger at most
+   * once per this many ms, with the number of repeats it stood for. @defaultValue 30000
+   */
+  warnEveryMs?: number;
 }
 
 /**
@@ -33,8 +38,9 @@ export interface EmbedWithCacheOptions {
  * holds for `embedder.id`; the embedder is called once, for the misses only (none at all when
  * everything is cached), and the new vectors are written back.
  *
- * Redis is a cache only: when reading or writing it fails, the failure is logged as a warning and
- * the texts are embedded as if nothing were cached; it never fails the record. A cached value of
+ * Redis is a cache only: when reading or writing it fails, the failure is logged as a warning
+ * (throttled, see `warnEveryMs`) and the texts are embedded as if nothing were cached; it never
+ * fails the record. A cached value of
  * the wrong size (another model under the same id, a truncated write) counts as a miss.
  * Errors of the embedder pass through unchanged (they are already classified).
  */
@@ -45,6 +51,9 @@ export async function embedWithCache(
   options: EmbedWithCacheOptions = {},
 ): Promise<Float32Array[]> {
   const stats = options.stats;
+  const warn = (error: unknown, message: string): void => {
+    if (options.logger) warnThrottled(options.logger, options.warnEveryMs ?? 30_000, { err: describeError(error), model: embedder.id }, message);
+  };
   const texts = new Map<string, string>();
   for (const item of items) if (!texts.has(item.hash)) texts.set(item.hash, item.text);
   const hashes = [...texts.keys()];
@@ -58,7 +67,7 @@ export async function embedWithCache(
       });
       if (stats) stats.cacheHits += vectors.size;
     } catch (error) {
-      options.logger?.warn({ err: describeError(error), model: embedder.id }, 'embedding cache unavailable: reading failed, embedding every text');
+      warn(error, 'embedding cache unavailable: reading failed, embedding every text');
     }
   }
 
@@ -77,7 +86,7 @@ export async function embedWithCache(
       try {
         await cache.setMany(embedder.id, misses.map((hash, i) => ({ hash, vector: fresh[i]! })));
       } catch (error) {
-        options.logger?.warn({ err: describeError(error), model: embedder.id }, 'embedding cache unavailable: writing failed, vectors not cached');
+        warn(error, 'embedding cache unavailable: writing failed, vectors not cached');
       }
     }
   }
@@ -87,23 +96,18 @@ export async function embedWithCache(
 /**
  * An embedder with its cache and counters: what the embed stage holds. Tests read `stats` to
  * prove that editing one paragraph re-embeds exactly one chunk.
- *
- * While Redis is away every call would warn; the same warning is logged at most once per
- * `warnEveryMs` (default 30 s), with the number of repeats it stood for.
+
  */
 export class CachedEmbedder {
   readonly stats: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
-  private readonly logger: WarnLogger | undefined;
   private readonly inFlight = new Map<string, Promise<Float32Array>>();
 
   constructor(
     readonly embedder: Embedder,
     readonly cache: EmbeddingCache | undefined,
-    logger?: WarnLogger,
-    warnEveryMs = 30_000,
-  ) {
-    this.logger = logger && throttle(logger, warnEveryMs);
-  }
+    private readonly logger?: WarnLogger,
+    private readonly warnEveryMs?: number,
+  ) {}
 
   /**
    * See {@link embedWithCache}. Besides, a hash that a concurrent call is embedding right now is
@@ -121,7 +125,7 @@ export class CachedEmbedder {
       if (pending) shared.set(item.hash, pending);
       else own.push(item);
     }
-    const work = own.length > 0 ? embedWithCache(this.embedder, this.cache, own, { stats: this.stats, logger: this.logger }) : Promise.resolve([]);
+    const work = own.length > 0 ? embedWithCache(this.embedder, this.cache, own, { stats: this.stats, logger: this.logger, warnEveryMs: this.warnEveryMs }) : Promise.resolve([]);
     const mine = own.map((item, i) => {
       const promise = work.then((vectors) => vectors[i]!);
       promise.catch(() => undefined); // awaited by this caller through `work`; others await it themselves
@@ -139,18 +143,18 @@ export class CachedEmbedder {
   }
 }
 
-function throttle(logger: WarnLogger, everyMs: number): WarnLogger {
-  const last = new Map<string, { at: number; repeats: number }>();
-  return {
-    warn(details, message) {
-      const seen = last.get(message);
-      const now = Date.now();
-      if (seen && now - seen.at < everyMs) {
-        seen.repeats += 1;
-        return;
-      }
-      last.set(message, { at: now, repeats: 0 });
-      logger.warn(seen?.repeats ? { ...details, repeats: seen.repeats } : details, message);
-    },
-  };
+/** When each message last went to each logger, and how often it was held back since. */
+const lastWarnings = new WeakMap<WarnLogger, Map<string, { at: number; repeats: number }>>();
+
+function warnThrottled(logger: WarnLogger, everyMs: number, details: object, message: string): void {
+  let last = lastWarnings.get(logger);
+  if (!last) lastWarnings.set(logger, (last = new Map()));
+  const seen = last.get(message);
+  const now = Date.now();
+  if (seen && now - seen.at < everyMs) {
+    seen.repeats += 1;
+    return;
+  }
+  last.set(message, { at: now, repeats: 0 });
+  logger.warn(seen?.repeats ? { ...details, repeats: seen.repeats } : details, message);
 }

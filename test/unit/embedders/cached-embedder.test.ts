@@ -118,9 +118,9 @@ describe('embedding with a cache', () => {
       const cache = RedisEmbeddingCache.fromUrl(`redis://127.0.0.1:${await closedPort()}`, { keyPrefix: 'unit:' });
       const log = new WarningsLog();
       try {
-        const cached = new CachedEmbedder(plain, cache, log, 60_000);
-        for (let i = 0; i < 5; i++) await cached.embed([hashed(`text ${i}`)]);
-        expect(cached.stats.texts).toBe(5);
+        const stats = { calls: 0, texts: 0, cacheHits: 0 };
+        for (let i = 0; i < 5; i++) await embedWithCache(plain, cache, [hashed(`text ${i}`)], { stats, logger: log, warnEveryMs: 60_000 });
+        expect(stats.texts).toBe(5);
         expect(log.messages).toHaveLength(2);
       } finally {
         await cache.close();

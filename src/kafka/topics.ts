@@ -117,8 +117,10 @@ export async function applyTopics(admin: Admin, config: Pick<Config, 'topics'>, 
   const plan = await planTopics(admin, specs);
   if (options.dryRun) return plan;
   if (plan.create.length > 0) {
+    // Not `waitForLeaders`: kafkajs fails that wait when the broker has not registered the topic yet
+    // (UNKNOWN_TOPIC_OR_PARTITION); settle() below waits for leaders instead.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: plan.create.map((s) => ({
         topic: s.name,
         numPartitions: s.partitions,
@@ -157,8 +159,14 @@ async function settle(admin: Admin, specs: readonly TopicSpec[], timeoutMs: numb
     try {
       const plan = await planTopics(admin, specs);
       const pending = [...plan.create.map((s) => s.name), ...plan.alter.map((a) => a.topic), ...plan.addPartitions.map((p) => p.topic)];
-      if (pending.length === 0) return;
-      last = `still pending: ${pending.slice(0, 5).join(', ')}`;
+      if (pending.length === 0) {
+        const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+        const leaderless = topics.filter((t) => t.partitions.some((p) => p.leader < 0)).map((t) => t.name);
+        if (leaderless.length === 0) return;
+        last = `no leader yet for ${leaderless.slice(0, 5).join(', ')}`;
+      } else {
+        last = `still pending: ${pending.slice(0, 5).join(', ')}`;
+      }
     } catch (error) {
       last = (error as Error).message;
     }

@@ -1,6 +1,6 @@
 import { SystemError } from '../core/errors.js';
 import type { VectorSetRecord } from '../core/records.js';
-import { buildPoints, type PointToWrite } from './point-payload.js';
+import { buildPoints, documentPayload, type PointToWrite } from './point-payload.js';
 import {
   aspectOverlay,
   headAfterAspect,
@@ -81,7 +81,14 @@ export class GuardedVectorStore implements VectorStore {
     }
     const head = await this.backend.readHead(set.doc_key);
     if (isStale(head, set.source_version)) return STALE;
-    const points = buildPoints(set, aspectOverlay(head, set.source_version));
+    const overlay = aspectOverlay(head, set.source_version);
+    if (set.touch && set.chunks.length === 0) {
+      // Unchanged text and no vectors forwarded: the points stay, their payload and version move on.
+      await this.backend.setDocPayload(set.doc_key, documentPayload(set, overlay));
+      await this.backend.writeHead(headAfterSave(head, set.doc_key, set.source_version));
+      return APPLIED;
+    }
+    const points = buildPoints(set, overlay);
     if (points.length > 0) await this.backend.upsertPoints(points);
     await this.backend.deleteDocPointsExcept(set.doc_key, points.map((point) => point.id));
     await this.backend.writeHead(headAfterSave(head, set.doc_key, set.source_version));

@@ -1,7 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 import { PermanentError } from '../core/errors.js';
 import { decodeVector, type VectorSetRecord } from '../core/records.js';
-import type { PointPayload } from './vector-store.js';
+import type { DocumentPayload, PointPayload } from './vector-store.js';
 
 /**
  * Namespace of every point id: a point's id is UUIDv5(chunk id) in it, so a chunk keeps its point
@@ -37,11 +37,31 @@ function parsePayloadJson(set: VectorSetRecord): Record<string, unknown> {
 }
 
 /**
- * One point per chunk. Payload order of precedence: the document's fixed fields, then aspect
- * fields at least as new as the save (`overlay`), then the rest of `payload_json`.
+ * Payload order of precedence: the document's fixed fields, then aspect fields at least as new as
+ * the save (`overlay`), then the rest of `payload_json`.
  */
+export function documentPayload(set: VectorSetRecord, overlay: Record<string, unknown>): DocumentPayload {
+  return {
+    ...parsePayloadJson(set),
+    ...overlay,
+    tenant: set.tenant,
+    doc_key: set.doc_key,
+    entity_type: set.entity_type,
+    entity_id: set.entity_id,
+    doc_type: set.doc_type,
+    doc_subtype: set.doc_subtype,
+    store_id: set.store_id,
+    title: set.title,
+    url: set.url,
+    text_hash: set.text_hash,
+    source_version: set.source_version.toString(),
+    model_id: set.model_id,
+  };
+}
+
+/** One point per chunk, each with the document's payload and its own chunk fields. */
 export function buildPoints(set: VectorSetRecord, overlay: Record<string, unknown>): PointToWrite[] {
-  const extra = parsePayloadJson(set);
+  const shared = documentPayload(set, overlay);
   return set.chunks.map((chunk) => {
     const vector = Array.from(decodeVector(chunk.vector));
     if (vector.length !== set.dimension) {
@@ -50,26 +70,7 @@ export function buildPoints(set: VectorSetRecord, overlay: Record<string, unknow
         { code: 'store_vector_length' },
       );
     }
-    const payload: PointPayload = {
-      ...extra,
-      ...overlay,
-      tenant: set.tenant,
-      doc_key: set.doc_key,
-      entity_type: set.entity_type,
-      entity_id: set.entity_id,
-      doc_type: set.doc_type,
-      doc_subtype: set.doc_subtype,
-      store_id: set.store_id,
-      title: set.title,
-      url: set.url,
-      chunk_id: chunk.id,
-      chunk_index: chunk.index,
-      text: chunk.text,
-      text_hash: set.text_hash,
-      chunk_hash: chunk.hash,
-      source_version: set.source_version.toString(),
-      model_id: set.model_id,
-    };
+    const payload: PointPayload = { ...shared, chunk_id: chunk.id, chunk_index: chunk.index, text: chunk.text, chunk_hash: chunk.hash };
     return { id: pointId(chunk.id), vector, payload };
   });
 }

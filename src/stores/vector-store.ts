@@ -36,7 +36,9 @@ export interface VectorStore {
    * Writes one document's vectors under the version guard: skipped (`stale`) when the head holds a
    * newer version or a newer delete marker; otherwise upserts one point per chunk, deletes the
    * document's points whose chunks are no longer in the set, and writes the head. A `touch` set
-   * (unchanged text, vectors from the embedding cache) is applied the same way.
+   * (unchanged text, vectors from the embedding cache) is applied the same way; a touch that
+   * carries no chunks updates the payload and version of the points already stored instead. A
+   * non-touch set without chunks (a document with no text left) removes all its points.
    */
   applyVectorSet(set: VectorSetRecord): Promise<ApplyResult>;
   /** Deletes every point of a document and leaves the head as a delete marker; guarded like a save. */
@@ -96,11 +98,12 @@ export interface HeadRecord {
 }
 
 /**
- * The payload of every point. `source_version` is a decimal string: versions are 64-bit (Magento
- * microsecond timestamps plus an item index) and JSON numbers lose precision above 2^53. Fields of
- * `payload_json` (sku, price, stock…) are spread beside these; the fixed fields win on a clash.
+ * The payload fields every point of a document shares. `source_version` is a decimal string:
+ * versions are 64-bit (Magento microsecond timestamps plus an item index) and JSON numbers lose
+ * precision above 2^53. Fields of `payload_json` (sku, price, stock…) are spread beside these; the
+ * fixed fields win on a clash.
  */
-export interface PointPayload {
+export interface DocumentPayload {
   tenant: string;
   doc_key: string;
   entity_type: string;
@@ -110,14 +113,18 @@ export interface PointPayload {
   store_id: number;
   title: string;
   url: string | null;
-  chunk_id: string;
-  chunk_index: number;
-  text: string;
   text_hash: string;
-  chunk_hash: string;
   source_version: string;
   model_id: string;
   [field: string]: unknown;
+}
+
+/** The payload of every point: the document's fields and the chunk's own. */
+export interface PointPayload extends DocumentPayload {
+  chunk_id: string;
+  chunk_index: number;
+  text: string;
+  chunk_hash: string;
 }
 
 export interface PointFilter {

@@ -145,6 +145,18 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       ]);
     });
 
+    it('applies a touch set without chunks as a payload update of the stored points', async () => {
+      await save({ entityId: 'crate', version: 1n, chunks: 3, payload: { price: 9 } });
+      const before = await store.getDocument(keyOf('crate'));
+      const touch = { ...makeVectorSet({ entityId: 'crate', version: 2n, dimension: DIMENSION, payload: { price: 7 }, touch: true }), chunks: [] };
+      expect(await store.applyVectorSet(touch)).toEqual({ applied: true });
+      const after = await store.getDocument(keyOf('crate'));
+      expect(after.head?.version).toBe(2n);
+      expect(after.points.map((point) => [point.id, point.payload.source_version, point.payload.price, point.payload.text])).toEqual(
+        before.points.map((point) => [point.id, '2', 7, point.payload.text]),
+      );
+    });
+
     describe('when a price aspect arrives', () => {
       it('updates the payload of every point of the product without touching vectors', async () => {
         await save({ entityId: 'table', version: 3n, chunks: 4, payload: { sku: 'T-1', price: 100 } });
@@ -172,6 +184,14 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
           [15, false],
           [15, false],
         ]);
+      });
+
+      it('remembers a price for a deleted product without bringing it back', async () => {
+        await save({ entityId: 'cart', version: 1n });
+        await store.deleteDocument(keyOf('cart'), 2n, 1);
+        expect(await store.applyAspect({ docKey: keyOf('cart'), aspect: 'product_price', version: 3n, fields: { price: 1 } })).toEqual({ applied: true });
+        expect(await store.countPoints()).toBe(0);
+        expect((await store.getDocument(keyOf('cart'))).head).toMatchObject({ deleted: true, version: 2n });
       });
 
       it('remembers a price for a product not saved yet and applies it with the first save', async () => {

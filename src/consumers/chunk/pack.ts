@@ -62,11 +62,12 @@ function isAnchor(text: string): boolean {
  *
  * Inside a section longer than one chunk, pure greedy packing would let an edit move every
  * boundary after it. So boundaries are also content-defined, as in rsync or restic: a piece whose
- * own text hashes to an anchor opens a new chunk once the current one holds at least a third of
- * `maxTokens` of new text. Anchors do not depend on what precedes them, so after an edit the
- * packing falls back into step at the next anchor, and only the chunks between the edit and
- * that anchor change. The price: chunks of long sections are between a third of `maxTokens` and
- * `maxTokens` long instead of always nearly full.
+ * own text hashes to an anchor (one in ANCHOR_EVERY) opens a new chunk once at least a third of
+ * `maxTokens` of new text came since the previous anchor cut. Whether a piece is an anchor
+ * depends on nothing before it, and the size condition counts from the previous anchor cut (never
+ * from a cut forced by the size limit), so after an edit the packing falls back into step at the
+ * next anchor: only the chunks between the edit and that anchor change. The price: a chunk before
+ * an anchor may be shorter than `maxTokens` allows, so long sections get some more chunks.
  */
 export function packSection(section: Section, tokenizer: Tokenizer, options: PackOptions): PackedChunk[] {
   const { maxTokens, overlapTokens } = options;
@@ -80,20 +81,21 @@ export function packSection(section: Section, tokenizer: Tokenizer, options: Pac
 
   // Anchors only matter when the section spans several chunks; a section that fits stays whole.
   const anchored = prefixTokens + pieces.reduce((sum, p) => sum + p.tokens, 0) > maxTokens;
-  const minFreshTokens = Math.floor(maxTokens / 3);
+  const minAnchorGap = Math.floor(maxTokens / 3);
 
   const chunks: PackedChunk[] = [];
   let current: Piece[] = [...prefix];
   let used = prefixTokens;
   let fresh = 0;
-  let freshTokens = 0;
+  // New tokens since the last anchor cut (cuts forced by the size limit do not reset it).
+  let sinceAnchorCut = 0;
   const emit = (): void => {
     chunks.push({ text: joinPieces(current), tokens: used });
   };
 
   for (const piece of pieces) {
     const full = fresh > 0 && used + piece.tokens > maxTokens;
-    const anchor = anchored && fresh > 0 && freshTokens >= minFreshTokens && isAnchor(piece.text);
+    const anchor = anchored && fresh > 0 && sinceAnchorCut >= minAnchorGap && isAnchor(piece.text);
     if (full || anchor) {
       emit();
       const budget = Math.min(overlapTokens, maxTokens - prefixTokens - piece.tokens);
@@ -101,12 +103,12 @@ export function packSection(section: Section, tokenizer: Tokenizer, options: Pac
       current = [...prefix, ...overlap];
       used = prefixTokens + overlap.reduce((sum, p) => sum + p.tokens, 0);
       fresh = 0;
-      freshTokens = 0;
+      if (anchor) sinceAnchorCut = 0;
     }
     current.push(piece);
     used += piece.tokens;
     fresh += 1;
-    freshTokens += piece.tokens;
+    sinceAnchorCut += piece.tokens;
   }
   if (fresh > 0) emit();
   return chunks;

@@ -7,18 +7,19 @@ describe('the approximate tokenizer', () => {
     expect(countApproxTokens('Hi, you!')).toBe(4);
   });
 
-  it('splits long ASCII words at about four characters per token', () => {
-    expect(countApproxTokens('waterproof')).toBe(3);
-    expect(countApproxTokens('breathable')).toBe(3);
+  it('splits ASCII words at about four characters per token, with one more for words over six letters', () => {
+    expect(countApproxTokens('ship')).toBe(1);
+    expect(countApproxTokens('parcel')).toBe(2);
+    expect(countApproxTokens('waterproof')).toBe(4);
   });
 
-  it('counts words with non-ASCII letters at about three characters per token', () => {
-    expect(countApproxTokens('Rücksendung')).toBe(4);
+  it('counts words with non-ASCII letters at about two and a half characters per token', () => {
+    expect(countApproxTokens('Rücksendung')).toBe(5);
   });
 
-  it('counts digits at about three per token and separators apart', () => {
+  it('counts digits at about two per token and separators apart', () => {
     expect(countApproxTokens('19.99')).toBe(3);
-    expect(countApproxTokens('2026')).toBe(2);
+    expect(countApproxTokens('4006381333931')).toBe(7);
   });
 
   it('counts each CJK character as one token, also next to Latin letters', () => {
@@ -39,6 +40,6 @@ describe('the approximate tokenizer', () => {
   });
 
   it('has a stable id', () => {
-    expect(approxTokenizer.id).toBe('approx-wordpiece-v1');
+    expect(approxTokenizer.id).toBe('approx-wordpiece-v2');
   });
 });

@@ -3,7 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError, SystemError } from '../../../src/core/errors.js';
 import { createQdrantStore } from '../../../src/stores/qdrant/index.js';
 import type { VectorStore } from '../../../src/stores/vector-store.js';
+import { loadQdrantApiSchema } from '../../support/qdrant-server/api-schema.js';
 import { startQdrantServer, type QdrantTestServer } from '../../support/qdrant-server/server.js';
+import { createValidators } from '../../support/qdrant-server/validator.js';
 import { runVectorStoreConformance, SPEC } from './conformance.js';
 import { makeVectorSet } from '../../support/vector-sets.js';
 
@@ -119,6 +121,14 @@ describe('the Qdrant store against its server', () => {
       expect(response.status).toBe(400);
       expect(await response.json()).toMatchObject({ status: { error: expect.stringContaining('Format error') } });
       expect(server.violations.splice(0)).toEqual([expect.stringContaining('create_collection')]);
+    });
+
+    it("checks the server's own answers against the API too", async () => {
+      const schema = await loadQdrantApiSchema();
+      const validators = createValidators(schema);
+      const count = schema.routes.find((route) => route.operationId === 'count_points')!;
+      expect(validators.response(count, { result: { count: 3 }, status: 'ok', time: 0 })).toBeUndefined();
+      expect(validators.response(count, { result: { total: 3 }, status: 'ok', time: 0 })).toMatch(/count/);
     });
 
     it('records a route that Qdrant does not have', async () => {

@@ -17,6 +17,8 @@ export { MemoryEmbeddingCache } from './memory-cache.js';
 export { CachedEmbedder, embedWithCache, type EmbeddingStats, type HashedText } from './cached-embedder.js';
 export { fetchModel, type FetchModelOptions, type FetchModelResult } from './model-fetch.js';
 export { vectorToBytes, bytesToVector } from './vector-bytes.js';
+export { checkSimilarity, cosine, SIMILARITY_PROBE } from './similarity-check.js';
+export { isModelFolder, MINILM } from './model-files.js';
 
 export type EmbedderConfig = Config['embedder'];
 

@@ -114,7 +114,8 @@ export class BatchingProducer {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new RetryableError('Kafka did not accept a connection before the deadline', { code: 'kafka_unavailable' })),
+        // The same code as a missing acknowledgement: for the caller both mean "not acknowledged in time".
+        () => reject(new RetryableError('Kafka could not be reached before the acknowledgement deadline', { code: 'kafka_ack_timeout' })),
         Math.max(0, deadline - Date.now()),
       );
     });

@@ -1,0 +1,169 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Admin, Kafka } from 'kafkajs';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import type { ChangeMessage } from '../../src/core/changes.js';
+import { PermanentError, RetryableError } from '../../src/core/errors.js';
+import { formatKey } from '../../src/core/keys.js';
+import { HEADERS } from '../../src/core/records.js';
+import { createKafka } from '../../src/kafka/client.js';
+import { KafkaChangeSink } from '../../src/kafka/producer.js';
+import { RegistryClient } from '../../src/kafka/registry.js';
+import { RegistrySerde } from '../../src/kafka/serde.js';
+import { applyTopics } from '../../src/kafka/topics.js';
+import { CHANGE_TYPES } from '../../src/core/entities.js';
+import { SAMPLES } from '../unit/schemas/samples.js';
+import { uniqueName } from '../support/unique.js';
+
+interface ReadRecord {
+  key: string;
+  value: unknown;
+  headers: Record<string, string>;
+  partition: number;
+}
+
+let kafka: Kafka;
+let admin: Admin;
+const prefixes: string[] = [];
+const registry = new RegistryClient(loadConfig().registry);
+
+/** A config with its own topic prefix; the topics are created here and deleted after the file. */
+async function freshTopics(): Promise<Config> {
+  const config = loadConfig({ overrides: { 'topics.prefix': `${uniqueName('producer')}.`, 'topics.partitions': 3, 'kafka.ackTimeoutMs': 20_000 } });
+  prefixes.push(config.topics.prefix);
+  await applyTopics(admin, config, { groups: [], terminalGroups: [] });
+  return config;
+}
+
+/** Reads a topic from the start until `count` records arrived. */
+async function readAll(config: Config, logical: string, count: number): Promise<ReadRecord[]> {
+  const topic = `${config.topics.prefix}${logical}`;
+  const serde = new RegistrySerde(registry, { prefix: config.topics.prefix });
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), allowAutoTopicCreation: false });
+  const records: ReadRecord[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${records.length} of ${count} records arrived on ${topic}`)), 30_000);
+      void consumer.run({
+        eachMessage: async ({ message, partition }) => {
+          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+          const value = message.value === null ? null : await serde.decode(topic, message.value);
+          records.push({ key: message.key!.toString('utf8'), value, headers, partition });
+          if (records.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return records;
+}
+
+function productSave(config: Config, entityId: string, version: bigint, name: string): ChangeMessage {
+  const key = formatKey({ tenant: 'north-wind_2', entityType: 'product', entityId, storeId: 1 });
+  const value = { ...SAMPLES.product.full, entity_id: entityId, source_version: version, name };
+  return { type: 'product', key, value, sourceVersion: version, occurredAt: 1_767_350_400_000 + Number(version) };
+}
+
+beforeAll(async () => {
+  kafka = createKafka(loadConfig());
+  admin = kafka.admin();
+  await admin.connect();
+});
+
+afterAll(async () => {
+  const { topics } = { topics: await admin.listTopics() };
+  const ours = topics.filter((t) => prefixes.some((p) => t.startsWith(p)));
+  if (ours.length > 0) await admin.deleteTopics({ topics: ours }).catch(() => undefined);
+  for (const prefix of prefixes) {
+    for (const type of CHANGE_TYPES) await registry.deleteSubject(RegistrySerde.subject(`${prefix}changes.${type}`)).catch(() => undefined);
+  }
+  await admin.disconnect();
+});
+
+describe('the Kafka change sink', () => {
+  it('keeps the third of three saves of one product as the last value of its key', async () => {
+    const config = await freshTopics();
+    const sink = new KafkaChangeSink(kafka, config);
+    try {
+      for (const [i, name] of ['Lantern', 'Lantern II', 'Lantern III'].entries()) {
+        await sink.publish([productSave(config, 'LAMP-7', BigInt(i + 1), name)]);
+      }
+    } finally {
+      await sink.close();
+    }
+    const records = await readAll(config, 'changes.product', 3);
+    const last = new Map(records.map((r) => [r.key, r]));
+    expect(last.size).toBe(1);
+    const [record] = [...last.values()];
+    expect(record!.value).toMatchObject({ name: 'Lantern III', source_version: 3n });
+    expect(record!.headers[HEADERS.sourceVersion]).toBe('3');
+  });
+
+  it('carries an entity id with slash, hash and space unchanged through key, topic and decode', async () => {
+    const config = await freshTopics();
+    const sink = new KafkaChangeSink(kafka, config);
+    const id = 'AB/12#rot grün';
+    try {
+      await sink.publish([productSave(config, id, 5n, 'Odd id')]);
+    } finally {
+      await sink.close();
+    }
+    const [record] = await readAll(config, 'changes.product', 1);
+    expect(record!.key).toBe('north-wind_2/product/AB%2F12%23rot%20gr%C3%BCn/1');
+    expect((record!.value as { entity_id: string }).entity_id).toBe(id);
+  });
+
+  it('sends a delete as a tombstone with version and time in the headers', async () => {
+    const config = await freshTopics();
+    const sink = new KafkaChangeSink(kafka, config);
+    const key = formatKey({ tenant: 't1', entityType: 'cms_page', entityId: 'faq', storeId: 0 });
+    try {
+      await sink.publish([{ type: 'cms_page', key, value: null, sourceVersion: 9_007_199_254_740_993n, occurredAt: 1_767_000_000_000 }]);
+    } finally {
+      await sink.close();
+    }
+    const [record] = await readAll(config, 'changes.cms_page', 1);
+    expect(record).toMatchObject({ key, value: null });
+    expect(record!.headers).toMatchObject({ [HEADERS.sourceVersion]: '9007199254740993', [HEADERS.occurredAt]: '1767000000000' });
+  });
+
+  describe('when one value does not match its schema', () => {
+    it('rejects the call naming the record and the field, and sends nothing of it', async () => {
+      const config = await freshTopics();
+      const sink = new KafkaChangeSink(kafka, config);
+      const good = productSave(config, 'OK-1', 1n, 'Fine');
+      const bad = { ...productSave(config, 'BAD-1', 1n, 'Broken'), value: { ...SAMPLES.product.full, status: 'gone' } };
+      try {
+        const error = await sink.publish([good, bad]).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PermanentError);
+        expect((error as Error).message).toMatch(/^record 1 .*status/);
+        await sink.publish([productSave(config, 'MARKER', 2n, 'After')]);
+      } finally {
+        await sink.close();
+      }
+      // Only the marker published after the failed call is on the topic.
+      const records = await readAll(config, 'changes.product', 1);
+      expect(records.map((r) => (r.value as { entity_id: string }).entity_id)).toEqual(['MARKER']);
+    });
+  });
+
+  describe('when Kafka does not answer', () => {
+    it('rejects with kafka_ack_timeout within the deadline and still closes promptly', async () => {
+      const config = loadConfig({ overrides: { 'kafka.brokers': ['127.0.0.1:1'], 'kafka.ackTimeoutMs': 1500, 'topics.prefix': `${uniqueName('dead')}.` } });
+      const sink = new KafkaChangeSink(createKafka(config), config);
+      const started = Date.now();
+      const error = await sink.publish([productSave(config, 'X', 1n, 'x')]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).code).toBe('kafka_ack_timeout');
+      expect(Date.now() - started).toBeLessThan(1500 + 10_000);
+      const closing = Date.now();
+      await sink.close();
+      expect(Date.now() - closing).toBeLessThan(2 * 1500 + 1000);
+    });
+  });
+});

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema.js';
-import { ENTITY_TYPES, type EntityType } from '../../core/entities.js';
+import { ENTITY_TYPES } from '../../core/entities.js';
 import { findRagsyncError, PermanentError } from '../../core/errors.js';
-import { parseKey } from '../../core/keys.js';
+import { parseKey, type EntityKey } from '../../core/keys.js';
 import type { DocumentRecord } from '../../core/records.js';
 import type { InputRecord, OutputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
 import { sha256Hex } from '../../text/sha256.js';
@@ -22,8 +22,8 @@ function tombstone(record: InputRecord, headers?: Record<string, string>): Outpu
   return { topic: 'documents', key: record.key, value: null, sourceVersion: record.sourceVersion, occurredAt: record.occurredAt, ...(headers ? { headers } : {}) };
 }
 
-/** The entity type of a record: from its key, which must agree with its `changes.<type>` topic. */
-function entityTypeOf(record: InputRecord): ReturnType<typeof parseKey> {
+/** The entity of a record, from its key; the key's entity type must agree with the `changes.<type>` topic. */
+function entityOf(record: InputRecord): EntityKey {
   const key = parseKey(record.key);
   const topicType = record.topic.startsWith('changes.') ? record.topic.slice('changes.'.length) : undefined;
   if (topicType !== undefined && topicType !== key.entityType) {
@@ -32,7 +32,7 @@ function entityTypeOf(record: InputRecord): ReturnType<typeof parseKey> {
   return key;
 }
 
-function checkIdentity(value: Record<string, unknown>, key: ReturnType<typeof parseKey>, recordKey: string): void {
+function checkIdentity(value: Record<string, unknown>, key: EntityKey, recordKey: string): void {
   const mismatch =
     (typeof value.tenant === 'string' && value.tenant !== key.tenant) ||
     (typeof value.entity_id === 'string' && value.entity_id.normalize('NFC') !== key.entityId) ||
@@ -43,12 +43,12 @@ function checkIdentity(value: Record<string, unknown>, key: ReturnType<typeof pa
 }
 
 function mapRecord(record: InputRecord, config: Pick<Config, 'filters'>, now: number): OutputRecord<DocumentRecord> {
-  const key = entityTypeOf(record);
+  const key = entityOf(record);
   if (record.value === null) return tombstone(record);
   if (typeof record.value !== 'object') throw new PermanentError(`value of record "${record.key}" is not an object`, { code: 'validation_failed' });
   checkIdentity(record.value as Record<string, unknown>, key, record.key);
 
-  const outcome = mapEntity(key.entityType as EntityType, record.value, { filters: config.filters, now });
+  const outcome = mapEntity(key.entityType, record.value, { filters: config.filters, now });
   if (outcome.kind === 'filtered') return tombstone(record, { [FILTER_REASON_HEADER]: outcome.reason });
 
   const { document } = outcome;

@@ -23,7 +23,14 @@ export interface LanceDbStoreOptions {
   path: string;
   /** Name of the points table; heads live in `<collection>_heads`. */
   collection: string;
+  /**
+   * Every write adds a table version and small data files; after this many writes the tables are
+   * compacted and versions older than ten minutes removed. @defaultValue 500
+   */
+  optimizeEveryWrites?: number;
 }
+
+const KEEP_VERSIONS_MS = 10 * 60_000;
 
 /** Local disk failures hit every record alike: pause the stage rather than fill the DLQ. */
 async function edge<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -54,8 +61,24 @@ export class LanceDbBackend implements StoreBackend {
   private points: Table | undefined;
   private heads: Table | undefined;
   private spec: CollectionSpec | undefined;
+  private writesSinceOptimize = 0;
 
   constructor(private readonly options: LanceDbStoreOptions) {}
+
+  /** Counts a write and compacts both tables when due. */
+  private async wrote(): Promise<void> {
+    if (++this.writesSinceOptimize < (this.options.optimizeEveryWrites ?? 500)) return;
+    this.writesSinceOptimize = 0;
+    const cleanupOlderThan = new Date(Date.now() - KEEP_VERSIONS_MS);
+    for (const table of [await this.pointsTable(), await this.headsTable()]) {
+      try {
+        await table.optimize({ cleanupOlderThan });
+      } catch {
+        // Compaction can lose a commit race with a concurrent write; the data is intact and the
+        // next round compacts again, so a record's write must not fail for it.
+      }
+    }
+  }
 
   async connect(): Promise<void> {
     this.db = await edge('connect', () => connect(this.options.path));
@@ -129,6 +152,7 @@ export class LanceDbBackend implements StoreBackend {
     const heads = await this.headsTable();
     const row = { doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) };
     await edge('write head', () => heads.mergeInsert('doc_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row]));
+    await this.wrote();
   }
 
   async upsertPoints(points: PointToWrite[]): Promise<void> {

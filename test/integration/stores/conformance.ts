@@ -79,6 +79,13 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       expect(await store.countPoints()).toBe(250);
     });
 
+    it('lands writes of many documents made at once', async () => {
+      const saves = Array.from({ length: 16 }, (_, i) => save({ entityId: `bulk-${i}`, version: 1n, chunks: 3 }));
+      expect(await Promise.all(saves)).toEqual(Array.from({ length: 16 }, () => ({ applied: true })));
+      expect(await store.countPoints()).toBe(48);
+      expect(await store.listDocKeys()).toHaveLength(16);
+    });
+
     it('removes every point of a deleted document and keeps a delete marker', async () => {
       await save({ entityId: 'sofa', version: 3n, chunks: 4 });
       await save({ entityId: 'bed', version: 1n });

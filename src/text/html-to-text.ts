@@ -22,6 +22,9 @@ export interface HtmlToTextOptionsLocal {
 
 const SKIPPED = ['script', 'style', 'noscript', 'template', 'iframe', 'object', 'svg', 'canvas', 'head', 'hr', 'button', 'select', 'input', 'textarea'];
 
+const LINE_BLOCKS = ['dt', 'dd', 'figcaption', 'summary', 'caption', 'legend'];
+const PARAGRAPH_BLOCKS = ['section', 'figure', 'address', 'details', 'dl', 'fieldset', 'center'];
+
 const formatImageAlt: FormatCallback = (elem, _walk, builder) => {
   const alt: unknown = elem.attribs?.alt;
   if (typeof alt === 'string' && alt.trim().length > 0) builder.addInline(`[${alt.trim()}]`);
@@ -37,6 +40,10 @@ function buildOptions(keepImageAlt: boolean): HtmlToTextOptions {
       { selector: 'a', options: { ignoreHref: true } },
       { selector: 'ul', options: { itemPrefix: '- ' } },
       { selector: 'img', format: keepImageAlt ? 'imageAlt' : 'skip' },
+      // html-to-text treats unknown tags as inline: without these, "<dt>Delivery</dt><dd>2-4 days</dd>"
+      // would read "Delivery2-4 days".
+      ...LINE_BLOCKS.map((selector) => ({ selector, format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } })),
+      ...PARAGRAPH_BLOCKS.map((selector) => ({ selector, format: 'block', options: { leadingLineBreaks: 2, trailingLineBreaks: 2 } })),
       ...SKIPPED.map((selector) => ({ selector, format: 'skip' })),
     ],
   };

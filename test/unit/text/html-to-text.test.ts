@@ -37,6 +37,11 @@ describe('htmlToReadableText', () => {
     });
   });
 
+  it('writes definition lists and other block elements as their own lines', () => {
+    expect(htmlToReadableText('<dl><dt>Delivery</dt><dd>2–4 working days</dd><dt>Returns</dt><dd>30 days</dd></dl>')).toBe('Delivery\n2–4 working days\nReturns\n30 days');
+    expect(htmlToReadableText('<section>Free delivery</section><section>Free returns</section>')).toBe('Free delivery\n\nFree returns');
+  });
+
   it('decodes entities', () => {
     expect(htmlToReadableText('<p>Fish &amp; chips &lt;3 &euro;5 &#8211; caf&eacute;</p>')).toBe('Fish & chips <3 €5 – café');
   });

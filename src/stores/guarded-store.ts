@@ -45,6 +45,9 @@ export interface StoreBackend {
   docPoints(docKey: string): Promise<StoredPoint[]>;
   countPoints(filter?: PointFilter): Promise<number>;
   liveDocKeys(): Promise<string[]>;
+  /** Heads that are not live: delete markers and aspect-only heads. */
+  deadHeads(): Promise<HeadRecord[]>;
+  deleteHeads(docKeys: string[]): Promise<void>;
 }
 
 const STALE: ApplyResult = { applied: false, reason: 'stale' };
@@ -129,5 +132,13 @@ export class GuardedVectorStore implements VectorStore {
 
   listDocKeys(): Promise<string[]> {
     return this.backend.liveDocKeys();
+  }
+
+  async purgeDeleteMarkers(deletedBefore: number): Promise<number> {
+    const expired = (await this.backend.deadHeads()).filter(
+      (head) => head.deleted && head.deleted_at !== null && head.deleted_at < deletedBefore,
+    );
+    if (expired.length > 0) await this.backend.deleteHeads(expired.map((head) => head.doc_key));
+    return expired.length;
   }
 }

@@ -56,6 +56,12 @@ export interface VectorStore {
   countPoints(filter?: PointFilter): Promise<number>;
   /** Keys of every live (not deleted) document, for the orphan sweep after a full pass. */
   listDocKeys(): Promise<string[]>;
+  /**
+   * Removes delete markers whose `deleted_at` is before `deletedBefore` (epoch ms) and returns how
+   * many. Call it only with a cutoff older than the retry + DLQ window: a stale save that arrives
+   * after its marker is gone would bring the document back.
+   */
+  purgeDeleteMarkers(deletedBefore: number): Promise<number>;
 }
 
 /** Distances as Qdrant names them; LanceDB maps `euclid` to `l2`. */

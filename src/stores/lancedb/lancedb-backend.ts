@@ -81,7 +81,9 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   async connect(): Promise<void> {
-    this.db = await edge('connect', () => connect(this.options.path));
+    // Strong consistency: the store stage, `search` and status may be separate connections (or
+    // processes) on one folder; without it a reader keeps the table version it first saw.
+    this.db = await edge('connect', () => connect(this.options.path, { readConsistencyInterval: 0 }));
   }
 
   async close(): Promise<void> {
@@ -197,6 +199,18 @@ export class LanceDbBackend implements StoreBackend {
   async countPoints(filter?: PointFilter): Promise<number> {
     const table = await this.pointsTable();
     return edge('count points', () => table.countRows(whereOf(filter)));
+  }
+
+  async deadHeads(): Promise<HeadRecord[]> {
+    const heads = await this.headsTable();
+    const rows = await edge('list heads', () => heads.query().where('live = false').select(['head']).toArray());
+    return rows.map((row: Record<string, unknown>) => decodeHead(JSON.parse(String(row.head))));
+  }
+
+  async deleteHeads(docKeys: string[]): Promise<void> {
+    const heads = await this.headsTable();
+    await edge('delete heads', () => heads.delete(`doc_key IN (${docKeys.map(sqlString).join(', ')})`));
+    await this.wrote();
   }
 
   async liveDocKeys(): Promise<string[]> {

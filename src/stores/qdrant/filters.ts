@@ -26,3 +26,4 @@ export function docFilterExcept(docKey: string, keepIds: string[]): Filter {
 }
 
 export const liveHeadsFilter: Filter = { must: [match('live', true)] };
+export const deadHeadsFilter: Filter = { must: [match('live', false)] };

@@ -5,7 +5,7 @@ import { headId, type PointToWrite } from '../point-payload.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import type { CollectionSpec, Distance, HeadRecord, PointFilter, PointPayload, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
 import { qdrantCall } from './errors.js';
-import { docFilter, docFilterExcept, liveHeadsFilter, toQdrantFilter } from './filters.js';
+import { deadHeadsFilter, docFilter, docFilterExcept, liveHeadsFilter, toQdrantFilter } from './filters.js';
 
 export interface QdrantStoreOptions {
   url: string;
@@ -160,6 +160,15 @@ export class QdrantBackend implements StoreBackend {
   async liveDocKeys(): Promise<string[]> {
     const records = await this.scrollAll(this.heads, liveHeadsFilter, ['doc_key'], false);
     return records.map((record) => String(record.payload?.doc_key)).sort();
+  }
+
+  async deadHeads(): Promise<HeadRecord[]> {
+    const records = await this.scrollAll(this.heads, deadHeadsFilter, true, false);
+    return records.map((record) => decodeHead(record.payload?.head));
+  }
+
+  async deleteHeads(docKeys: string[]): Promise<void> {
+    await qdrantCall('delete heads', () => this.client.delete(this.heads, { wait: true, points: docKeys.map(headId) }));
   }
 
   private async scrollAll(

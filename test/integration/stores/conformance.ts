@@ -109,6 +109,18 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       expect((await fresh.getDocument(keyOf('stool'))).head).toMatchObject({ deleted: true, version: 7n });
     });
 
+    it('purges delete markers older than the cutoff and keeps newer ones', async () => {
+      await store.deleteDocument(keyOf('old'), 2n, 1_000);
+      await store.deleteDocument(keyOf('recent'), 2n, 5_000);
+      await store.applyAspect({ docKey: keyOf('unsaved'), aspect: 'product_price', version: 1n, fields: { price: 1 } });
+      await save({ entityId: 'alive', version: 1n });
+      expect(await store.purgeDeleteMarkers(2_000)).toBe(1);
+      expect((await store.getDocument(keyOf('old'))).head).toBeUndefined();
+      expect((await store.getDocument(keyOf('recent'))).head).toMatchObject({ deleted: true });
+      expect((await store.getDocument(keyOf('unsaved'))).head?.aspects.product_price?.version).toBe(1n);
+      expect(await store.listDocKeys()).toEqual([keyOf('alive')]);
+    });
+
     it('lets a save newer than the delete marker bring the document back', async () => {
       await store.deleteDocument(keyOf('vase'), 2n, 1_700_000_000_200);
       expect(await save({ entityId: 'vase', version: 3n })).toEqual({ applied: true });

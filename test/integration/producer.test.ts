@@ -132,6 +132,32 @@ describe('the Kafka change sink', () => {
     expect(record!.headers).toMatchObject({ [HEADERS.sourceVersion]: '9007199254740993', [HEADERS.occurredAt]: '1767000000000' });
   });
 
+  describe('when many callers publish at once', () => {
+    it('acknowledges every call and keeps the order of each key', async () => {
+      const config = await freshTopics();
+      const sink = new KafkaChangeSink(kafka, config, { maxBatchRecords: 50, maxBufferedRecords: 120 });
+      const ids = Array.from({ length: 20 }, (_, i) => `P-${i}`);
+      try {
+        // 20 keys × 10 versions, the versions of one key published one after the other, the keys at once.
+        await Promise.all(
+          ids.map(async (id) => {
+            for (let v = 1n; v <= 10n; v++) await sink.publish([productSave(config, id, v, `${id} v${v}`)]);
+          }),
+        );
+      } finally {
+        await sink.close();
+      }
+      const records = await readAll(config, 'changes.product', 200);
+      const versionsByKey = new Map<string, bigint[]>();
+      for (const r of records) {
+        const value = r.value as { entity_id: string; source_version: bigint };
+        versionsByKey.set(value.entity_id, [...(versionsByKey.get(value.entity_id) ?? []), value.source_version]);
+      }
+      expect(versionsByKey.size).toBe(20);
+      for (const versions of versionsByKey.values()) expect(versions).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
+    });
+  });
+
   describe('when one value does not match its schema', () => {
     it('rejects the call naming the record and the field, and sends nothing of it', async () => {
       const config = await freshTopics();

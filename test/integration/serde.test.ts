@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Schema } from 'avsc';
 import { loadConfig } from '../../src/config/index.js';
-import { SystemError, PermanentError } from '../../src/core/errors.js';
+import { PermanentError, RetryableError, SystemError } from '../../src/core/errors.js';
 import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
 import { avroType } from '../../src/schemas/avro-types.js';
@@ -88,6 +88,34 @@ describe('the registry serde', () => {
       const second = await registry.register(subject, v2);
       expect(second).not.toBe(first);
       expect(await registry.register(subject, v1 as unknown as Schema)).toBe(first);
+    });
+  });
+
+  describe('when a record was written with a newer schema than the code knows', () => {
+    it('decodes it into the shape the code was built with', async () => {
+      const { serde, prefix } = serdeWithPrefix();
+      const topic = `${prefix}changes.cms_block`;
+      const subject = RegistrySerde.subject(topic);
+      subjects.push(subject);
+      const v1 = loadAvsc('cms_block') as unknown as { fields: object[] };
+      await registry.register(subject, v1 as unknown as Schema);
+      const newer = { ...v1, fields: [...v1.fields, { name: 'sort_order', type: ['null', 'int'], default: null }] } as unknown as Schema;
+      const id = await registry.register(subject, newer);
+      const header = Buffer.alloc(5);
+      header.writeInt32BE(id, 1);
+      const written = Buffer.concat([header, avroType(newer).toBuffer({ ...SAMPLES.cms_block.full, sort_order: 4 })]);
+      const decoded = await serde.decode(topic, written);
+      expect(decoded).toEqual(SAMPLES.cms_block.full);
+      expect(decoded).not.toHaveProperty('sort_order');
+    });
+  });
+
+  describe('when the registry cannot be reached', () => {
+    it('fails registration with a retryable error', async () => {
+      const unreachable = new RegistryClient({ url: 'http://127.0.0.1:1/apis/ccompat/v7' });
+      const error = await unreachable.register(`${uniqueName('down')}-value`, loadAvsc('cms_block')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).code).toBe('registry_unavailable');
     });
   });
 

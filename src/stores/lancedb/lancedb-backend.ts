@@ -1,15 +1,13 @@
 import { connect, type Connection, type Table } from '@lancedb/lancedb';
-import type { FixedSizeList, Schema } from 'apache-arrow';
-import { RagsyncError, SystemError } from '../../core/errors.js';
+import { SystemError } from '../../core/errors.js';
 import type { StoreBackend } from '../guarded-store.js';
 import type { PointToWrite } from '../point-payload.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
-import type { CollectionSpec, Distance, HeadRecord, PointFilter, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
+import type { CollectionSpec, HeadRecord, PointFilter, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
+import { edge, specOf } from './edge.js';
 import {
   fromRow,
   headsSchema,
-  METADATA_DISTANCE,
-  METADATA_MODEL,
   pointsSchema,
   sqlString,
   toLanceDistance,
@@ -31,28 +29,6 @@ export interface LanceDbStoreOptions {
 }
 
 const KEEP_VERSIONS_MS = 10 * 60_000;
-
-/** Local disk failures hit every record alike: pause the stage rather than fill the DLQ. */
-async function edge<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof RagsyncError) throw error;
-    throw new SystemError(`lancedb ${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      code: 'lancedb_failed',
-      cause: error,
-    });
-  }
-}
-
-function specOf(schema: Schema): CollectionSpec {
-  const vector = schema.fields.find((field) => field.name === 'vector')?.type as FixedSizeList | undefined;
-  const distance = schema.metadata.get(METADATA_DISTANCE) as Distance | undefined;
-  if (vector === undefined || distance === undefined) {
-    throw new SystemError('lancedb table has no vector column or distance: it was not created by ragsync', { code: 'lancedb_schema' });
-  }
-  return { dimension: vector.listSize, distance, modelId: schema.metadata.get(METADATA_MODEL) ?? '' };
-}
 
 /** LanceDB on local disk: the embedded default when no Qdrant URL is configured. */
 export class LanceDbBackend implements StoreBackend {

@@ -1,6 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
+import { registerCatalogCommand } from './commands/catalog.js';
+import { registerConfigCommand } from './commands/config.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerErpCommand } from './commands/erp.js';
+import { registerModelCommand } from './commands/model.js';
+import { registerPublishCommand } from './commands/publish.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerSearchCommand } from './commands/search.js';
 import { registerStackCommand } from './commands/stack.js';
+import { registerStatusCommand } from './commands/status.js';
+import { registerWebhookCommand } from './commands/webhook.js';
 
 /**
  * The `ragsync` command. Every sub-command is registered here explicitly: this file is the one
@@ -16,7 +26,18 @@ export function buildProgram(): Command {
       // Errors are one line on stderr; `main` turns them into exit code 2.
       outputError: (text, write) => write(text.trimEnd() + '\n'),
     });
+  // In the order a newcomer meets them: local services, topics, producers, workers, inspection.
   registerStackCommand(program);
+  registerPublishCommand(program);
+  registerWebhookCommand(program);
+  registerCatalogCommand(program);
+  registerErpCommand(program);
+  registerRunCommand(program);
+  registerStatusCommand(program);
+  registerSearchCommand(program);
+  registerModelCommand(program);
+  registerDemoCommand(program);
+  registerConfigCommand(program);
   return program;
 }
 

@@ -1,0 +1,117 @@
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../../config/index.js';
+import { createKafka } from '../../kafka/client.js';
+import { KafkaChangeSink } from '../../kafka/producer.js';
+import { withAdmin } from '../../kafka/admin.js';
+import { applyTopics, formatPlan } from '../../kafka/topics.js';
+import { createLogger } from '../../observability/logger.js';
+import { createMetrics } from '../../observability/metrics.js';
+import { runPublish } from '../../producers/publish/run-publish.js';
+import { PROJECT_ROOT, stackEnv, stackLayout } from '../../stack/layout.js';
+import { stackUp } from '../../stack/stack.js';
+import { Pipeline, STAGE_NAMES } from '../pipeline.js';
+import { formatHits, searchIndex, storeDescription } from '../search.js';
+import { collectStatus, formatStatus } from '../status.js';
+
+interface SampleQuery {
+  query: string;
+  expect_doc_type?: string;
+  expect_entity_id?: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Uses KAFKA_BROKERS etc. when set; otherwise brings the local stack up and points at it. */
+async function ensureServices(say: (line: string) => void): Promise<void> {
+  const names = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL'] as const;
+  if (names.every((n) => process.env[n])) {
+    say('using the services named by KAFKA_BROKERS, SCHEMA_REGISTRY_URL and REDIS_URL');
+    return;
+  }
+  say('bringing up the local stack (Kafka, Schema Registry, Redis)…');
+  await stackUp((line) => say(`  ${line}`));
+  const env = stackEnv(stackLayout());
+  for (const n of names) process.env[n] ??= env[n];
+}
+
+async function waitForNoLag(pipeline: Pipeline, config: Config, say: (line: string) => void, timeoutMs: number): Promise<void> {
+  const kafka = createKafka(config);
+  const stages = pipeline.runners.map((r) => r.stage);
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  let last = '';
+  while (Date.now() < deadline) {
+    const status = await collectStatus(kafka, config, stages);
+    const line = status.stages.map((s) => `${s.stage} ${s.lag}`).join(' · ');
+    if (line !== last) say(`  lag: ${line}`);
+    last = line;
+    // Twice in a row: a stage's output may not have reached the next stage's lag yet.
+    quiet = status.stages.every((s) => s.lag === 0) ? quiet + 1 : 0;
+    if (quiet >= 2) return;
+    await sleep(1000);
+  }
+  throw new Error(`the pipeline still had lag after ${timeoutMs / 1000} s (${last}); see \`ragsync status\``);
+}
+
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('run the whole pipeline on the bundled sample catalog and print a few searches')
+    .option('--catalog <file>', 'NDJSON change events to publish', join(PROJECT_ROOT, 'samples', 'catalog.ndjson'))
+    .option('--timeout <seconds>', 'give up when the pipeline has not caught up by then', '300')
+    .addHelpText(
+      'after',
+      `
+Steps: local stack up (unless KAFKA_BROKERS, SCHEMA_REGISTRY_URL and REDIS_URL are set), topics
+apply, publish the sample catalog, run map, chunk, embed and store in this process until no group
+has lag, print searches from samples/queries.json and a short status. The store is LanceDB under
+.data/lancedb unless QDRANT_URL is set; the embedder is the local model when \`ragsync model fetch\`
+has prepared it, else the lexical hashing embedder.`,
+    )
+    .action(async (options: { catalog: string; timeout: string }) => {
+      const say = (line: string) => console.log(line);
+      if (!existsSync(options.catalog)) throw new Error(`catalog file not found: ${options.catalog}`);
+      await ensureServices(say);
+      const config = loadConfig();
+      const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+      const kafka = createKafka(config);
+
+      say('applying topics…');
+      const plan = await withAdmin(kafka, (admin) => applyTopics(admin, config));
+      if (plan.refused.length > 0) throw new Error(`topics apply refused: ${plan.refused.map((r) => `${r.topic}: ${r.reason}`).join('; ')}`);
+      say(`  ${formatPlan(plan).at(-1)}${plan.create.length > 0 ? `, ${plan.create.length} created` : ''}`);
+
+      say(`publishing ${options.catalog}…`);
+      const sink = new KafkaChangeSink(kafka, config);
+      const lines = createInterface({ input: createReadStream(options.catalog), crlfDelay: Infinity });
+      const summary = await runPublish(lines, { sink, now: Date.now(), storesOf: (t) => config.tenants[t]?.stores ?? [0] });
+      await sink.close();
+      say(`  published ${summary.published} records, rejected ${summary.rejected}`);
+      for (const r of summary.rejections) say(`  line ${r.line}: ${r.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
+
+      const pipeline = new Pipeline({ config, logger, metrics: createMetrics({ defaultMetrics: false }) });
+      try {
+        say(`running ${STAGE_NAMES.join(', ')} into ${storeDescription(config)}…`);
+        await pipeline.start(STAGE_NAMES);
+        say(`  ${pipeline.embedderNote}`);
+        await waitForNoLag(pipeline, config, say, Number(options.timeout) * 1000);
+
+        const store = await pipeline.getStore();
+        const embedder = await pipeline.getEmbedder();
+        const queriesFile = join(PROJECT_ROOT, 'samples', 'queries.json');
+        const queries = existsSync(queriesFile) ? (JSON.parse(readFileSync(queriesFile, 'utf8')) as SampleQuery[]) : [];
+        for (const q of queries) {
+          say(`\nsearch: "${q.query}"`);
+          say(formatHits(await searchIndex(embedder, store, q.query, { limit: 3 })));
+        }
+        say('\nstatus:');
+        say(formatStatus(await collectStatus(kafka, config, pipeline.runners.map((r) => r.stage), store)));
+        if (pipeline.embeddingStats) say(`  embeddings: ${pipeline.embeddingStats.texts} texts embedded in ${pipeline.embeddingStats.calls} calls, ${pipeline.embeddingStats.cacheHits} from the cache`);
+      } finally {
+        await pipeline.stop();
+      }
+    });
+}

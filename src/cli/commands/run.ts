@@ -1,0 +1,70 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig } from '../../config/index.js';
+import { createWorkerHttp } from '../../observability/http.js';
+import { createLogger } from '../../observability/logger.js';
+import { createMetrics } from '../../observability/metrics.js';
+import { Pipeline, STAGE_NAMES, type StageName } from '../pipeline.js';
+
+function parseStages(values: string[]): StageName[] {
+  if (values.length === 1 && values[0] === 'all') return [...STAGE_NAMES];
+  const unknown = values.filter((v) => !(STAGE_NAMES as readonly string[]).includes(v));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown stage ${unknown.join(', ')}: expected ${STAGE_NAMES.join(', ')} or all`);
+  return [...new Set(values)] as StageName[];
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run pipeline stages (map, chunk, embed, store, or all), each in its own consumer group')
+    .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all`)
+    .option('--port <port>', 'port of /healthz, /readyz and /metrics (RAGSYNC_HTTP_PORT)', (v) => {
+      const port = Number(v);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number');
+      return port;
+    })
+    .addHelpText(
+      'after',
+      `
+Each stage joins the consumer group <prefix><stage> (default ragsync.map, ragsync.chunk, …) and
+reads its compacted inputs from the start when the group is new. Run stages in one process
+(\`run all\`) or spread them over several; scale a stage by starting more processes of it.
+SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
+    )
+    .action(async (stageArgs: string[], options: { port?: number }) => {
+      const stages = parseStages(stageArgs);
+      const config = loadConfig({ overrides: { 'http.port': options.port } });
+      const logger = createLogger({ level: config.logLevel });
+      const metrics = createMetrics();
+      const pipeline = new Pipeline({ config, logger, metrics });
+      const http = createWorkerHttp({ metrics, sources: () => pipeline.runners });
+      await http.listen({ port: config.http.port, host: config.http.host });
+      logger.info({ url: `http://${config.http.host}:${(http.server.address() as { port: number }).port}` }, 'health and metrics');
+
+      let stopping = false;
+      const shutdown = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        // Stay within the session timeout: a member that takes longer is thrown out anyway.
+        const deadline = setTimeout(() => {
+          logger.error('shutdown took longer than the session timeout; exiting');
+          process.exit(1);
+        }, config.runner.sessionTimeoutMs);
+        deadline.unref();
+        await pipeline.stop();
+        await http.close();
+        process.exitCode = 0;
+      };
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+
+      try {
+        await pipeline.start(stages);
+      } catch (error) {
+        await pipeline.stop().catch(() => undefined);
+        await http.close();
+        throw error;
+      }
+      if (pipeline.embedderNote) logger.info(pipeline.embedderNote);
+    });
+}

@@ -1,0 +1,129 @@
+import type { Config } from '../config/index.js';
+import type { StageDefinition } from '../core/stage.js';
+import { createChunkStage } from '../consumers/chunk/chunk-stage.js';
+import { cachedChunkEmbedder } from '../consumers/embed/cached-chunk-embedder.js';
+import { createEmbedStage } from '../consumers/embed/embed-stage.js';
+import { createMapStage } from '../consumers/map/map-stage.js';
+import { createStoreStage } from '../consumers/store/store-stage.js';
+import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from '../embedders/index.js';
+import { createKafka } from '../kafka/client.js';
+import { RegistryClient } from '../kafka/registry.js';
+import { RegistrySerde } from '../kafka/serde.js';
+import { StageRunner } from '../kafka/stage-runner.js';
+import { withAdmin } from '../kafka/admin.js';
+import { verifyTopics } from '../kafka/topics.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { createVectorStore, type VectorStore } from '../stores/index.js';
+import type { Tokenizer } from '../text/tokenizer.js';
+import { approxTokenizer } from '../text/approx-tokenizer.js';
+
+/** The stages `ragsync run` knows, in pipeline order. */
+export const STAGE_NAMES = ['map', 'chunk', 'embed', 'store'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export interface PipelineOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Builds the runners of the requested stages and what they share (one Kafka client, one registry
+ * serde, one embedder, one store). Nothing connects before `start()`.
+ */
+export class Pipeline {
+  readonly runners: StageRunner[] = [];
+  private embedder: Embedder | undefined;
+  private cache: RedisEmbeddingCache | undefined;
+  private store: VectorStore | undefined;
+  embedderNote = '';
+  /** Counters of the embed stage in this process: model calls and texts embedded. */
+  embeddingStats: { calls: number; texts: number; cacheHits: number } | undefined;
+
+  constructor(private readonly options: PipelineOptions) {}
+
+  private get config(): Config {
+    return this.options.config;
+  }
+
+  /** The embedder, loaded once: its tokenizer sizes chunks and its dimension sizes the collection. */
+  async getEmbedder(): Promise<Embedder> {
+    if (!this.embedder) {
+      const { embedder, note } = await createEmbedder(this.config.embedder);
+      this.embedderNote = note;
+      this.embedder = new MicroBatcher(embedder, { batchSize: this.config.embedder.batchSize, batchWaitMs: this.config.embedder.batchWaitMs });
+    }
+    return this.embedder;
+  }
+
+  async getStore(): Promise<VectorStore> {
+    if (!this.store) {
+      const embedder = await this.getEmbedder();
+      this.store = createVectorStore(this.config.store);
+      await this.store.connect();
+      await this.store.ensureCollection({ dimension: embedder.dimension, distance: embedder.distance.toLowerCase() as 'cosine' | 'dot' | 'euclid', modelId: embedder.id });
+    }
+    return this.store;
+  }
+
+  private async tokenizer(): Promise<Tokenizer> {
+    const embedder = await this.getEmbedder();
+    return embedder.tokenizer ?? approxTokenizer;
+  }
+
+  private async stage(name: StageName): Promise<StageDefinition> {
+    switch (name) {
+      case 'map':
+        return createMapStage(this.config) as StageDefinition;
+      case 'chunk':
+        return createChunkStage(this.config, await this.tokenizer()) as StageDefinition;
+      case 'embed': {
+        const embedder = await this.getEmbedder();
+        this.cache = RedisEmbeddingCache.fromUrl(this.config.redis.url, { keyPrefix: this.config.redis.keyPrefix });
+        const chunkEmbedder = cachedChunkEmbedder(embedder, this.cache, this.options.logger);
+        this.embeddingStats = chunkEmbedder.stats;
+        return createEmbedStage(chunkEmbedder) as StageDefinition;
+      }
+      case 'store': {
+        const store = await this.getStore();
+        const histogram = this.options.metrics.sourceToIndexedSeconds;
+        return createStoreStage(store, { onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000) }) as StageDefinition;
+      }
+    }
+  }
+
+  async start(names: readonly StageName[]): Promise<void> {
+    const kafka = createKafka(this.config);
+    const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
+    for (const name of names) {
+      const stage = await this.stage(name);
+      const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`];
+      // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
+      await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics));
+      await serde.registerAll([...stage.inputs, ...(stage.output ? [stage.output] : [])]);
+      const runner = new StageRunner(stage, {
+        kafka,
+        codec: serde,
+        logger: this.options.logger.child({ stage: name }),
+        metrics: this.options.metrics,
+        topicPrefix: this.config.topics.prefix,
+        ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
+        concurrency: this.config.runner.concurrency,
+        sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
+        dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
+        maxMessageBytes: this.config.topics.maxMessageBytes,
+      });
+      this.runners.push(runner);
+      await runner.start();
+    }
+  }
+
+  /** Graceful: finishes in-flight batches, commits, leaves the groups, closes clients. */
+  async stop(): Promise<void> {
+    await Promise.all(this.runners.map((r) => r.stop()));
+    await this.embedder?.close();
+    await this.cache?.close();
+    await this.store?.close();
+  }
+}

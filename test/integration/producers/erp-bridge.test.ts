@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { parseKey } from '../../../src/core/keys.js';
-import { openRedis } from '../../../src/producers/connect.js';
+import type { ChangeSink } from '../../../src/core/changes.js';
+import { openChangeSink, openRedis } from '../../../src/producers/connect.js';
 import { startErpBridge, type ErpBridge, type ErpTransport } from '../../../src/producers/erp/bridge.js';
 import { waitUntil } from '../../support/kafka.js';
 import { createProducerHarness, type ProducerHarness } from './harness.js';
@@ -17,19 +18,23 @@ beforeAll(async () => {
   channelPrefix = `${h.prefix}:`;
 });
 
+// A test that fails midway must not leave its bridge reading the stream of the next test.
+afterEach(async () => {
+  for (const bridge of bridges.splice(0)) await bridge.stop().catch(() => undefined);
+});
+
 afterAll(async () => {
-  for (const bridge of bridges) await bridge.stop().catch(() => undefined);
   await h?.cleanup();
 });
 
-async function start(transport: ErpTransport): Promise<ErpBridge> {
+async function start(transport: ErpTransport, sink: ChangeSink = h.sink, ackTimeoutMs = 15_000): Promise<ErpBridge> {
   const bridge = await startErpBridge({
     transport,
-    sink: h.sink,
+    sink,
     openRedis: () => openRedis(h.config, { blocking: true }),
     event: { tenant: 'shop', defaultCurrency: 'EUR', storesOf: (t) => h.config.tenants[t]?.stores },
     logger: pino({ level: 'silent' }),
-    ackTimeoutMs: 15_000,
+    ackTimeoutMs,
     stream: { key: streamKey, group: 'bridge', consumer: 'test-consumer', blockMs: 300 },
     channelPrefix,
   });
@@ -73,6 +78,21 @@ describe('the ERP bridge on real Redis and Kafka', () => {
     await waitUntil('the rejected copy', async () => (await h.redis.xlen(`${streamKey}:rejected`)) === 1);
     const [[, fields]] = (await h.redis.xrange(`${streamKey}:rejected`, '-', '+')) as [[string, string[]]];
     expect(fields).toEqual(expect.arrayContaining(['reason', 'data.name is required']));
+    await waitUntil('the entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
+    await bridge.stop();
+  });
+
+  it('keeps an entry pending while Kafka does not acknowledge and publishes it after a restart', async () => {
+    const dead = await openChangeSink({ ...h.config, kafka: { ...h.config.kafka, brokers: ['127.0.0.1:1'], ackTimeoutMs: 1000 } });
+    const failing = await start('stream', dead, 1000);
+    await h.redis.xadd(streamKey, '*', 'event', 'inventory.stock_changed', 'payload', JSON.stringify({ sku: 'PENDING-1', qty: 0 }));
+    await waitUntil('the entry to be delivered and left pending', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 1);
+    await failing.stop();
+    await dead.close().catch(() => undefined);
+    expect(await hasKey('product_stock', 'PENDING-1')).toBe(false);
+
+    const bridge = await start('stream');
+    await waitUntil('the pending entry to be published', () => hasKey('product_stock', 'PENDING-1'));
     await waitUntil('the entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
     await bridge.stop();
   });

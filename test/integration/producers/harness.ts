@@ -45,7 +45,17 @@ export async function createProducerHarness(label: string, tenants: Config['tena
 
   const read = async (type: ChangeType): Promise<DecodedRecord[]> => {
     const topic = `${prefix}changes.${type}`;
-    const records = await readAll(reader, topic);
+    // Right after topic creation a broker may still answer "not the leader" for a moment.
+    let records: Awaited<ReturnType<typeof readAll>> = [];
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        records = await readAll(reader, topic);
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
     return Promise.all(records.map(async (r) => ({ ...r, decoded: r.value ? ((await serde.decode(topic, r.value)) as Record<string, unknown>) : null })));
   };
 

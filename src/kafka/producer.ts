@@ -83,6 +83,7 @@ export class KafkaChangeSink implements ChangeSink {
   }
 
   async publish(messages: ChangeMessage[], options: { timeoutMs?: number } = {}): Promise<void> {
+    if (messages.length === 0) return;
     const timeoutMs = options.timeoutMs ?? this.config.kafka.ackTimeoutMs;
     await this.start();
     const outputs = messages.map(

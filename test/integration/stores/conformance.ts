@@ -121,6 +121,16 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       expect(await store.listDocKeys()).toEqual([keyOf('alive')]);
     });
 
+    it('guards against writes another instance made after this one opened', async () => {
+      const other = await openStore();
+      await store.getDocument(keyOf('tray'));
+      await other.applyVectorSet(makeVectorSet({ entityId: 'tray', version: 5n, dimension: DIMENSION }));
+      expect(await save({ entityId: 'tray', version: 4n })).toEqual({ applied: false, reason: 'stale' });
+      await other.deleteDocument(keyOf('tray'), 6n, 1);
+      expect(await store.countPoints({ docKey: keyOf('tray') })).toBe(0);
+      expect(await store.listDocKeys()).toEqual([]);
+    });
+
     it('lets a save newer than the delete marker bring the document back', async () => {
       await store.deleteDocument(keyOf('vase'), 2n, 1_700_000_000_200);
       expect(await save({ entityId: 'vase', version: 3n })).toEqual({ applied: true });

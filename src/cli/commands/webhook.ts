@@ -21,6 +21,9 @@ export function registerWebhookCommand(program: Command): void {
       for (const tenant of tenants) if (config.tenants[tenant]!.secrets.length === 0) logger.warn({ tenant }, 'tenant has no secret: every request will get 401');
 
       const sink = await openChangeSink(config);
+      // Registers the change schemas now, so the first webhook does not pay for it; a registry
+      // that is down is reported here and retried by the first publish.
+      await sink.publish([]).catch((error: unknown) => logger.warn({ err: error }, 'schema registry not ready; the first request will retry'));
       const redis = openRedis(config);
       let health: { at: number; ok: boolean } | undefined;
       const kafkaHealth = async () => {
@@ -40,5 +43,6 @@ export function registerWebhookCommand(program: Command): void {
       await app.close();
       await sink.close();
       redis.disconnect();
+      logger.info('stopped');
     });
 }

@@ -6,13 +6,13 @@ export function formatDiff(diff: CatalogDiff, scope: { file: string; tenant: str
   const total = diff.added.length + diff.modified.length + diff.deleted.length;
   const out = [`Catalog ${scope.file} (tenant ${scope.tenant}, ${scope.type}, store ${scope.storeId})`];
   out.push(total === 0 ? 'No changes.' : `${total} change(s):`);
-  const section = (title: string, lines: string[]) => {
-    if (lines.length === 0) return;
-    out.push('', `${title} (${lines.length}):`, ...lines.slice(0, limit));
-    if (lines.length > limit) out.push(`  … and ${lines.length - limit} more (use --json for all)`);
+  const section = (title: string, entries: string[]) => {
+    if (entries.length === 0) return;
+    out.push('', `${title} (${entries.length}):`, ...entries.slice(0, limit));
+    if (entries.length > limit) out.push(`  … and ${entries.length - limit} more (use --json for all)`);
   };
   section('ADDED', diff.added.map((e) => `  + ${e.id}`));
-  section('MODIFIED', diff.modified.flatMap((e) => [`  ~ ${e.id}`, `      fields: ${e.fields.join(', ')}`]));
+  section('MODIFIED', diff.modified.map((e) => `  ~ ${e.id}\n      fields: ${e.fields.join(', ')}`));
   section('DELETED', diff.deleted.map((id) => `  - ${id}`));
   section('INVALID ROWS', diff.invalid.map((i) => `  row ${i.row}: ${i.message}`));
   out.push('', `Unchanged: ${diff.unchanged.length}`);

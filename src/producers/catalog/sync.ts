@@ -50,6 +50,7 @@ export async function syncCatalog(records: CatalogRecord[], options: CatalogSync
   if (records.length >= MAX_ROWS) throw new RangeError(`a catalog file holds at most ${MAX_ROWS - 1} records; split it`);
   const previous = await options.state.load();
   const diff = diffCatalog(records, previous, { idField: options.idField, force: options.force });
+  if (records.length + diff.deleted.length >= MAX_ROWS) throw new RangeError(`a catalog sync covers at most ${MAX_ROWS - 1} rows and deletions; split the file`);
   const scanMs = await options.state.nextScanMillis();
   const base = BigInt(scanMs) * 1_000_000n;
   const summary: CatalogSyncSummary = { diff, published: 0, rejected: diff.invalid.map((i) => ({ row: i.row, issues: [{ path: options.idField, message: i.message }] })), sourceVersionBase: base.toString() };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseKey } from '../../../src/core/keys.js';
 import { readCatalogFile } from '../../../src/producers/catalog/read-file.js';
+import { openChangeSink } from '../../../src/producers/connect.js';
 import { CatalogState } from '../../../src/producers/catalog/state.js';
 import { syncCatalog, type CatalogSyncOptions } from '../../../src/producers/catalog/sync.js';
 import { createProducerHarness, type ProducerHarness } from './harness.js';
@@ -82,7 +83,6 @@ describe('syncing a catalog file to real Kafka and Redis', () => {
   });
 
   it('does not move the state when Kafka does not acknowledge', async () => {
-    const { openChangeSink } = await import('../../../src/producers/connect.js');
     const dead = await openChangeSink({ ...h.config, kafka: { ...h.config.kafka, brokers: ['127.0.0.1:1'], ackTimeoutMs: 2000 } });
     await writeFile(file, (await readFile(file, 'utf8')).replace('Canyon water bottle', 'Canyon steel bottle'));
     try {

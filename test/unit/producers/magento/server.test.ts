@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { configSchema } from '../../../../src/config/schema.js';
 import type { ChangeMessage, ChangeSink } from '../../../../src/core/changes.js';
-import { PermanentError, RetryableError } from '../../../../src/core/errors.js';
+import { PermanentError, RetryableError, SystemError } from '../../../../src/core/errors.js';
 import { parseKey } from '../../../../src/core/keys.js';
 import { createWebhookServer } from '../../../../src/producers/magento/server.js';
 import { signBody } from '../../../../src/producers/magento/signature.js';
@@ -158,10 +158,31 @@ describe('the Magento webhook ingress', () => {
       expect(response.json().error).toBe('kafka_ack_timeout');
     });
 
+    it('answers 503 when a topic is missing, so Magento keeps the batch', async () => {
+      setup();
+      sink.failWith = new SystemError('missing topic(s) ragsync.changes.product', { code: 'topic_missing' });
+      expect((await post('/api/webhooks/magento/acme/batch', batch([product('1')]))).statusCode).toBe(503);
+    });
+
     it('answers 400 when the sink refuses a value as not matching its schema', async () => {
       setup();
       sink.failWith = new PermanentError('record 0 does not match its schema', { code: 'schema_mismatch' });
       expect((await post('/api/webhooks/magento/acme/batch', batch([product('1')]))).statusCode).toBe(400);
+    });
+  });
+
+  describe('when a body does not fit the batch format', () => {
+    it('takes a single-entity body posted to /batch', async () => {
+      setup();
+      const body = JSON.stringify({ ...product('7'), timestamp: '2026-01-02T10:30:00Z' });
+      expect((await post('/api/webhooks/magento/acme/batch', body)).json()).toMatchObject({ accepted: 1, records: 1 });
+    });
+
+    it('refuses more than 1000 items, because the item index is the version\'s last three digits', async () => {
+      setup({ bodyLimitBytes: 1024 * 1024 });
+      const response = await post('/api/webhooks/magento/acme/batch', batch(Array.from({ length: 1001 }, (_, i) => product(String(i)))));
+      expect(response.statusCode).toBe(400);
+      expect(response.json().fields[0].path).toBe('items');
     });
   });
 

@@ -10,6 +10,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerStackCommand } from './commands/stack.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerTopicsCommand } from './commands/topics.js';
 import { registerWebhookCommand } from './commands/webhook.js';
 
 /**
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     });
   // In the order a newcomer meets them: local services, topics, producers, workers, inspection.
   registerStackCommand(program);
+  registerTopicsCommand(program);
   registerPublishCommand(program);
   registerWebhookCommand(program);
   registerCatalogCommand(program);

@@ -25,7 +25,9 @@ interface Pending {
   reject(error: Error): void;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A deadline that does not keep the process alive once everything else is done. */
+const timeLimit = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
  * Batches records of concurrent callers into few produce requests, in call order, over one
@@ -92,12 +94,12 @@ export class BatchingProducer {
   async close(timeoutMs: number): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.flushing) await Promise.race([this.flushing, sleep(timeoutMs)]);
+    if (this.flushing) await Promise.race([this.flushing, timeLimit(timeoutMs)]);
     for (const pending of this.queue.splice(0)) {
       pending.reject(new RetryableError('the Kafka producer closed before the records were acknowledged', { code: 'kafka_producer_closed' }));
     }
     if (this.connected || this.connecting) {
-      await Promise.race([this.producer.disconnect().catch(() => undefined), sleep(timeoutMs)]);
+      await Promise.race([this.producer.disconnect().catch(() => undefined), timeLimit(timeoutMs)]);
     }
   }
 
@@ -135,7 +137,7 @@ export class BatchingProducer {
       waiter = () => resolve(true);
       this.roomWaiters.push(waiter);
     });
-    const result = await Promise.race([room, sleep(remaining).then(() => false)]);
+    const result = await Promise.race([room, timeLimit(remaining).then(() => false)]);
     this.roomWaiters = this.roomWaiters.filter((w) => w !== waiter);
     return result;
   }
@@ -149,7 +151,7 @@ export class BatchingProducer {
   }
 
   private async flush(): Promise<void> {
-    if (this.lingerMs > 0) await sleep(this.lingerMs);
+    if (this.lingerMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.lingerMs));
     while (this.queue.length > 0) {
       const batch: Pending[] = [this.queue.shift()!];
       let count = batch[0]!.records.length;

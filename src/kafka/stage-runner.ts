@@ -111,6 +111,9 @@ export class StageRunner {
     this.state = 'running';
     await this.consumer.run({
       eachBatchAutoResolve: false,
+      // Without an interval or threshold kafkajs commits only after a whole fetched batch; with it,
+      // the commit after each processed slice goes out, so a crash repeats at most one slice.
+      autoCommitInterval: 1000,
       partitionsConsumedConcurrently: this.options.concurrency ?? 4,
       eachBatch: async (payload) => {
         try {
@@ -155,6 +158,7 @@ export class StageRunner {
     const started = performance.now();
     const max = this.options.maxRecordsPerCall ?? 200;
     const key = partitionKey(batch.topic, batch.partition);
+    this.log.debug({ topic: batch.topic, partition: batch.partition, records: batch.messages.length, firstOffset: batch.firstOffset() }, 'batch');
     for (let i = 0; i < batch.messages.length; i += max) {
       if (!isRunning() || isStale()) return;
       const slice = batch.messages.slice(i, i + max);
@@ -181,6 +185,10 @@ export class StageRunner {
     const decoded = await Promise.all(slice.map((message) => this.decode(topic, partition, message)));
     const records = decoded.filter((d): d is InputRecord => !(d instanceof Error));
     let results: RecordResult[];
+    // Keep the membership alive however long the stage takes (a slow store, a cold model): kafkajs
+    // only heartbeats between batches, and a member silent for a session timeout is thrown out
+    // and its uncommitted work repeated.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
     try {
       results = records.length === 0 ? [] : await this.stage.process(records, { heartbeat, isStale });
       if (results.length !== records.length) {
@@ -188,6 +196,8 @@ export class StageRunner {
       }
     } catch (error) {
       results = records.map(() => ({ ok: false as const, error }));
+    } finally {
+      clearInterval(beat);
     }
     let next = 0;
     return slice.map((message, index) => {

@@ -4,19 +4,21 @@ import { createWorkerHttp } from '../../observability/http.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { Pipeline, STAGE_NAMES, type StageName } from '../pipeline.js';
+import { erpBridgeOptions, runErpBridge, type ErpBridgeCliOptions } from './erp.js';
 
 function parseStages(values: string[]): StageName[] {
   if (values.length === 1 && values[0] === 'all') return [...STAGE_NAMES];
+  if (values.includes('erp-bridge')) throw new InvalidArgumentError('erp-bridge runs on its own: `ragsync run erp-bridge [options]`');
   const unknown = values.filter((v) => !(STAGE_NAMES as readonly string[]).includes(v));
   if (unknown.length > 0) throw new InvalidArgumentError(`unknown stage ${unknown.join(', ')}: expected ${STAGE_NAMES.join(', ')} or all`);
   return [...new Set(values)] as StageName[];
 }
 
 export function registerRunCommand(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run pipeline stages (map, chunk, embed, store, or all), each in its own consumer group')
-    .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all`)
+    .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all; or erp-bridge alone`)
     .option('--port <port>', 'port of /healthz, /readyz and /metrics (RAGSYNC_HTTP_PORT)', (v) => {
       const port = Number(v);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number');
@@ -30,7 +32,8 @@ reads its compacted inputs from the start when the group is new. Run stages in o
 (\`run all\`) or spread them over several; scale a stage by starting more processes of it.
 SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
     )
-    .action(async (stageArgs: string[], options: { port?: number }) => {
+    .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions) => {
+      if (stageArgs.length === 1 && stageArgs[0] === 'erp-bridge') return runErpBridge(options);
       const stages = parseStages(stageArgs);
       const config = loadConfig({ overrides: { 'http.port': options.port } });
       const logger = createLogger({ level: config.logLevel });
@@ -67,4 +70,6 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
       }
       if (pipeline.embedderNote) logger.info(pipeline.embedderNote);
     });
+  // `run erp-bridge` takes the bridge's options (see `ragsync erp bridge --help`).
+  erpBridgeOptions(run);
 }

@@ -7,10 +7,8 @@ import type { VectorStore } from '../../../src/stores/index.js';
  * against LanceDB for real and Qdrant through its API-checking test server.
  */
 const TENANT = 'shop';
-let line = 0;
 
 function productLine(id: string, version: number, data: Record<string, unknown>, action: 'save' | 'delete' = 'save'): string {
-  line += 1;
   return JSON.stringify({ type: 'product', tenant: TENANT, store_id: 1, id, action, source_version: version, ...(action === 'save' ? { data: { sku: id, name: `Product ${id}`, ...data } } : {}) });
 }
 

@@ -9,12 +9,15 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production RAGSYNC_USE_DIST=1
+ENV NODE_ENV=production RAGSYNC_USE_DIST=1 RAGSYNC_CONFIG=/app/container.yaml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-COPY src/schemas ./src/schemas
+# tsc does not copy the .avsc files; dist/schemas/avsc-files.js reads them from dist/schemas/avro/.
+COPY src/schemas/avro ./dist/schemas/avro
+COPY deploy/container.yaml ./container.yaml
+EXPOSE 9464 8787
 USER node
 ENTRYPOINT ["node", "bin/ragsync.js"]
 CMD ["--help"]

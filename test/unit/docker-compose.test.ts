@@ -1,13 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { STAGE_NAMES } from '../../src/cli/pipeline.js';
 
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, unknown>;
+  depends_on?: Record<string, unknown>;
+  ports?: string[];
+  profiles?: string[];
+  healthcheck?: { test?: string[] };
+  stop_grace_period?: string;
+}
 interface Compose {
-  services: Record<string, { image?: string; build?: unknown; environment?: Record<string, unknown>; depends_on?: Record<string, unknown> }>;
+  services: Record<string, Service>;
 }
 
 describe('docker-compose.yml', () => {
-  const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as Compose;
+  const text = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
+  // `merge: true` resolves the `<<:` keys the way Docker Compose does.
+  const compose = parse(text, { merge: true }) as Compose;
+  const sharedEnv = (parse(text) as { 'x-ragsync-env': Record<string, unknown> })['x-ragsync-env'];
+  const ragsync = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
 
   it('parses and defines Kafka, a schema registry, Qdrant and Redis', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['kafka', 'registry', 'qdrant', 'redis']));
@@ -24,11 +40,49 @@ describe('docker-compose.yml', () => {
     expect(compose.services.registry!.environment!.APICURIO_STORAGE_KIND).toBe('kafkasql');
   });
 
-  it('points every ragsync service at the compose services', () => {
-    const ragsync = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
-    expect(ragsync.length).toBeGreaterThan(0);
+  it('points every ragsync service at the compose services through the shared environment', () => {
+    expect(sharedEnv).toMatchObject({ KAFKA_BROKERS: 'kafka:9092', REDIS_URL: 'redis://redis:6379', QDRANT_URL: 'http://qdrant:6333' });
+    expect(ragsync.map(([name]) => name)).toEqual(expect.arrayContaining(['topics', ...STAGE_NAMES, 'webhook']));
     for (const [, service] of ragsync) {
-      expect(service.environment).toMatchObject({ KAFKA_BROKERS: 'kafka:9092', REDIS_URL: 'redis://redis:6379', QDRANT_URL: 'http://qdrant:6333' });
+      expect(service.environment).toMatchObject(sharedEnv);
     }
+  });
+
+  it('creates the topics in a one-shot setup service', () => {
+    const topics = compose.services.topics!;
+    expect(topics.command).toEqual(['topics', 'apply']);
+    expect(topics.profiles).toEqual(['setup']);
+  });
+
+  describe.each(STAGE_NAMES)('the %s stage service', (stage) => {
+    const service = compose.services[stage];
+
+    it('runs that one stage', () => {
+      expect(service?.command).toEqual(['run', stage]);
+    });
+
+    it('is healthy only when /readyz on the worker port answers, fetched with node', () => {
+      const test = service!.healthcheck!.test!;
+      expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      expect(test[3]).toContain("fetch('http://127.0.0.1:9464/readyz')");
+    });
+
+    it('waits for Kafka and gets longer than the 30 s session timeout to stop', () => {
+      expect(service!.depends_on).toHaveProperty('kafka');
+      expect(Number.parseInt(service!.stop_grace_period!, 10)).toBeGreaterThan(30);
+    });
+  });
+
+  it('serves the webhook on all container interfaces with its tenants', () => {
+    const webhook = compose.services.webhook!;
+    expect(webhook.command).toEqual(['webhook', 'serve', '--host', '0.0.0.0', '--port', '8787']);
+    expect(webhook.environment).toHaveProperty('RAGSYNC_TENANTS');
+    expect(webhook.ports).toEqual(['127.0.0.1:8787:8787']);
+  });
+
+  it('publishes every port on the loopback interface only', () => {
+    const ports = Object.values(compose.services).flatMap((s) => s.ports ?? []);
+    expect(ports.length).toBeGreaterThan(0);
+    for (const port of ports) expect(port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
   });
 });

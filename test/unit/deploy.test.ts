@@ -1,0 +1,207 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { STAGE_NAMES } from '../../src/cli/pipeline.js';
+import { loadConfig } from '../../src/config/load.js';
+
+interface Container {
+  args?: string[];
+  ports?: Array<{ name?: string; containerPort: number }>;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
+  resources?: { requests?: { cpu?: string; memory?: string }; limits?: { memory?: string } };
+}
+interface Probe {
+  httpGet?: { path: string; port: string | number };
+  tcpSocket?: { port: string | number };
+}
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  resources?: string[];
+  spec?: {
+    replicas?: number;
+    scaleTargetRef?: { name: string };
+    maxReplicaCount?: number;
+    triggers?: Array<{ type: string; metadata: Record<string, string> }>;
+    template?: {
+      metadata?: { annotations?: Record<string, string> };
+      spec: { containers: Container[]; terminationGracePeriodSeconds?: number };
+    };
+  };
+}
+
+const KUBE = new URL('../../deploy/kubernetes/', import.meta.url);
+const files = readdirSync(KUBE).filter((f) => /\.ya?ml$/.test(f));
+
+function documentsOf(file: string): Manifest[] {
+  const docs = parseAllDocuments(readFileSync(new URL(file, KUBE), 'utf8'));
+  for (const doc of docs) expect(doc.errors, `${file} parses`).toEqual([]);
+  return docs.map((doc) => doc.toJS() as Manifest).filter((m) => m !== null);
+}
+
+const byFile = new Map(files.map((file) => [file, documentsOf(file)]));
+const all = [...byFile.values()].flat();
+const ofKind = (kind: string) => all.filter((m) => m.kind === kind);
+const configMap = ofKind('ConfigMap').find((m) => m.metadata.name === 'ragsync-config')!;
+const httpPort = Number(configMap.data!.RAGSYNC_HTTP_PORT);
+
+/** The stage a Deployment runs (`run <stage>`), or undefined for a non-stage Deployment. */
+function stageOf(deployment: Manifest): string | undefined {
+  const args = deployment.spec?.template?.spec.containers[0]?.args ?? [];
+  return args[0] === 'run' ? args[1] : undefined;
+}
+
+function portNumber(container: Container, port: string | number): number | undefined {
+  return typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+const stageDeployments = ofKind('Deployment').filter((d) => stageOf(d) !== undefined);
+
+describe('the Kubernetes manifests', () => {
+  it('parse, and every document names its kind and apiVersion', () => {
+    expect(files.length).toBeGreaterThan(0);
+    for (const manifest of all) {
+      expect(manifest.apiVersion).toBeTruthy();
+      expect(manifest.kind).toBeTruthy();
+    }
+  });
+
+  it('list every manifest in kustomization.yaml except the Secret example', () => {
+    const kustomization = byFile.get('kustomization.yaml')![0]!;
+    const expected = files.filter((f) => f !== 'kustomization.yaml' && !f.includes('.example.'));
+    expect([...kustomization.resources!].sort()).toEqual(expected.sort());
+  });
+
+  it('run one Deployment per pipeline stage, each with an existing stage name', () => {
+    for (const deployment of stageDeployments) {
+      expect(STAGE_NAMES as readonly string[]).toContain(stageOf(deployment));
+      expect(deployment.spec!.template!.spec.containers[0]!.args).toHaveLength(2);
+    }
+    expect(stageDeployments.map(stageOf).sort()).toEqual([...STAGE_NAMES].sort());
+  });
+
+  it('run the topic setup as a Job with `topics apply`', () => {
+    const job = ofKind('Job')[0]!;
+    expect(job.spec!.template!.spec.containers[0]!.args).toEqual(['topics', 'apply']);
+  });
+
+  it('serve the webhook on all interfaces behind a Service on its port', () => {
+    const webhook = ofKind('Deployment').find((d) => d.metadata.name === 'ragsync-webhook')!;
+    const container = webhook.spec!.template!.spec.containers[0]!;
+    expect(container.args).toEqual(['webhook', 'serve', '--host', '0.0.0.0', '--port', '8787']);
+    expect(portNumber(container, container.readinessProbe!.tcpSocket!.port)).toBe(8787);
+    const service = ofKind('Service').find((s) => s.metadata.name === 'ragsync-webhook')!;
+    expect(JSON.stringify(service.spec)).toContain('"targetPort":"webhook"');
+  });
+
+  it('read the settings from the ConfigMap and the ragsync-secrets Secret in every container', () => {
+    for (const deployment of [...ofKind('Deployment'), ...ofKind('Job')]) {
+      const envFrom = deployment.spec!.template!.spec.containers[0]!.envFrom!;
+      expect(envFrom.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(['ragsync-config', 'ragsync-secrets']);
+    }
+  });
+
+  it('keep the ConfigMap to settings the config loader accepts', () => {
+    const config = loadConfig({ env: configMap.data! });
+    expect(config.http.port).toBe(httpPort);
+    expect(config.topics.prefix).toBe('ragsync.');
+  });
+
+  describe.each(STAGE_NAMES)('the %s Deployment', (stage) => {
+    const deployment = stageDeployments.find((d) => stageOf(d) === stage)!;
+    const pod = deployment?.spec?.template ?? { spec: { containers: [] } };
+    const container = pod.spec.containers[0]!;
+
+    it('exists', () => {
+      expect(deployment).toBeDefined();
+    });
+
+    it('is ready on /readyz and alive on /healthz at the configured port', () => {
+      expect(container.readinessProbe!.httpGet!.path).toBe('/readyz');
+      expect(container.livenessProbe!.httpGet!.path).toBe('/healthz');
+      expect(portNumber(container, container.readinessProbe!.httpGet!.port)).toBe(httpPort);
+      expect(portNumber(container, container.livenessProbe!.httpGet!.port)).toBe(httpPort);
+    });
+
+    it('is scraped for /metrics on the configured port', () => {
+      expect(pod.metadata!.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(httpPort), 'prometheus.io/path': '/metrics' });
+    });
+
+    it('gets longer to stop than the session timeout within which it finishes its work', () => {
+      const sessionTimeoutSeconds = loadConfig({ env: configMap.data! }).runner.sessionTimeoutMs / 1000;
+      expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(sessionTimeoutSeconds);
+    });
+
+    it('requests CPU and memory, with a memory limit', () => {
+      expect(container.resources!.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+      expect(container.resources!.limits!.memory).toBeTruthy();
+    });
+
+    it('leaves the replica count to its autoscaler', () => {
+      expect(deployment.spec!.replicas).toBeUndefined();
+    });
+  });
+
+  it('give embed the most memory, for the ONNX model', () => {
+    const mebibytes = (q: string) => Number.parseInt(q, 10) * (q.endsWith('Gi') ? 1024 : 1);
+    const requests = Object.fromEntries(stageDeployments.map((d) => [stageOf(d), mebibytes(d.spec!.template!.spec.containers[0]!.resources!.requests!.memory!)]));
+    for (const stage of STAGE_NAMES) if (stage !== 'embed') expect(requests.embed).toBeGreaterThan(requests[stage]!);
+  });
+
+  describe('the KEDA ScaledObjects', () => {
+    const scaled = ofKind('ScaledObject');
+
+    it('scale every stage Deployment', () => {
+      expect(scaled.map((s) => s.spec!.scaleTargetRef!.name).sort()).toEqual(stageDeployments.map((d) => d.metadata.name).sort());
+    });
+
+    it('watch the lag of the consumer group of the stage their Deployment runs', () => {
+      for (const object of scaled) {
+        const target = stageDeployments.find((d) => d.metadata.name === object.spec!.scaleTargetRef!.name)!;
+        const trigger = object.spec!.triggers![0]!;
+        expect(trigger.type).toBe('kafka');
+        expect(trigger.metadata.consumerGroup).toBe(`${configMap.data!.RAGSYNC_TOPIC_PREFIX}${stageOf(target)}`);
+        expect(trigger.metadata.bootstrapServers).toBe(configMap.data!.KAFKA_BROKERS);
+        expect(Number(trigger.metadata.lagThreshold)).toBeGreaterThan(0);
+        if (trigger.metadata.topic !== undefined) expect(trigger.metadata.topic.startsWith(configMap.data!.RAGSYNC_TOPIC_PREFIX!)).toBe(true);
+      }
+    });
+
+    it('stop at the partition count, where more replicas would idle', () => {
+      for (const object of scaled) expect(object.spec!.maxReplicaCount).toBe(Number(configMap.data!.RAGSYNC_PARTITIONS));
+    });
+  });
+
+  it('hold only placeholders in the Secret example', () => {
+    const secret = byFile.get('ragsync-secrets.example.yaml')![0]!;
+    expect(secret.kind).toBe('Secret');
+    const values = Object.values(secret.stringData!);
+    expect(values.length).toBeGreaterThan(0);
+    for (const value of values) {
+      expect(value).toContain('CHANGE_ME');
+      // Nothing that looks like a key or token: no long run of letters and digits.
+      expect(value).not.toMatch(/[A-Za-z0-9+/_-]{24,}/);
+    }
+    expect(JSON.stringify(secret)).not.toMatch(/"data"/);
+  });
+});
+
+describe('the image config file', () => {
+  it('makes worker endpoints and the webhook listen on every interface', () => {
+    const config = loadConfig({ env: { RAGSYNC_CONFIG: new URL('../../deploy/container.yaml', import.meta.url).pathname } });
+    expect(config.http.host).toBe('0.0.0.0');
+    expect(config.webhook.host).toBe('0.0.0.0');
+  });
+
+  it('is the one the Dockerfile installs, next to the Avro schemas where the built code reads them', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toContain('COPY deploy/container.yaml ./container.yaml');
+    expect(dockerfile).toMatch(/RAGSYNC_CONFIG=\/app\/container\.yaml/);
+    expect(dockerfile).toContain('COPY src/schemas/avro ./dist/schemas/avro');
+  });
+});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The whole configuration, parsed once at start (STYLE.md). Values come from a config file
+ * The whole configuration, parsed once at start. Values come from a config file
  * (`RAGSYNC_CONFIG`, YAML or JSON) overlaid by environment variables; see `env.ts` for the
  * variable names and README.md for the table.
  */

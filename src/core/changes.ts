@@ -3,7 +3,7 @@ import type { ChangeType } from './entities.js';
 /**
  * A change as handed over by a connector (webhook, catalog file, ERP bridge, publish CLI) before
  * it becomes a Kafka record on `changes.<type>`. `value` null is a delete (a tombstone); the
- * version and time then travel in the record headers (DESIGN.md §2).
+ * version and time then travel in the record headers (docs/design.md §2).
  *
  * The value shapes are defined in src/schemas (Avro + zod); connectors build them, the
  * ChangeSink encodes and publishes them.

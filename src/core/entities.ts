@@ -1,4 +1,4 @@
-/** The entity types that have their own change topic and become documents (DESIGN.md §1). */
+/** The entity types that have their own change topic and become documents (docs/design.md §1). */
 export const ENTITY_TYPES = ['product', 'category', 'cms_page', 'cms_block', 'promotion'] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Error classes double as control signals for the stage runner and the sinks (DESIGN.md §4).
+ * Error classes double as control signals for the stage runner and the sinks (docs/design.md §4).
  * Every client classifies its failures once, at its edge, into one of these three:
  *
  * - {@link RetryableError}: the same call may succeed later (network, timeout, 5xx, 429).

@@ -2,7 +2,7 @@ import { isEntityType, type EntityType } from './entities.js';
 import { PermanentError } from './errors.js';
 
 /**
- * Record keys are the UTF-8 string `tenant/entity_type/entity_id/store_id` (DESIGN.md §2), never
+ * Record keys are the UTF-8 string `tenant/entity_type/entity_id/store_id` (docs/design.md §2), never
  * Avro: a new key schema would change the bytes and so break compaction and partitioning.
  * Each part is NFC-normalised and percent-encoded, so ids may contain `/`, `#`, spaces and
  * non-ASCII characters and still parse back to themselves.

@@ -6,7 +6,7 @@ import type { EntityType } from './entities.js';
  *
  * Every record carries the identity of its document (`doc_key`, which is also the record key) and
  * the `source_version` of the change that produced it: versions travel unchanged from the change
- * event to the store, which holds the guard (DESIGN.md §2).
+ * event to the store, which holds the guard (docs/design.md §2).
  */
 export interface DocumentHeader {
   doc_key: string;

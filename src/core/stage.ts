@@ -1,7 +1,7 @@
 import type { EntityKey } from './keys.js';
 
 /**
- * A stage is a declaration plus a function over decoded records (DESIGN.md §3). The runner
+ * A stage is a declaration plus a function over decoded records (docs/design.md §3). The runner
  * (src/kafka/stage-runner.ts) owns everything Kafka: consuming, decoding, producing, committing,
  * routing failures. A stage never touches offsets and never imports kafkajs.
  */

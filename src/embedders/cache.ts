@@ -3,7 +3,7 @@ import { bytesToVector, vectorToBytes } from './vector-bytes.js';
 
 /**
  * Where embeddings of chunks are remembered, keyed by (model id, chunk hash): an unchanged chunk
- * is never embedded twice, across records, replays and resyncs (DESIGN.md §3 embed).
+ * is never embedded twice, across records, replays and resyncs (docs/design.md §3 embed).
  *
  * A cache only: callers treat any error as "nothing cached" (see embed-with-cache.ts).
  */

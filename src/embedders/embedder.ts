@@ -5,7 +5,7 @@
  * `embed(texts)` returns one vector per text, in order, each of `dimension` values. It throws only
  * classified errors (src/core/errors.ts):
  * - `RetryableError`: the endpoint is out for now (network, timeout, 5xx, 429 with its Retry-After
- *   in `retryAfterMs`). The embed stage pauses and retries in place (DESIGN.md §4).
+ *   in `retryAfterMs`). The embed stage pauses and retries in place (docs/design.md §4).
  * - `SystemError`: wrong for every text (401/403, unknown model, missing model files, a response
  *   that breaks the contract). The stage pauses and alerts.
  * - `PermanentError`: the endpoint refused these texts (e.g. an input too long). The record goes

@@ -2,7 +2,7 @@ import { PermanentError, RetryableError, SystemError, type RagsyncError } from '
 
 /**
  * Classification of an HTTP embedding endpoint's failures, once, at the client's edge
- * (DESIGN.md §4). Messages name the endpoint and the status; `redact` removes secrets (the API
+ * (docs/design.md §4). Messages name the endpoint and the status; `redact` removes secrets (the API
  * key) from anything the server sent back before it reaches a message.
  */
 export interface HttpContext {

@@ -2,7 +2,7 @@ import type { IHeaders, Message } from 'kafkajs';
 import { findRagsyncError, describeError, type ErrorClass } from '../core/errors.js';
 import { HEADERS } from '../core/records.js';
 
-/** DLQ and retry topic names of a consumer group (DESIGN.md §1). */
+/** DLQ and retry topic names of a consumer group (docs/design.md §1). */
 export const dlqTopic = (prefix: string, group: string) => `${prefix}${group}.dlq`;
 
 /** Header values are strings; kafkajs hands them over as Buffers. */
@@ -54,7 +54,7 @@ export function dlqMessage(stage: string, failed: FailedRecord, error: unknown, 
 /**
  * Counts DLQ records in a sliding minute. A stage whose DLQ rate passes the cap is failing for
  * every record, which is a system failure in disguise: it pauses instead of emptying its input
- * into the DLQ (DESIGN.md §4).
+ * into the DLQ (docs/design.md §4).
  */
 export class DlqRateLimiter {
   private readonly times: number[] = [];

@@ -14,7 +14,7 @@ function kafkaErrorTypes(error: unknown): string[] {
   return types;
 }
 
-/** Classifies a kafkajs failure once, at the edge of the client (DESIGN.md §4). */
+/** Classifies a kafkajs failure once, at the edge of the client (docs/design.md §4). */
 export function classifyKafkaError(error: unknown): Error {
   if (error instanceof RagsyncError) return error;
   const message = `Kafka refused the records: ${error instanceof Error ? error.message : String(error)}`;

@@ -10,7 +10,7 @@ import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedReco
 import { createIdempotentProducer } from './client.js';
 
 /**
- * Runs one stage in its own consumer group (DESIGN.md §3). The runner owns everything Kafka:
+ * Runs one stage in its own consumer group (docs/design.md §3). The runner owns everything Kafka:
  * consuming with `eachBatch` and in-order `resolveOffset`, decoding, calling the stage, producing
  * its outputs, committing only after they are acknowledged, and routing failures by class:
  *
@@ -285,7 +285,7 @@ export class StageRunner {
       if (pendingValue !== undefined && pendingValue !== null) {
         const value = await this.options.codec.encode(topic, pendingValue);
         if (value.length > limit - 1024) {
-          // Too large for its topic: the DLQ gets the facts, not the bytes (DESIGN.md §3).
+          // Too large for its topic: the DLQ gets the facts, not the bytes (docs/design.md §3).
           const error = new PermanentError(`record of ${value.length} bytes exceeds ${topic} max.message.bytes ${limit}`, { code: 'record_too_large' });
           const dlq = dlqTopic(this.options.topicPrefix, this.stage.group);
           const failed = { topic, partition: -1, offset: '-1', key: message.key as Buffer | null, value: null, headers: (message.headers ?? {}) as Record<string, string> };

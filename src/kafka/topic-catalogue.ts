@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { CHANGE_TYPES } from '../core/entities.js';
 
 /**
- * Every topic ragsync owns (DESIGN.md §1), derived from the config. Pure: `topics apply` creates and
+ * Every topic ragsync owns (docs/design.md §1), derived from the config. Pure: `topics apply` creates and
  * aligns them, workers verify theirs at start.
  *
  * - `changes.<type>` for the entities and the aspects, `documents`, `chunks`, `vectors`: compacted

@@ -54,7 +54,7 @@ const STALE: ApplyResult = { applied: false, reason: 'stale' };
 const APPLIED: ApplyResult = { applied: true };
 
 /**
- * The version guard around a backend (DESIGN.md §2), written once for every store. The order of
+ * The version guard around a backend (docs/design.md §2), written once for every store. The order of
  * writes makes a crash safe to replay: points first, then the removal of dropped chunks, then the
  * head. A crash before the head is written leaves the old head, so the redelivered record applies
  * again (equal or newer version) and converges.

@@ -5,7 +5,7 @@ import type { VectorSetRecord } from '../core/records.js';
  * The contract every vector store (Qdrant, LanceDB) keeps; one conformance suite
  * (test/integration/stores/conformance.ts) runs unchanged against each.
  *
- * The store is the version's home (DESIGN.md §2): besides one point per chunk it keeps a small
+ * The store is the version's home (docs/design.md §2): besides one point per chunk it keeps a small
  * head record per document (doc_key → version, deleted, deleted_at, aspect versions) that every
  * write checks before writing and updates after. Last write wins by `source_version`, never by
  * arrival; equal versions apply again (idempotence). A delete leaves the head as a marker, so a

@@ -2,7 +2,7 @@ import { PermanentError } from '../core/errors.js';
 import type { Aspect, AspectState, AspectUpdate, HeadRecord } from './vector-store.js';
 
 /**
- * The version guard's decisions (DESIGN.md §2), pure so both stores share them and unit tests pin
+ * The version guard's decisions (docs/design.md §2), pure so both stores share them and unit tests pin
  * them down: each store reads the head, asks here, writes, and stores the head returned here.
  */
 

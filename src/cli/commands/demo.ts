@@ -62,6 +62,7 @@ export function registerDemoCommand(program: Command): void {
     .description('run the whole pipeline on the bundled sample catalog and print a few searches')
     .option('--catalog <file>', 'NDJSON change events to publish', join(PROJECT_ROOT, 'samples', 'catalog.ndjson'))
     .option('--timeout <seconds>', 'give up when the pipeline has not caught up by then', '300')
+    .option('--check', 'exit 1 when a sample query does not find its expected document first')
     .addHelpText(
       'after',
       `
@@ -71,7 +72,7 @@ has lag, print searches from samples/queries.json and a short status. The store 
 .data/lancedb unless QDRANT_URL is set; the embedder is the local model when \`ragsync model fetch\`
 has prepared it, else the lexical hashing embedder.`,
     )
-    .action(async (options: { catalog: string; timeout: string }) => {
+    .action(async (options: { catalog: string; timeout: string; check?: boolean }) => {
       const say = (line: string) => console.log(line);
       if (!existsSync(options.catalog)) throw new Error(`catalog file not found: ${options.catalog}`);
       await ensureServices(say);
@@ -103,10 +104,17 @@ has prepared it, else the lexical hashing embedder.`,
         const embedder = await pipeline.getEmbedder();
         const queriesFile = join(PROJECT_ROOT, 'samples', 'queries.json');
         const queries = existsSync(queriesFile) ? (JSON.parse(readFileSync(queriesFile, 'utf8')) as SampleQuery[]) : [];
+        let misses = 0;
         for (const q of queries) {
-          say(`\nsearch: "${q.query}"`);
-          say(formatHits(await searchIndex(embedder, store, q.query, { limit: 3 })));
+          const hits = await searchIndex(embedder, store, q.query, { limit: 3 });
+          const top = hits[0]?.payload;
+          const found = q.expect_entity_id === undefined || top?.entity_id === q.expect_entity_id;
+          if (!found) misses += 1;
+          say(`\nsearch: "${q.query}"${q.expect_entity_id ? (found ? '  (expected first hit: yes)' : `  (expected ${q.expect_entity_id} first: no)`) : ''}`);
+          say(formatHits(hits));
         }
+        if (queries.length > 0) say(`\n${queries.length - misses} of ${queries.length} sample queries found their expected document first`);
+        if (options.check && misses > 0) process.exitCode = 1;
         say('\nstatus:');
         say(formatStatus(await collectStatus(kafka, config, pipeline.runners.map((r) => r.stage), store)));
         if (pipeline.embeddingStats) say(`  embeddings: ${pipeline.embeddingStats.texts} texts embedded in ${pipeline.embeddingStats.calls} calls, ${pipeline.embeddingStats.cacheHits} from the cache`);

@@ -35,7 +35,7 @@ function chunkRecord(record: InputRecord<DocumentRecord>, tokenizer: Tokenizer, 
 }
 
 /**
- * The chunk stage (DESIGN.md §3): Document → ChunkSet on `chunks`, same key and version; a
+ * The chunk stage (docs/design.md §3): Document → ChunkSet on `chunks`, same key and version; a
  * tombstone stays a tombstone. `tokenizer` defaults to the approximation (approx-tokenizer.ts);
  * pass the embedding model's own tokenizer for exact sizes. Changing the tokenizer or the chunking
  * settings moves chunk boundaries, so chunk hashes change and documents are embedded again.

@@ -3,7 +3,7 @@ import { packSection, type PackedChunk } from './pack.js';
 import { splitSections } from './sections.js';
 
 /**
- * Text → chunks, token-aware and structure-first (DESIGN.md §3, chunk):
+ * Text → chunks, token-aware and structure-first (docs/design.md §3, chunk):
  * 1. sections: split on heading lines (`# …`);
  * 2. within a section: paragraphs, then lines (list items, table rows), then sentences, then words,
  *    then slices of an over-long word, only as far down as needed to fit `maxTokens`;

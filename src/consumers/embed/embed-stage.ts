@@ -14,7 +14,7 @@ export interface ChunkEmbedder {
 }
 
 /**
- * ChunkSet → VectorSet (DESIGN.md §3). All chunks of a fetched slice are embedded in one call, so
+ * ChunkSet → VectorSet (docs/design.md §3). All chunks of a fetched slice are embedded in one call, so
  * the model sees micro-batches across records. A set whose every chunk came from the cache is a
  * "touch": no model call, but it is still forwarded with its new version and its vectors, so the
  * store's versions stay right and a replay of `vectors` alone rebuilds any store.

@@ -74,7 +74,7 @@ function mapRecord(record: InputRecord, config: Pick<Config, 'filters'>, now: nu
 }
 
 /**
- * The map stage (DESIGN.md §3): change event → Document on `documents`, same key and version.
+ * The map stage (docs/design.md §3): change event → Document on `documents`, same key and version.
  * A tombstone, or an entity the filters leave out, becomes a tombstone, so an entity that becomes
  * filtered out is removed from the index. A malformed record fails alone with a PermanentError.
  * Pure: no I/O; the only input besides the records is the clock (promotion expiry).

@@ -17,7 +17,7 @@ export interface StoreStageOptions {
 /**
  * The terminal stage: VectorSets become points, tombstones delete a document (leaving the head as
  * a delete marker), and price/stock aspects update the payload of the product's points without
- * re-embedding. Every write goes through the store's own version guard (DESIGN.md §2), so a
+ * re-embedding. Every write goes through the store's own version guard (docs/design.md §2), so a
  * replay, a redelivery or a retried record never lets an older version win.
  */
 export function createStoreStage(store: VectorStore, options: StoreStageOptions = {}): StageDefinition<unknown, never> {

@@ -23,7 +23,7 @@ export type MessagesResult = { ok: true; messages: ChangeMessage[] } | { ok: fal
 /**
  * Store id 0 is Magento's default scope: it applies to every store of the tenant. For a tenant
  * whose configured stores do not include 0, a change for store 0 therefore becomes one record per
- * configured store (DESIGN.md §2 for deletes; saves follow the same rule so a default-scope save
+ * configured store (docs/design.md §2 for deletes; saves follow the same rule so a default-scope save
  * and its later delete always address the same keys).
  */
 export function storesFor(storeId: number, tenantStores: readonly number[]): number[] {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
  * Remembers delivered batch ids per tenant, so a batch the Magento module resends (its answer was
  * lost, or its retry cron fired twice) is answered 202 without being published again. A batch id
  * is marked only after Kafka acknowledged every record: a batch that got a 503 and is resent is
- * published. Redis is a cache here (DESIGN.md §2): if it fails, a batch is published again, which
+ * published. Redis is a cache here (docs/design.md §2): if it fails, a batch is published again, which
  * the version guard makes harmless.
  */
 export interface BatchDedupe {

@@ -34,7 +34,7 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T)
 
 export const stringArray = z.array(z.string({ error: 'expected a string' }), { error: 'expected an array of strings' });
 
-/** The fields every change event starts with (DESIGN.md §2). */
+/** The fields every change event starts with (docs/design.md §2). */
 export const changeIdentity = {
   tenant,
   store_id: nonNegativeInt,

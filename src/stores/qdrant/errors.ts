@@ -1,7 +1,7 @@
 import { PermanentError, RagsyncError, RetryableError, SystemError } from '../../core/errors.js';
 
 /**
- * Classifies a failure of the Qdrant client once, at the edge (DESIGN.md §4). The client throws
+ * Classifies a failure of the Qdrant client once, at the edge (docs/design.md §4). The client throws
  * `ApiError` (with `status` and the body in `data`) for HTTP errors, its own timeout and 429
  * errors, and undici's `TypeError: fetch failed` when the network is down. Messages name the
  * operation and Qdrant's reason, never the API key.

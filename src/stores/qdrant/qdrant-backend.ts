@@ -19,7 +19,7 @@ export interface QdrantStoreOptions {
 const DISTANCES: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
 const PAGE = 256;
 
-/** Payload indexes of the points collection (DESIGN.md §3): tenant first, as Qdrant's tenant key. */
+/** Payload indexes of the points collection (docs/design.md §3): tenant first, as Qdrant's tenant key. */
 const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
   ['tenant', { type: 'keyword', is_tenant: true }],
   ['doc_key', 'keyword'],

@@ -14,8 +14,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-# tsc does not copy the .avsc files; dist/schemas/avsc-files.js reads them from dist/schemas/avro/.
-COPY src/schemas/avro ./dist/schemas/avro
 COPY deploy/container.yaml ./container.yaml
 EXPOSE 9464 8787
 USER node

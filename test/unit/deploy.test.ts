@@ -202,6 +202,12 @@ describe('the image config file', () => {
     const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
     expect(dockerfile).toContain('COPY deploy/container.yaml ./container.yaml');
     expect(dockerfile).toMatch(/RAGSYNC_CONFIG=\/app\/container\.yaml/);
-    expect(dockerfile).toContain('COPY src/schemas/avro ./dist/schemas/avro');
+    // The built code reads the .avsc files from dist/schemas/avro: the build script puts them there.
+    expect(dockerfile).toContain('RUN npm run build');
+    expect(dockerfile).toContain('COPY --from=build /app/dist ./dist');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.build).toMatch(/cpSync\('src\/schemas\/avro', 'dist\/schemas\/avro'/);
   });
 });

@@ -45,7 +45,7 @@ function common(command: Command): Command {
 
 /** `ragsync catalog diff|sync|watch FILE` (docs/connectors/catalog-files.md). */
 export function registerCatalogCommand(program: Command): void {
-  const catalog = program.command('catalog').description('publish the changes of a catalog file (JSON, NDJSON or CSV)');
+  const catalog = program.command('catalog').description('publish the changes of a catalog file (JSON, NDJSON or CSV)').summary('publish the changes of a catalog file');
 
   common(catalog.command('diff').argument('<file>').description('show what changed since the last sync, without publishing')).action(async (file: string, options: CatalogOptions) => {
     const config = loadConfig();

@@ -60,6 +60,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run the whole pipeline on the bundled sample catalog and print a few searches')
+    .summary('run the pipeline on the sample catalog and search')
     .option('--catalog <file>', 'NDJSON change events to publish', join(PROJECT_ROOT, 'samples', 'catalog.ndjson'))
     .option('--timeout <seconds>', 'give up when the pipeline has not caught up by then', '300')
     .option('--check', 'exit 1 when a sample query does not find its expected document first')

@@ -17,7 +17,8 @@ interface PublishOptions {
 export function registerPublishCommand(program: Command): void {
   program
     .command('publish')
-    .description('Publish change events from an NDJSON file (or - for stdin) to the change topics')
+    .description('publish change events from an NDJSON file (or - for stdin) to the change topics')
+    .summary('publish change events from an NDJSON file or stdin')
     .argument('[file]', 'NDJSON file, or - for stdin', '-')
     .option('--tenant <tenant>', 'tenant for lines that carry none')
     .option('--dry-run', 'check every line and print the summary without publishing')

@@ -6,11 +6,12 @@ import { createMetrics } from '../../observability/metrics.js';
 import { Pipeline, STAGE_NAMES, type StageName } from '../pipeline.js';
 import { erpBridgeOptions, runErpBridge, type ErpBridgeCliOptions } from './erp.js';
 
-function parseStages(values: string[]): StageName[] {
+/** The stages named on the command line; a wrong name is a usage error (one line, exit 2). */
+function parseStages(command: Command, values: string[]): StageName[] {
   if (values.length === 1 && values[0] === 'all') return [...STAGE_NAMES];
-  if (values.includes('erp-bridge')) throw new InvalidArgumentError('erp-bridge runs on its own: `ragsync run erp-bridge [options]`');
+  if (values.includes('erp-bridge')) command.error('error: erp-bridge runs on its own: `ragsync run erp-bridge [options]`', { exitCode: 2 });
   const unknown = values.filter((v) => !(STAGE_NAMES as readonly string[]).includes(v));
-  if (unknown.length > 0) throw new InvalidArgumentError(`unknown stage ${unknown.join(', ')}: expected ${STAGE_NAMES.join(', ')} or all`);
+  if (unknown.length > 0) command.error(`error: unknown stage ${unknown.join(', ')}: expected ${STAGE_NAMES.join(', ')} or all`, { exitCode: 2 });
   return [...new Set(values)] as StageName[];
 }
 
@@ -18,6 +19,7 @@ export function registerRunCommand(program: Command): void {
   const run = program
     .command('run')
     .description('run pipeline stages (map, chunk, embed, store, or all), each in its own consumer group')
+    .summary('run pipeline stages, each in its own consumer group')
     .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all; or erp-bridge alone`)
     .option('--port <port>', 'port of /healthz, /readyz and /metrics (RAGSYNC_HTTP_PORT)', (v) => {
       const port = Number(v);
@@ -34,7 +36,7 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
     )
     .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions) => {
       if (stageArgs.length === 1 && stageArgs[0] === 'erp-bridge') return runErpBridge(options);
-      const stages = parseStages(stageArgs);
+      const stages = parseStages(run, stageArgs);
       const config = loadConfig({ overrides: { 'http.port': options.port } });
       const logger = createLogger({ level: config.logLevel });
       const metrics = createMetrics();

@@ -13,6 +13,7 @@ export function registerSearchCommand(program: Command): void {
   program
     .command('search')
     .description('search the index the way an assistant would: embed the query, print the nearest chunks')
+    .summary('search the index the way an assistant would')
     .argument('<query>', 'what to look for, in plain words')
     .option('--tenant <tenant>', 'only this tenant')
     .option('--type <docType>', 'only this doc type (product, category, policy, faq, shipping, support, guide, general, promotion)')

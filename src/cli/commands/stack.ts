@@ -5,6 +5,7 @@ export function registerStackCommand(program: Command): void {
   const stack = program
     .command('stack')
     .description('start, stop and inspect the local Kafka, Schema Registry and Redis')
+    .summary('run the local Kafka, Schema Registry and Redis')
     .addHelpText(
       'after',
       `

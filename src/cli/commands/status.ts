@@ -11,6 +11,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('lag of each stage, DLQ depth, and what the store holds')
+    .summary('lag per stage, DLQ depth and what the store holds')
     .option('--json', 'print JSON')
     .option('--no-store', 'skip counting the store')
     .action(async (options: { json?: boolean; store: boolean }) => {

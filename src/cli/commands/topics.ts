@@ -22,6 +22,7 @@ export function registerTopicsCommand(program: Command): void {
   const topics = program
     .command('topics')
     .description('create and align the Kafka topics ragsync uses (the only place topics are created)')
+    .summary('create and align the Kafka topics ragsync uses')
     .addHelpText(
       'after',
       `

@@ -11,6 +11,7 @@ import { RegistryClient } from '../kafka/registry.js';
 import { RegistrySerde } from '../kafka/serde.js';
 import { StageRunner } from '../kafka/stage-runner.js';
 import { withAdmin } from '../kafka/admin.js';
+import { stagesLagSource } from '../kafka/lag.js';
 import { verifyTopics } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -110,6 +111,7 @@ export class Pipeline {
         topicPrefix: this.config.topics.prefix,
         ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
         concurrency: this.config.runner.concurrency,
+        maxRecordsPerCall: this.config.runner.maxRecordsPerCall,
         sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
         dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
         maxMessageBytes: this.config.topics.maxMessageBytes,
@@ -117,10 +119,12 @@ export class Pipeline {
       this.runners.push(runner);
       await runner.start();
     }
+    this.options.metrics.setLagSource(stagesLagSource(kafka, this.config.topics.prefix, this.runners));
   }
 
   /** Graceful: finishes in-flight batches, commits, leaves the groups, closes clients. */
   async stop(): Promise<void> {
+    this.options.metrics.setLagSource(undefined);
     await Promise.all(this.runners.map((r) => r.stop()));
     await this.embedder?.close();
     await this.cache?.close();

@@ -22,6 +22,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_REDIS_PREFIX', path: 'redis.keyPrefix', kind: 'string', doc: 'Prefix of every Redis key' },
   { name: 'RAGSYNC_TOPIC_PREFIX', path: 'topics.prefix', kind: 'string', doc: 'Prefix of every topic name' },
   { name: 'RAGSYNC_GROUP_PREFIX', path: 'runner.groupPrefix', kind: 'string', doc: 'Prefix of consumer group ids (default: the topic prefix); a new one replays every topic' },
+  { name: 'RAGSYNC_MAX_RECORDS_PER_CALL', path: 'runner.maxRecordsPerCall', kind: 'int', doc: 'Records a stage handles per call; offsets are committed after each slice, so a crash repeats at most one' },
   { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },
   { name: 'RAGSYNC_REPLICATION_FACTOR', path: 'topics.replicationFactor', kind: 'int', doc: 'Replication factor of new topics' },
   { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2]}}' },

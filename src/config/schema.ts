@@ -107,6 +107,8 @@ export const configSchema = z.object({
     groupPrefix: z.string().optional(),
     /** Partitions processed at once per stage. */
     concurrency: z.number().int().positive().default(4),
+    /** Records a stage handles per call; offsets are committed after each such slice. */
+    maxRecordsPerCall: z.number().int().positive().default(200),
     sessionTimeoutMs: z.number().int().positive().default(30_000),
     /** A stage whose DLQ rate (records per minute) passes this pauses. */
     dlqRateCapPerMinute: z.number().int().positive().default(100),

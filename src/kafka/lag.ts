@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import type { LagSource } from '../observability/metrics.js';
 
 export interface GroupLag {
   group: string;
@@ -36,4 +37,16 @@ export async function groupLag(kafka: Kafka, group: string, topics: string[]): P
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Reads the lag of each running stage's group: the source of the `ragsync_consumer_lag` gauge. */
+export function stagesLagSource(kafka: Kafka, topicPrefix: string, runners: ReadonlyArray<{ groupId: string; stage: { name: string; inputs: readonly string[] } }>): LagSource {
+  return () =>
+    Promise.all(
+      runners.map(async (r) => ({
+        stage: r.stage.name,
+        group: r.groupId,
+        lag: (await groupLag(kafka, r.groupId, r.stage.inputs.map((t) => `${topicPrefix}${t}`))).lag,
+      })),
+    );
 }

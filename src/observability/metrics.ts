@@ -13,10 +13,25 @@ export interface Metrics {
   /** Time from `occurred_at` at the source to the store's acknowledgement. */
   sourceToIndexedSeconds: Histogram<'stage'>;
   embeddings: Counter<'model' | 'source'>;
+  /** Consumer-group lag per stage, read from Kafka when /metrics is scraped. */
+  consumerLag: Gauge<'stage' | 'group'>;
+  /** Where `consumerLag` reads from; a process that runs no stage leaves it unset (no samples). */
+  setLagSource(source: LagSource | undefined): void;
 }
+
+export interface StageLag {
+  stage: string;
+  group: string;
+  lag: number;
+}
+export type LagSource = () => Promise<StageLag[]>;
+
+/** How long a scrape waits for the lag from Kafka (Prometheus' default scrape timeout is 10 s). */
+const LAG_READ_TIMEOUT_MS = 5_000;
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
+  let lagSource: LagSource | undefined;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ragsync_process_' });
   return {
     registry,
@@ -32,5 +47,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
     }),
     embeddings: new Counter({ name: 'ragsync_embeddings_total', help: 'Chunk embeddings by source (model call or cache)', labelNames: ['model', 'source'], registers: [registry] }),
+    consumerLag: new Gauge({
+      name: 'ragsync_consumer_lag',
+      help: 'Records on the input topics not yet committed by the stage consumer group (read at scrape time)',
+      labelNames: ['stage', 'group'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        if (!lagSource) return;
+        // Kafka unreachable or slow: no samples rather than a failed or timed-out scrape.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<StageLag[]>((resolve) => (timer = setTimeout(() => resolve([]), LAG_READ_TIMEOUT_MS)));
+        const lags = await Promise.race([lagSource().catch(() => []), late]);
+        clearTimeout(timer);
+        for (const l of lags) this.set({ stage: l.stage, group: l.group }, l.lag);
+      },
+    }),
+    setLagSource(source) {
+      lagSource = source;
+    },
   };
 }

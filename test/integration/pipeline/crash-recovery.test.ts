@@ -42,6 +42,8 @@ describe('a worker killed with SIGKILL mid-run', () => {
         LANCEDB_PATH: c.store.lancedbPath,
         RAGSYNC_COLLECTION: c.store.collection,
         EMBEDDER: 'hashing',
+        // Small slices: the store commits every few records, so the test sees it part-way through.
+        RAGSYNC_MAX_RECORDS_PER_CALL: '10',
         LOG_LEVEL: 'warn',
         QDRANT_URL: '',
       },
@@ -64,12 +66,15 @@ describe('a worker killed with SIGKILL mid-run', () => {
     const stages = ['map', 'chunk', 'embed', 'store'].map((name) => ({ name, group: name, inputs: name === 'map' ? ['changes.product', 'changes.category', 'changes.cms_page', 'changes.cms_block', 'changes.promotion'] : name === 'chunk' ? ['documents'] : name === 'embed' ? ['chunks'] : ['vectors'] }));
     worker = startWorker();
     // Kill it once the store has committed some of its input but not all of it.
+    let seen = 'nothing';
     await waitUntil('the store stage to be part-way through', async () => {
       const store = await groupLag(harness.kafka, `${harness.config.topics.prefix}store`, [`${harness.config.topics.prefix}vectors`]);
       const committed = store.topics[0]!.end - store.lag;
-      if (process.env.DEBUG_CRASH) console.log('store', store.topics[0]!.end, store.lag, stderr.slice(-300));
+      seen = `${store.topics[0]!.end} vectors, ${committed} committed`;
       return committed > 0 && store.lag > 0;
-    }, 120_000);
+    }, 120_000).catch((error: Error) => {
+      throw new Error(`${error.message} (last seen: ${seen}; worker stderr: ${stderr.slice(-1000) || 'empty'})`);
+    });
     worker.kill('SIGKILL');
     await new Promise((resolve) => worker!.once('exit', resolve));
 

@@ -7,6 +7,7 @@ import type { RecordCodec } from '../../../src/kafka/codec.js';
 import { StageRunner } from '../../../src/kafka/stage-runner.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { stagesLagSource } from '../../../src/kafka/lag.js';
 import { createTestTopics, readAll, testKafka, waitUntil } from '../../support/kafka.js';
 import { uniqueName } from '../../support/unique.js';
 
@@ -112,6 +113,23 @@ describe('the stage runner', () => {
     const out = await readAll(kafka, `${prefix}out`);
     expect(out.map((r) => [r.key, r.value === null ? null : JSON.parse(r.value.toString()).name])).toEqual([['a', 'LAMP'], ['b', 'DESK'], ['a', null]]);
     expect(out[2]!.headers[HEADERS.sourceVersion]).toBe('3');
+  });
+
+  it('exports the lag of its group on /metrics, read from Kafka', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const runner = await setup(upper(), { metrics });
+    metrics.setLagSource(stagesLagSource(kafka, prefix, [runner]));
+    const lagSample = async () => {
+      const text = await metrics.registry.metrics();
+      return /^ragsync_consumer_lag\{stage="upper",group="([^"]+)"\} (\d+)$/m.exec(text);
+    };
+    await publish([{ key: 'a', value: item('lamp', 1) }, { key: 'b', value: item('desk', 2) }, { key: 'c', value: item('shelf', 3) }]);
+    // Nothing committed yet: the whole input is lag.
+    expect((await lagSample())?.slice(1)).toEqual([runner.groupId, '3']);
+    await runner.start();
+    await waitUntil('the lag to reach 0', async () => (await lagSample())?.[2] === '0');
+    metrics.setLagSource(undefined);
+    expect(await lagSample()).toBeNull();
   });
 
   it('sends a permanent failure and an undecodable record to the DLQ and goes on', async () => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/observability/metrics.js';
+
+const lagSamples = (text: string) => text.split('\n').filter((l) => l.startsWith('ragsync_consumer_lag{'));
+
+describe('the consumer lag gauge', () => {
+  it('has no samples in a process that runs no stage', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    expect(lagSamples(await metrics.registry.metrics())).toEqual([]);
+  });
+
+  it('shows what its source reads, replacing the previous reading', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    let reading = [
+      { stage: 'map', group: 'ragsync.map', lag: 12 },
+      { stage: 'chunk', group: 'ragsync.chunk', lag: 0 },
+    ];
+    metrics.setLagSource(async () => reading);
+    expect(lagSamples(await metrics.registry.metrics())).toEqual(['ragsync_consumer_lag{stage="map",group="ragsync.map"} 12', 'ragsync_consumer_lag{stage="chunk",group="ragsync.chunk"} 0']);
+    reading = [{ stage: 'map', group: 'ragsync.map', lag: 3 }];
+    expect(lagSamples(await metrics.registry.metrics())).toEqual(['ragsync_consumer_lag{stage="map",group="ragsync.map"} 3']);
+  });
+
+  it('still answers the scrape, without lag samples, when Kafka cannot be read', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    metrics.setLagSource(async () => [{ stage: 'map', group: 'ragsync.map', lag: 5 }]);
+    await metrics.registry.metrics();
+    metrics.setLagSource(async () => {
+      throw new Error('There is no leader for this topic-partition');
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('# TYPE ragsync_consumer_lag gauge');
+    expect(lagSamples(text)).toEqual([]);
+    expect(text).toContain('# TYPE ragsync_records_total counter');
+  });
+});

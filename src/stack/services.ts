@@ -92,6 +92,17 @@ log4j.logger.kafka.log.LogCleaner=WARN
 `;
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes, base64url like Kafka's own. Like Kafka's Uuid, never one that
+ * starts with `-`, which a command line would read as an option (`--cluster-id=` guards old ones).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function kafka(layout: StackLayout): Service {
   const logFile = join(layout.logs, 'kafka.log');
   const pidFile = join(layout.run, 'kafka.pid');
@@ -112,11 +123,11 @@ function kafka(layout: StackLayout): Service {
       writeFileSync(properties, kafkaProperties(layout));
       writeFileSync(join(configDir, 'log4j.properties'), log4jProperties(layout));
       const idFile = join(configDir, 'cluster-id');
-      if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('base64url'));
+      if (!existsSync(idFile)) writeFileSync(idFile, newClusterId());
       const clusterId = readFileSync(idFile, 'utf8').trim();
       const format = spawnSync(
         'java',
-        [`-Dlog4j.configuration=file:${join(configDir, 'log4j.properties')}`, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties, '--ignore-formatted'],
+        [`-Dlog4j.configuration=file:${join(configDir, 'log4j.properties')}`, '-cp', classpath, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', properties, '--ignore-formatted'],
         { encoding: 'utf8' },
       );
       if (format.status !== 0) throw new Error(`kafka storage format failed: ${(format.stderr || format.stdout).trim().split('\n').pop()}`);

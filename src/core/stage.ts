@@ -13,6 +13,8 @@ export interface InputRecord<V = unknown> {
   /** The decoded value, or null for a tombstone (a delete). */
   value: V | null;
   headers: Record<string, string>;
+  /** The value's exact bytes as read (wire format), or null for a tombstone. */
+  raw?: Buffer | null;
   /** From the value, or from the tombstone's headers. */
   sourceVersion: bigint;
   occurredAt: number;
@@ -27,11 +29,21 @@ export interface OutputRecord<V = unknown> {
   sourceVersion: bigint;
   occurredAt: number;
   headers?: Record<string, string>;
+  /**
+   * A value already in the topic's wire format (Confluent magic byte, schema id, Avro body), sent
+   * as it is instead of encoding `value`: a stage that republishes a record it read (the map
+   * stage's repair of a change topic) keeps the writer's exact bytes. `null` is a tombstone.
+   */
+  rawValue?: Buffer | null;
 }
 
 /** What a stage returns for one input record. */
 export type RecordResult<O = unknown> =
-  | { ok: true; outputs: OutputRecord<O>[] }
+  /**
+   * `stale`: the record was older than what its target already holds and was dropped on purpose
+   * (counted as `outcome="stale"`, never as `ok`).
+   */
+  | { ok: true; outputs: OutputRecord<O>[]; stale?: boolean }
   /** The record fails alone; the error's class decides DLQ, retry or pause. */
   | { ok: false; error: unknown };
 
@@ -41,6 +53,9 @@ export interface StageContext {
   /** True when the partition was revoked: stop and return what is done. */
   isStale(): boolean;
 }
+
+/** Partitions a group member owns after a rebalance, by logical topic name. */
+export type Assignment = Record<string, number[]>;
 
 export interface StageDefinition<I = unknown, O = unknown> {
   name: string;
@@ -57,6 +72,20 @@ export interface StageDefinition<I = unknown, O = unknown> {
   process(records: InputRecord<I>[], context: StageContext): Promise<RecordResult<O>[]>;
   /** Terminal stages (store, push) may route retryable failures to delayed retry topics. */
   terminal?: boolean;
+  /**
+   * Inputs whose partitions with the same number hold the same keys (the store's `vectors`,
+   * price and stock topics): the group assigns them to one member together, and the runner never
+   * processes two of them at once, so one document has one writer (docs/design.md §8).
+   */
+  coPartitioned?: boolean;
+  /**
+   * Called after every rebalance with the partitions this member now owns, before any batch of
+   * them is processed (the runner waits for the returned promise). A stage with per-partition
+   * state restores it here.
+   */
+  onAssignment?(assignment: Assignment): Promise<void>;
+  /** Called once when the runner stops. */
+  close?(): Promise<void>;
 }
 
 export type { EntityKey };

@@ -1,28 +1,35 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { backoffDelay } from '../core/backoff.js';
-import { classify, describeError, PermanentError, type ErrorClass } from '../core/errors.js';
+import { classify, describeError, PermanentError, SystemError, type ErrorClass } from '../core/errors.js';
+import { decideFailure, DEFAULT_FAILURE_POLICY, type FailureDecision, type FailurePolicy } from '../core/failure-policy.js';
 import { HEADERS } from '../core/records.js';
-import type { InputRecord, RecordResult, StageDefinition } from '../core/stage.js';
+import type { Assignment, InputRecord, OutputRecord, RecordResult, StageDefinition } from '../core/stage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RecordCodec } from './codec.js';
+import { coPartitionAssigner, PartitionNumberLocks } from './co-partition-assigner.js';
 import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedRecord } from './dlq.js';
 import { createIdempotentProducer } from './client.js';
+import { classifyKafkaError } from './kafka-errors.js';
 
 /**
  * Runs one stage in its own consumer group (docs/design.md §3). The runner owns everything Kafka:
- * consuming with `eachBatch` and in-order `resolveOffset`, decoding, calling the stage, producing
- * its outputs, committing only after they are acknowledged, and routing failures by class:
+ * consuming with `eachBatch` and in-order `resolveOffset`, decoding, calling the stage, encoding
+ * and producing its outputs, committing after every slice once they are acknowledged, and carrying
+ * out what {@link decideFailure} decides for each failed record:
  *
- * - permanent (or undecodable): the record goes to `<group>.dlq` with headers saying why;
- * - system: the whole stage pauses and alerts; nothing goes to the DLQ; it probes again later;
- * - retryable: the partition pauses and retries in place with backoff, so an output topic is
- *   never reordered. Terminal stages may instead hand such records to `retryRoute` (the seam for
- *   delayed retry topics).
+ * - permanent (undecodable, a value that does not fit its schema or its topic's size limit): the
+ *   record goes to `<group>.dlq` with its input topic, partition and offset, and the partition goes on;
+ * - system: every input of the stage pauses and alerts; nothing goes to the DLQ; it probes again later;
+ * - retryable: the partition pauses and tries the record again in place with capped backoff that
+ *   honours the target's Retry-After, so an output topic is never reordered; after the policy's
+ *   attempt limit the record is dead-lettered. Terminal stages may instead hand such records to
+ *   `retryRoute` (delayed retry topics).
  *
- * The unresolved part of a batch is fetched again after a pause, because kafkajs fetches from the
- * last resolved offset. A raw Error never escapes the kafkajs handler: kafkajs would retry a plain
- * Error forever on the same offset and crash on a TypeError.
+ * Encoding happens per record before anything of a slice is produced, so one record whose output
+ * cannot be encoded fails alone. A failed produce sends nothing of the slice's offsets to the
+ * commit, replaces the producer (its idempotent sequence state may be broken) and retries the
+ * slice after a backoff. A raw Error never escapes the kafkajs handler: kafkajs would retry a plain
+ * Error at once, forever, on the same offset.
  */
 export interface StageRunnerOptions {
   kafka: Kafka;
@@ -42,14 +49,17 @@ export interface StageRunnerOptions {
   dlqRateCapPerMinute?: number;
   /** Largest value the output topics take (their `max.message.bytes`). */
   maxMessageBytes?: number;
-  /** How long a stage stays paused after a system error before it probes again. @defaultValue 30_000 */
+  /** How the stage's failures are handled; unset fields keep {@link DEFAULT_FAILURE_POLICY}. */
+  failurePolicy?: Partial<FailurePolicy>;
+  /** Shorthand for `failurePolicy.systemPauseMs`. */
   systemPauseMs?: number;
+  /** Shorthand for `failurePolicy.backoff`. */
   retryBackoff?: { initialMs?: number; maxMs?: number };
   /** Terminal stages: take a retryable failure off the partition (delayed retry topics). */
   retryRoute?: (failed: FailedRecord, error: unknown) => Message & { topic: string };
 }
 
-export type StageState = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
+export type StageState = 'created' | 'running' | 'paused' | 'stopping' | 'stopped' | 'crashed';
 
 export interface StageHealth {
   stage: string;
@@ -59,20 +69,32 @@ export interface StageHealth {
   lastError?: { class: ErrorClass; message: string; at: string };
 }
 
+type Outgoing = Message & { topic: string };
+
+/** One input record after the stage and the encoder: its outputs ready to send, or why it failed. */
 interface Outcome {
   message: KafkaMessage;
-  result: RecordResult | { ok: false; error: unknown; undecodable: true };
+  result: { ok: true; messages: Outgoing[]; stale: boolean } | { ok: false; error: unknown };
 }
+
+/** Space a record needs beyond its value (key, headers, batch overhead) within `max.message.bytes`. */
+const RECORD_OVERHEAD_BYTES = 16 * 1024;
 
 export class StageRunner {
   private readonly consumer: Consumer;
-  private readonly producer: Producer;
+  private producer: Producer;
+  private producerReady: Promise<void> | undefined;
   private readonly dlqLimiter: DlqRateLimiter;
-  private readonly attempts = new Map<string, number>();
+  private readonly policy: FailurePolicy;
+  /** Per partition: the offset of the record that last failed in place, and how often. */
+  private readonly attempts = new Map<string, { offset: string; count: number }>();
   private readonly paused = new Map<string, { reason: string; until: number; timer: NodeJS.Timeout }>();
+  private readonly locks = new PartitionNumberLocks();
   private state: StageState = 'created';
   private lastError: StageHealth['lastError'];
   private readonly logicalTopic = new Map<string, string>();
+  private assignment: Assignment = {};
+  private assigning: Promise<void> | undefined;
   readonly groupId: string;
 
   constructor(
@@ -81,6 +103,13 @@ export class StageRunner {
   ) {
     this.groupId = `${options.groupPrefix ?? options.topicPrefix}${stage.group}`;
     for (const input of stage.inputs) this.logicalTopic.set(this.topic(input), input);
+    this.policy = {
+      ...DEFAULT_FAILURE_POLICY,
+      ...(options.systemPauseMs === undefined ? {} : { systemPauseMs: options.systemPauseMs }),
+      ...options.failurePolicy,
+      backoff: { ...DEFAULT_FAILURE_POLICY.backoff, ...options.failurePolicy?.backoff, ...options.retryBackoff },
+      retryTopics: Boolean(stage.terminal && options.retryRoute),
+    };
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -88,6 +117,27 @@ export class StageRunner {
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      ...(stage.coPartitioned ? { partitionAssigners: [coPartitionAssigner] } : {}),
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assignment: Assignment = {};
+      for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+        assignment[this.logicalTopic.get(topic) ?? topic] = [...partitions].sort((a, b) => a - b);
+      }
+      this.assignment = assignment;
+      // Restored before the first batch of the new generation is processed (see `ready`).
+      this.assigning = undefined;
+      void this.ready().catch(() => undefined);
+    });
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.lastError = { class: 'system', message: describeError(payload.error), at: new Date().toISOString() };
+      if (payload.restart) {
+        this.log.warn({ err: describeError(payload.error) }, 'consumer crashed; kafkajs restarts it');
+      } else {
+        // kafkajs gives up on this consumer: the process is alive but no longer works (/healthz fails).
+        this.state = 'crashed';
+        this.log.error({ err: describeError(payload.error) }, 'consumer crashed and will not restart');
+      }
     });
     this.producer = createIdempotentProducer(options.kafka);
     this.dlqLimiter = new DlqRateLimiter(options.dlqRateCapPerMinute ?? 100);
@@ -101,8 +151,12 @@ export class StageRunner {
     return this.options.logger;
   }
 
+  private get metrics(): Metrics {
+    return this.options.metrics;
+  }
+
   async start(): Promise<void> {
-    await this.producer.connect();
+    await this.connectProducer();
     await this.consumer.connect();
     for (const input of this.stage.inputs) {
       // A new group reads the compacted input from the start: that is what a full resync is.
@@ -111,18 +165,19 @@ export class StageRunner {
     this.state = 'running';
     await this.consumer.run({
       eachBatchAutoResolve: false,
-      // Without an interval or threshold kafkajs commits only after a whole fetched batch; with it,
-      // the commit after each processed slice goes out, so a crash repeats at most one slice.
-      autoCommitInterval: 1000,
+      // Offsets are committed explicitly after each slice (see `consume`); this is only the
+      // safety net for what kafkajs commits on a rebalance or at stop.
+      autoCommitInterval: 5_000,
       partitionsConsumedConcurrently: this.options.concurrency ?? 4,
       eachBatch: async (payload) => {
         try {
           await this.handleBatch(payload);
         } catch (error) {
-          // Only kafkajs' own errors (rebalance, disconnect) reach here; let kafkajs handle those,
-          // never a raw Error.
-          this.log.warn({ err: error, stage: this.stage.name }, 'batch interrupted');
+          // Only kafkajs' own errors (rebalance, disconnect, a failed commit) may reach kafkajs;
+          // anything else is a failure of ours, turned into a pause so it cannot loop at once.
           if ((error as { name?: string }).name?.startsWith('KafkaJS')) throw error;
+          this.log.error({ err: describeError(error), topic: payload.batch.topic, partition: payload.batch.partition }, 'batch failed');
+          this.pause(payload, error, { action: 'pause-partition', delayMs: this.policy.backoff.maxMs }, 'unexpected');
         }
       },
     });
@@ -135,7 +190,8 @@ export class StageRunner {
     this.state = 'stopping';
     for (const { timer } of this.paused.values()) clearTimeout(timer);
     await this.consumer.disconnect();
-    await this.producer.disconnect();
+    await this.producer.disconnect().catch(() => undefined);
+    await this.stage.close?.();
     this.state = 'stopped';
     this.log.info({ stage: this.stage.name }, 'stage stopped');
   }
@@ -153,32 +209,89 @@ export class StageRunner {
     };
   }
 
+  /** The stage's view of the current assignment, restored once per generation. */
+  private ready(): Promise<void> {
+    if (!this.stage.onAssignment) return Promise.resolve();
+    this.assigning ??= this.stage.onAssignment(this.assignment).catch((error: unknown) => {
+      this.assigning = undefined;
+      throw error;
+    });
+    return this.assigning;
+  }
+
+  private connectProducer(): Promise<void> {
+    this.producerReady ??= this.producer.connect().catch((error: unknown) => {
+      this.producerReady = undefined;
+      throw classifyKafkaError(error);
+    });
+    return this.producerReady;
+  }
+
+  /**
+   * After a failed send the idempotent producer's sequence numbers may no longer match the
+   * broker's: a later send could be refused or silently taken as a duplicate. A new producer
+   * starts a new sequence.
+   */
+  private replaceProducer(): void {
+    const old = this.producer;
+    void old.disconnect().catch(() => undefined);
+    this.producer = createIdempotentProducer(this.options.kafka);
+    this.producerReady = undefined;
+  }
+
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    try {
+      await this.ready();
+    } catch (error) {
+      this.pause(payload, error, { action: 'pause-stage', delayMs: this.policy.systemPauseMs }, 'assignment');
+      return;
+    }
+    if (this.stage.coPartitioned) await this.locks.run(payload.batch.partition, () => this.consume(payload));
+    else await this.consume(payload);
+  }
+
+  private async consume(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
     const started = performance.now();
     const max = this.options.maxRecordsPerCall ?? 200;
-    const key = partitionKey(batch.topic, batch.partition);
     this.log.debug({ topic: batch.topic, partition: batch.partition, records: batch.messages.length, firstOffset: batch.firstOffset() }, 'batch');
     for (let i = 0; i < batch.messages.length; i += max) {
       if (!isRunning() || isStale()) return;
       const slice = batch.messages.slice(i, i + max);
       const outcomes = await this.process(batch.topic, batch.partition, slice, heartbeat, isStale);
-      const { messages, resolved, stop } = this.route(batch.topic, batch.partition, outcomes);
+      const plan = this.route(batch.topic, batch.partition, outcomes);
       // A revoked or re-seeked partition belongs to someone else now: its outputs must not be
       // produced twice out of order.
       if (isStale()) return;
-      if (messages.length > 0) await this.send(messages);
-      for (const offset of resolved) resolveOffset(offset);
-      this.options.metrics.records.inc({ stage: this.stage.name, outcome: 'ok' }, resolved.length);
-      await commitOffsetsIfNecessary();
+      if (plan.messages.length > 0) {
+        try {
+          await this.send(plan.messages);
+        } catch (error) {
+          const classified = classifyKafkaError(error);
+          this.replaceProducer();
+          const attempt = this.countAttempt(batch.topic, batch.partition, slice[0]!.offset);
+          // A produce that keeps failing is Kafka's failure, not the records': never dead-letter for it.
+          const decision = decideFailure(classified, attempt, { ...this.policy, maxAttempts: Number.POSITIVE_INFINITY, retryTopics: false });
+          this.pause(payload, classified, decision, 'produce');
+          return;
+        }
+      }
+      for (const offset of plan.resolved) resolveOffset(offset);
+      if (plan.resolved.length > 0) {
+        const next = (BigInt(plan.resolved[plan.resolved.length - 1]!) + 1n).toString();
+        await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+      }
+      for (const [outcome, count] of Object.entries(plan.counts)) {
+        if (count > 0) this.metrics.records.inc({ stage: this.stage.name, outcome }, count);
+      }
       await heartbeat();
-      if (stop) {
-        this.pause(payload, stop.error, stop.errorClass, stop.reason);
+      if (plan.stop) {
+        this.pause(payload, plan.stop.error, plan.stop.decision, plan.stop.reason);
         return;
       }
-      this.attempts.delete(key);
+      this.attempts.delete(partitionKey(batch.topic, batch.partition));
     }
-    this.options.metrics.batchSeconds.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
+    this.metrics.batchSeconds.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
   }
 
   private async process(topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, isStale: () => boolean): Promise<Outcome[]> {
@@ -200,11 +313,19 @@ export class StageRunner {
       clearInterval(beat);
     }
     let next = 0;
-    return slice.map((message, index) => {
-      const d = decoded[index];
-      if (d instanceof Error) return { message, result: { ok: false as const, error: d, undecodable: true as const } };
-      return { message, result: results[next++]! };
-    });
+    return Promise.all(
+      slice.map(async (message, index): Promise<Outcome> => {
+        const d = decoded[index];
+        if (d instanceof Error) return { message, result: { ok: false, error: d } };
+        const result = results[next++]!;
+        if (!result.ok) return { message, result };
+        try {
+          return { message, result: { ok: true, messages: await this.encodeOutputs(result.outputs), stale: result.stale === true } };
+        } catch (error) {
+          return { message, result: { ok: false, error } };
+        }
+      }),
+    );
   }
 
   private async decode(topic: string, partition: number, message: KafkaMessage): Promise<InputRecord | Error> {
@@ -226,6 +347,7 @@ export class StageRunner {
         key,
         value,
         headers,
+        raw: message.value,
         sourceVersion: BigInt(versionText),
         occurredAt: Number.isFinite(occurredAt) ? Number(occurredAt) : Number(message.timestamp),
       };
@@ -234,108 +356,135 @@ export class StageRunner {
     }
   }
 
+  /**
+   * Encodes one record's outputs. Throws (and so fails that record alone) when a value does not
+   * match its schema, the registry cannot be reached, or an encoded value would not fit its
+   * topic's `max.message.bytes`.
+   */
+  private async encodeOutputs(outputs: readonly OutputRecord[]): Promise<Outgoing[]> {
+    const limit = this.options.maxMessageBytes ?? 4 * 1024 * 1024;
+    return Promise.all(
+      outputs.map(async (o): Promise<Outgoing> => {
+        const topic = this.topic(o.topic);
+        const value = o.rawValue !== undefined ? o.rawValue : o.value === null ? null : await this.options.codec.encode(topic, o.value);
+        if (value !== null && value.length > limit - RECORD_OVERHEAD_BYTES) {
+          throw new PermanentError(`output of ${value.length} bytes for ${topic} exceeds its max.message.bytes ${limit}`, { code: 'record_too_large' });
+        }
+        return {
+          topic,
+          key: o.key,
+          value,
+          headers: { ...o.headers, [HEADERS.sourceVersion]: o.sourceVersion.toString(), [HEADERS.occurredAt]: String(o.occurredAt) },
+        };
+      }),
+    );
+  }
+
+  /** How often the record at `offset` has failed in place, this failure included. */
+  private countAttempt(topic: string, partition: number, offset: string): number {
+    const key = partitionKey(topic, partition);
+    const previous = this.attempts.get(key);
+    const count = previous?.offset === offset ? previous.count + 1 : 1;
+    this.attempts.set(key, { offset, count });
+    return count;
+  }
+
   /** Walks outcomes in offset order; stops at the first failure that must not be skipped. */
   private route(topic: string, partition: number, outcomes: Outcome[]) {
-    const messages: Array<Message & { topic: string }> = [];
+    const messages: Outgoing[] = [];
     const resolved: string[] = [];
-    for (const { message, result } of outcomes) {
-      const failed = (): FailedRecord => ({ topic, partition, offset: message.offset, key: message.key, value: message.value, headers: headersToStrings(message.headers) });
-      if (result.ok) {
-        messages.push(...result.outputs.map((o) => ({ topic: this.topic(o.topic), ...this.pending(o) })));
-        resolved.push(message.offset);
-        continue;
-      }
-      const errorClass = classify(result.error);
-      if (errorClass === 'permanent') {
-        if (!this.dlqLimiter.tryAcquire()) {
-          return { messages, resolved, stop: { error: result.error, errorClass: 'system' as const, reason: 'dlq-rate' } };
-        }
-        messages.push({ topic: dlqTopic(this.options.topicPrefix, this.stage.group), ...dlqMessage(this.stage.name, failed(), result.error, errorClass) });
-        this.options.metrics.dlq.inc({ stage: this.stage.name, error_class: errorClass });
-        this.log.warn({ stage: this.stage.name, key: message.key?.toString(), offset: message.offset, err: describeError(result.error) }, 'record sent to the DLQ');
-        resolved.push(message.offset);
-        continue;
-      }
-      if (errorClass === 'retryable' && this.stage.terminal && this.options.retryRoute) {
-        messages.push(this.options.retryRoute(failed(), result.error));
-        resolved.push(message.offset);
-        continue;
-      }
-      return { messages, resolved, stop: { error: result.error, errorClass, reason: errorClass } };
-    }
-    return { messages, resolved, stop: undefined };
-  }
-
-  /** Outputs still carry their values as objects; `send` encodes them. */
-  private pending(o: { key: string; value: unknown; sourceVersion: bigint; occurredAt: number; headers?: Record<string, string> }): Message & { pendingValue: unknown } {
-    return {
-      key: o.key,
-      value: null,
-      pendingValue: o.value,
-      headers: { ...o.headers, [HEADERS.sourceVersion]: o.sourceVersion.toString(), [HEADERS.occurredAt]: String(o.occurredAt) },
-    };
-  }
-
-  private async send(messages: Array<Message & { topic: string; pendingValue?: unknown }>): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
+    const counts = { ok: 0, stale: 0, dlq: 0, retried: 0 };
     const limit = this.options.maxMessageBytes ?? 4 * 1024 * 1024;
-    for (const m of messages) {
-      const { pendingValue, topic, ...message } = m;
-      let out: Message = message;
-      if (pendingValue !== undefined && pendingValue !== null) {
-        const value = await this.options.codec.encode(topic, pendingValue);
-        if (value.length > limit - 1024) {
-          // Too large for its topic: the DLQ gets the facts, not the bytes (docs/design.md §3).
-          const error = new PermanentError(`record of ${value.length} bytes exceeds ${topic} max.message.bytes ${limit}`, { code: 'record_too_large' });
-          const dlq = dlqTopic(this.options.topicPrefix, this.stage.group);
-          const failed = { topic, partition: -1, offset: '-1', key: message.key as Buffer | null, value: null, headers: (message.headers ?? {}) as Record<string, string> };
-          byTopic.set(dlq, [...(byTopic.get(dlq) ?? []), dlqMessage(this.stage.name, failed, error, 'permanent', { headersOnly: true })]);
-          this.options.metrics.dlq.inc({ stage: this.stage.name, error_class: 'permanent' });
-          this.log.warn({ stage: this.stage.name, key: String(message.key), bytes: value.length }, 'output too large, sent to the DLQ as headers only');
-          continue;
-        }
-        out = { ...message, value };
+    for (const { message, result } of outcomes) {
+      if (result.ok) {
+        messages.push(...result.messages);
+        resolved.push(message.offset);
+        counts[result.stale ? 'stale' : 'ok'] += 1;
+        continue;
       }
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), out]);
+      const headers = headersToStrings(message.headers);
+      const attempt = classify(result.error) === 'retryable' ? this.countAttempt(topic, partition, message.offset) : 1;
+      const decision = decideFailure(result.error, attempt, this.policy);
+      const failed: FailedRecord = {
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        headers: { ...headers, [HEADERS.attempt]: String(Math.max(attempt, Number(headers[HEADERS.attempt] ?? 1))) },
+      };
+      if (decision.action === 'dead-letter') {
+        if (!this.dlqLimiter.tryAcquire()) {
+          const error = new SystemError(`the DLQ rate of stage ${this.stage.name} passed its cap: ${describeError(result.error)}`, { code: 'dlq_rate', cause: result.error });
+          return { messages, resolved, counts, stop: { error, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs } as FailureDecision, reason: 'dlq-rate' } };
+        }
+        // A record too large to copy into the DLQ goes there as headers only: the facts, not the bytes.
+        const headersOnly = (message.value?.length ?? 0) > limit - RECORD_OVERHEAD_BYTES;
+        messages.push({ topic: dlqTopic(this.options.topicPrefix, this.stage.group), ...dlqMessage(this.stage.name, failed, result.error, decision.errorClass, { headersOnly }) });
+        this.metrics.dlq.inc({ stage: this.stage.name, error_class: decision.errorClass });
+        counts.dlq += 1;
+        this.log.warn({ stage: this.stage.name, key: message.key?.toString(), topic, partition, offset: message.offset, attempt, reason: decision.reason, err: describeError(result.error) }, 'record sent to the DLQ');
+        resolved.push(message.offset);
+        continue;
+      }
+      if (decision.action === 'retry-topic' && this.options.retryRoute) {
+        messages.push(this.options.retryRoute(failed, result.error));
+        counts.retried += 1;
+        resolved.push(message.offset);
+        continue;
+      }
+      if (decision.action === 'pause-partition') counts.retried += 1;
+      return { messages, resolved, counts, stop: { error: result.error, decision, reason: classify(result.error) } };
+    }
+    return { messages, resolved, counts, stop: undefined };
+  }
+
+  private async send(messages: Outgoing[]): Promise<void> {
+    await this.connectProducer();
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, ...message } of messages) {
+      const list = byTopic.get(topic) ?? [];
+      list.push(message);
+      byTopic.set(topic, list);
     }
     await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, msgs]) => ({ topic, messages: msgs })) });
   }
 
-  private pause(payload: EachBatchPayload, error: unknown, errorClass: ErrorClass, reason: string): void {
+  private pause(payload: EachBatchPayload, error: unknown, decision: FailureDecision, reason: string): void {
     const { batch } = payload;
     const key = partitionKey(batch.topic, batch.partition);
-    const attempt = (this.attempts.get(key) ?? 0) + 1;
-    this.attempts.set(key, attempt);
-    const delay =
-      errorClass === 'system'
-        ? this.options.systemPauseMs ?? 30_000
-        : backoffDelay(attempt - 1, { initialMs: this.options.retryBackoff?.initialMs ?? 1000, maxMs: this.options.retryBackoff?.maxMs ?? 60_000 });
+    const delay = decision.action === 'pause-stage' || decision.action === 'pause-partition' ? decision.delayMs : this.policy.backoff.initialMs;
+    const wholeStage = decision.action === 'pause-stage';
+    const errorClass = classify(error);
     this.lastError = { class: errorClass, message: describeError(error), at: new Date().toISOString() };
     // A system error is wrong for every record: pause every input of the stage, not just this one.
     const resumeOne = payload.pause();
-    const resumeAll =
-      errorClass === 'system'
-        ? (() => {
-            const topics = this.stage.inputs.map((t) => ({ topic: this.topic(t) }));
-            this.consumer.pause(topics);
-            return () => this.consumer.resume(topics);
-          })()
-        : undefined;
-    this.options.metrics.paused.set({ stage: this.stage.name, reason }, 1);
-    const level = errorClass === 'system' ? 'error' : 'warn';
-    this.log[level]({ stage: this.stage.name, topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, reason, err: describeError(error) }, errorClass === 'system' ? 'stage paused: system error (alert)' : 'partition paused: retrying in place');
+    const resumeAll = wholeStage
+      ? (() => {
+          const topics = this.stage.inputs.map((t) => ({ topic: this.topic(t) }));
+          this.consumer.pause(topics);
+          return () => this.consumer.resume(topics);
+        })()
+      : undefined;
+    const pausedReason = wholeStage && reason !== 'dlq-rate' ? 'system' : reason;
+    this.metrics.paused.set({ stage: this.stage.name, reason: pausedReason }, 1);
+    const attempt = this.attempts.get(key)?.count;
+    this.log[wholeStage ? 'error' : 'warn'](
+      { stage: this.stage.name, topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, reason: pausedReason, err: describeError(error) },
+      wholeStage ? 'stage paused: system error (alert)' : 'partition paused: retrying in place',
+    );
     const previous = this.paused.get(key);
     if (previous) clearTimeout(previous.timer);
     const timer = setTimeout(() => {
       this.paused.delete(key);
-      this.options.metrics.paused.set({ stage: this.stage.name, reason }, 0);
+      this.metrics.paused.set({ stage: this.stage.name, reason: pausedReason }, 0);
       if (this.state !== 'running') return;
       resumeAll?.();
       resumeOne();
       this.log.info({ stage: this.stage.name, topic: batch.topic, partition: batch.partition }, 'resumed');
     }, delay);
     timer.unref();
-    this.paused.set(key, { reason, until: Date.now() + delay, timer });
+    this.paused.set(key, { reason: pausedReason, until: Date.now() + delay, timer });
   }
 }
 

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { PermanentError, RetryableError, SystemError } from '../../../src/core/errors.js';
@@ -8,6 +10,7 @@ import { StageRunner } from '../../../src/kafka/stage-runner.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { stagesLagSource } from '../../../src/kafka/lag.js';
+import { classifyHttpStatus } from '../../../src/embedders/http-errors.js';
 import { createTestTopics, readAll, testKafka, waitUntil } from '../../support/kafka.js';
 import { uniqueName } from '../../support/unique.js';
 
@@ -176,6 +179,110 @@ describe('the stage runner', () => {
     await runner.start();
     await waitUntil('the stage to pause', () => runner.health().pausedPartitions.some((p) => p.reason === 'dlq-rate'));
     expect((await readAll(kafka, `${prefix}upper.dlq`)).length).toBe(2);
+  });
+
+  it('dead-letters a record whose output cannot be encoded or is too large, with its input coordinates, and its lag returns to 0', async () => {
+    const codec: RecordCodec = {
+      decode: jsonCodec.decode,
+      async encode(topic, value) {
+        if ((value as Item).name === 'BROKEN') throw new PermanentError('value does not match schema upper: invalid field(s) name', { code: 'schema_mismatch' });
+        return jsonCodec.encode(topic, value);
+      },
+    };
+    const metrics = createMetrics({ defaultMetrics: false });
+    // 16 KiB of the limit is kept for key, headers and batch overhead: values above ~4 KiB are refused.
+    const runner = await setup(upper(), { codec, metrics, maxMessageBytes: 20 * 1024 });
+    metrics.setLagSource(stagesLagSource(kafka, prefix, [runner]));
+    await publish([
+      { key: 'a', value: item('fine', 1) },
+      { key: 'b', value: item('broken', 2) },
+      { key: 'c', value: item('x'.repeat(6000), 3) },
+      { key: 'd', value: item('also fine', 4) },
+    ]);
+    await runner.start();
+    await waitUntil('two outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 2);
+    const dlq = await readAll(kafka, `${prefix}upper.dlq`);
+    expect(dlq.map((r) => [r.key, r.headers[HEADERS.errorClass], r.headers[HEADERS.errorCode], r.headers[HEADERS.origTopic], r.headers[HEADERS.origPartition], r.headers[HEADERS.origOffset]])).toEqual([
+      ['b', 'permanent', 'schema_mismatch', `${prefix}in`, '0', '1'],
+      ['c', 'permanent', 'record_too_large', `${prefix}in`, '0', '2'],
+    ]);
+    // The DLQ keeps the input as it was, so it can be inspected and replayed.
+    expect(JSON.parse(dlq[0]!.value!.toString()).name).toBe('broken');
+    expect((await readAll(kafka, `${prefix}out`)).map((r) => r.key)).toEqual(['a', 'd']);
+    const lag = async () => /^ragsync_consumer_lag\{stage="upper",group="[^"]+"\} (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+    await waitUntil('the lag to return to 0', async () => (await lag()) === '0');
+  });
+
+  it('does not call a target again before the Retry-After it answered with', async () => {
+    const calls: number[] = [];
+    const target = createServer((_request, response) => {
+      calls.push(Date.now());
+      if (calls.length === 1) response.writeHead(429, { 'retry-after': '3', 'content-type': 'application/json' }).end('{"error":{"message":"slow down"}}');
+      else response.writeHead(200).end('{}');
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/`;
+    try {
+      const runner = await setup(upper(), { retryBackoff: { initialMs: 50, maxMs: 100 } });
+      // A stage that calls the target for every record and classifies its answer at the edge.
+      (runner.stage as StageDefinition<Item, Item>).process = async (records) => {
+        const results = [];
+        for (const r of records) {
+          const response = await fetch(url, { method: 'POST' });
+          const body = await response.text();
+          if (!response.ok) {
+            results.push({ ok: false as const, error: classifyHttpStatus(response.status, response.headers, JSON.parse(body).error, { what: 'test target', redact: (t: string) => t }) });
+            continue;
+          }
+          results.push({ ok: true as const, outputs: [{ topic: 'out', key: r.key, value: r.value, sourceVersion: r.sourceVersion, occurredAt: r.occurredAt }] });
+        }
+        return results;
+      };
+      await publish([{ key: 'a', value: item('one', 1) }]);
+      await runner.start();
+      await waitUntil('one output', async () => (await readAll(kafka, `${prefix}out`)).length === 1);
+      expect(calls).toHaveLength(2);
+      expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(3000);
+    } finally {
+      target.close();
+    }
+  });
+
+  it('dead-letters a record that keeps failing after the attempt limit, and goes on with the next', async () => {
+    let attempts = 0;
+    const metrics = createMetrics({ defaultMetrics: false });
+    const runner = await setup(
+      upper((r) => {
+        if (r.key !== 'stuck') return undefined;
+        attempts += 1;
+        return new RetryableError('the target keeps failing', { code: 'http_503' });
+      }),
+      { metrics, retryBackoff: { initialMs: 50, maxMs: 100 }, failurePolicy: { maxAttempts: 3 } },
+    );
+    await publish([{ key: 'stuck', value: item('never', 1) }, { key: 'next', value: item('after', 2) }]);
+    await runner.start();
+    await waitUntil('the next record', async () => (await readAll(kafka, `${prefix}out`)).length === 1);
+    expect(attempts).toBe(3);
+    const dlq = await readAll(kafka, `${prefix}upper.dlq`);
+    expect(dlq.map((r) => [r.key, r.headers[HEADERS.errorClass], r.headers[HEADERS.attempt], r.headers[HEADERS.origOffset]])).toEqual([['stuck', 'retryable', '3', '0']]);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^ragsync_records_total\{stage="upper",outcome="retried"\} 2$/m);
+    expect(text).toMatch(/^ragsync_records_total\{stage="upper",outcome="dlq"\} 1$/m);
+    expect(text).toMatch(/^ragsync_records_total\{stage="upper",outcome="ok"\} 1$/m);
+  });
+
+  it('counts records by their real outcome: ok, stale and dlq', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const stage = upper((r) => (r.key === 'poison' ? new PermanentError('poison', { code: 'validation_failed' }) : undefined));
+    const inner = stage.process.bind(stage);
+    stage.process = async (records, context) => (await inner(records, context)).map((result, i) => (records[i]!.key === 'old' && result.ok ? { ok: true, outputs: [], stale: true } : result));
+    const runner = await setup(stage, { metrics });
+    await publish([{ key: 'a', value: item('one', 1) }, { key: 'old', value: item('two', 2) }, { key: 'poison', value: item('three', 3) }, { key: 'b', value: item('four', 4) }]);
+    await runner.start();
+    await waitUntil('two outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 2);
+    await waitUntil('the counters', async () => /outcome="dlq"\} 1$/m.test(await metrics.registry.metrics()));
+    const counters = [...(await metrics.registry.metrics()).matchAll(/^ragsync_records_total\{stage="upper",outcome="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], m[2]]);
+    expect(Object.fromEntries(counters)).toEqual({ ok: '2', stale: '1', dlq: '1' });
   });
 
   it('commits what it produced, so a restarted group goes on where it stopped', async () => {

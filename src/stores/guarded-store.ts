@@ -13,6 +13,8 @@ import {
 import type {
   ApplyResult,
   AspectUpdate,
+  BatchResult,
+  StoreWrite,
   CollectionSpec,
   HeadRecord,
   PointFilter,
@@ -23,6 +25,16 @@ import type {
   VectorStore,
 } from './vector-store.js';
 
+/** What one batch changes in the points collection; every document appears in one list at most. */
+export interface PointChanges {
+  /** New or rewritten points (complete: vector and payload). */
+  upserts: PointToWrite[];
+  /** Documents whose points not in `keepIds` are removed (all of them when `keepIds` is empty). */
+  replace: Array<{ docKey: string; keepIds: string[] }>;
+  /** Payload fields set on every existing point of a document; never creates a point. */
+  payload: Array<{ docKey: string; fields: Record<string, unknown> }>;
+}
+
 /**
  * What a store backend (Qdrant, LanceDB) provides: plain reads and writes, no versions. Every
  * write is durable when its promise resolves (Qdrant `wait: true`). Errors are already classified.
@@ -32,15 +44,13 @@ export interface StoreBackend {
   connect(): Promise<void>;
   close(): Promise<void>;
   ensureCollection(spec: CollectionSpec): Promise<void>;
-  /** The collection's spec once known (after ensureCollection), for an early dimension check. */
+  /** The collection's spec once known (after ensureCollection), for an early dimension and model check. */
   knownSpec(): CollectionSpec | undefined;
-  readHead(docKey: string): Promise<HeadRecord | undefined>;
-  writeHead(head: HeadRecord): Promise<void>;
-  upsertPoints(points: PointToWrite[]): Promise<void>;
-  /** Deletes the document's points whose ids are not in `keepIds` (all of them when empty). */
-  deleteDocPointsExcept(docKey: string, keepIds: string[]): Promise<void>;
-  /** Sets payload fields on every point of the document, keeping vectors and other fields. */
-  setDocPayload(docKey: string, fields: Record<string, unknown>): Promise<void>;
+  /** The heads of the given documents that exist, in one read. */
+  readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>>;
+  writeHeads(heads: readonly HeadRecord[]): Promise<void>;
+  /** Applies upserts, then removals, then payload updates, each as one operation. */
+  writePoints(changes: PointChanges): Promise<void>;
   search(query: SearchQuery): Promise<SearchHit[]>;
   docPoints(docKey: string): Promise<StoredPoint[]>;
   countPoints(filter?: PointFilter): Promise<number>;
@@ -50,16 +60,30 @@ export interface StoreBackend {
   deleteHeads(docKeys: string[]): Promise<void>;
 }
 
-const STALE: ApplyResult = { applied: false, reason: 'stale' };
-const APPLIED: ApplyResult = { applied: true };
+/** How one document ends after the writes of a batch that applied to it. */
+interface DocPlan {
+  head: HeadRecord | undefined;
+  headChanged: boolean;
+  /** The last save or delete that applied. */
+  write?: { kind: 'points'; points: PointToWrite[] } | { kind: 'delete' } | { kind: 'touch'; payload: Record<string, unknown> };
+  /** Aspect fields applied after `write` (or, without one, to the points already stored). */
+  patch: Record<string, unknown>;
+}
+
+const STALE: BatchResult = { applied: false, reason: 'stale' };
+const APPLIED: BatchResult = { applied: true };
 
 /**
- * The version guard around a backend (docs/design.md §2), written once for every store. The order of
- * writes makes a crash safe to replay: points first, then the removal of dropped chunks, then the
- * head. A crash before the head is written leaves the old head, so the redelivered record applies
- * again (equal or newer version) and converges.
+ * The version guard around a backend (docs/design.md §2), written once for every store. A batch
+ * reads every head it needs at once, folds its writes in order over them (so it decides exactly
+ * what applying them one by one would), then writes points and heads in few operations. The order
+ * of writes makes a crash safe to replay: points first, then the removal of dropped chunks, then
+ * the payload updates, then the heads. A crash before the heads are written leaves the old heads,
+ * so the redelivered records apply again (equal or newer versions) and converge.
  */
 export class GuardedVectorStore implements VectorStore {
+  private readonly locks = new KeyLocks();
+
   constructor(private readonly backend: StoreBackend) {}
 
   connect(): Promise<void> {
@@ -75,46 +99,76 @@ export class GuardedVectorStore implements VectorStore {
   }
 
   async applyVectorSet(set: VectorSetRecord): Promise<ApplyResult> {
-    const spec = this.backend.knownSpec();
-    if (spec !== undefined && spec.dimension !== set.dimension) {
-      throw new SystemError(
-        `${this.backend.name}: vectors of ${set.doc_key} have dimension ${set.dimension} (model ${set.model_id}) but the collection has ${spec.dimension}`,
-        { code: 'store_dimension_mismatch' },
-      );
-    }
-    const head = await this.backend.readHead(set.doc_key);
-    if (isStale(head, set.source_version)) return STALE;
-    const overlay = aspectOverlay(head, set.source_version);
-    if (set.touch && set.chunks.length === 0) {
-      // Unchanged text and no vectors forwarded: the points stay, their payload and version move on.
-      await this.backend.setDocPayload(set.doc_key, documentPayload(set, overlay));
-      await this.backend.writeHead(headAfterSave(head, set.doc_key, set.source_version));
-      return APPLIED;
-    }
-    const points = buildPoints(set, overlay);
-    if (points.length > 0) await this.backend.upsertPoints(points);
-    await this.backend.deleteDocPointsExcept(set.doc_key, points.map((point) => point.id));
-    await this.backend.writeHead(headAfterSave(head, set.doc_key, set.source_version));
-    return APPLIED;
+    return single(await this.applyBatch([{ kind: 'vectors', set }]));
   }
 
   async deleteDocument(docKey: string, version: bigint, deletedAt: number): Promise<ApplyResult> {
-    const head = await this.backend.readHead(docKey);
-    if (isStale(head, version)) return STALE;
-    await this.backend.deleteDocPointsExcept(docKey, []);
-    await this.backend.writeHead(headAfterDelete(head, docKey, version, deletedAt));
-    return APPLIED;
+    return single(await this.applyBatch([{ kind: 'delete', docKey, version, deletedAt }]));
   }
 
   async applyAspect(update: AspectUpdate): Promise<ApplyResult> {
-    const head = await this.backend.readHead(update.docKey);
-    if (isAspectStale(head, update.aspect, update.version)) return STALE;
-    // A deleted or not yet saved document has no points; the head still remembers the aspect.
-    if (head !== undefined && isLive(head)) {
-      await this.backend.setDocPayload(update.docKey, update.fields);
+    return single(await this.applyBatch([{ kind: 'aspect', update }]));
+  }
+
+  async applyBatch(writes: readonly StoreWrite[]): Promise<BatchResult[]> {
+    if (writes.length === 0) return [];
+    for (const write of writes) if (write.kind === 'vectors') this.checkModel(write.set);
+    const docKeys = [...new Set(writes.map(docKeyOf))];
+    // Within one process, batches that share a document run one after the other; across processes
+    // the store group's co-partitioned assignment gives a document one writer.
+    return this.locks.run(docKeys, () => this.applyLocked(writes, docKeys));
+  }
+
+  private async applyLocked(writes: readonly StoreWrite[], docKeys: string[]): Promise<BatchResult[]> {
+    const heads = await this.backend.readHeads(docKeys);
+    const plans = new Map<string, DocPlan>();
+    const planOf = (docKey: string): DocPlan => {
+      let plan = plans.get(docKey);
+      if (!plan) plans.set(docKey, (plan = { head: heads.get(docKey), headChanged: false, patch: {} }));
+      return plan;
+    };
+    const results = writes.map((write) => fold(planOf(docKeyOf(write)), write));
+
+    const changes: PointChanges = { upserts: [], replace: [], payload: [] };
+    const changedHeads: HeadRecord[] = [];
+    for (const [docKey, plan] of plans) {
+      if (plan.headChanged && plan.head) changedHeads.push(plan.head);
+      const patched = Object.keys(plan.patch).length > 0;
+      if (plan.write?.kind === 'points') {
+        const points = patched ? plan.write.points.map((p) => ({ ...p, payload: { ...p.payload, ...plan.patch } })) : plan.write.points;
+        changes.upserts.push(...points);
+        changes.replace.push({ docKey, keepIds: points.map((p) => p.id) });
+      } else if (plan.write?.kind === 'delete') {
+        changes.replace.push({ docKey, keepIds: [] });
+      } else if (plan.write?.kind === 'touch') {
+        changes.payload.push({ docKey, fields: { ...plan.write.payload, ...plan.patch } });
+      } else if (patched && plan.head !== undefined && isLive(plan.head)) {
+        // A deleted or not yet saved document has no points; the head still remembers the aspect.
+        changes.payload.push({ docKey, fields: plan.patch });
+      }
     }
-    await this.backend.writeHead(headAfterAspect(head, update));
-    return APPLIED;
+    if (changes.upserts.length > 0 || changes.replace.length > 0 || changes.payload.length > 0) await this.backend.writePoints(changes);
+    if (changedHeads.length > 0) await this.backend.writeHeads(changedHeads);
+    return results;
+  }
+
+  /** Vectors of another model, or of another size, are wrong for every record: a SystemError. */
+  private checkModel(set: VectorSetRecord): void {
+    const spec = this.backend.knownSpec();
+    if (spec === undefined) return;
+    if (spec.dimension !== set.dimension) {
+      throw new SystemError(
+        `${this.backend.name}: vectors of ${set.doc_key} have dimension ${set.dimension} (model ${set.model_id}) but the collection has ${spec.dimension} (model ${spec.modelId})`,
+        { code: 'store_dimension_mismatch' },
+      );
+    }
+    if (spec.modelId !== '' && spec.modelId !== set.model_id) {
+      throw new SystemError(
+        `${this.backend.name}: vectors of ${set.doc_key} come from model ${set.model_id} but the collection holds vectors of model ${spec.modelId}; ` +
+          'use the same embedder as the collection, or fill a new collection with the new model',
+        { code: 'store_model_mismatch' },
+      );
+    }
   }
 
   search(query: SearchQuery): Promise<SearchHit[]> {
@@ -122,8 +176,8 @@ export class GuardedVectorStore implements VectorStore {
   }
 
   async getDocument(docKey: string): Promise<StoredDocument> {
-    const [head, points] = await Promise.all([this.backend.readHead(docKey), this.backend.docPoints(docKey)]);
-    return { head, points: points.sort((a, b) => a.payload.chunk_index - b.payload.chunk_index) };
+    const [heads, points] = await Promise.all([this.backend.readHeads([docKey]), this.backend.docPoints(docKey)]);
+    return { head: heads.get(docKey), points: points.sort((a, b) => a.payload.chunk_index - b.payload.chunk_index) };
   }
 
   countPoints(filter?: PointFilter): Promise<number> {
@@ -140,5 +194,82 @@ export class GuardedVectorStore implements VectorStore {
     );
     if (expired.length > 0) await this.backend.deleteHeads(expired.map((head) => head.doc_key));
     return expired.length;
+  }
+}
+
+function docKeyOf(write: StoreWrite): string {
+  return write.kind === 'vectors' ? write.set.doc_key : write.kind === 'delete' ? write.docKey : write.update.docKey;
+}
+
+function single(results: BatchResult[]): ApplyResult {
+  const [result] = results;
+  if (result === undefined) throw new Error('a batch of one write returned no result');
+  if (result.applied || result.reason === 'stale') return result;
+  throw result.error;
+}
+
+/** Applies one write to the document's plan, as applying it alone after the earlier ones would. */
+function fold(plan: DocPlan, write: StoreWrite): BatchResult {
+  switch (write.kind) {
+    case 'vectors': {
+      const { set } = write;
+      if (isStale(plan.head, set.source_version)) return STALE;
+      const overlay = aspectOverlay(plan.head, set.source_version);
+      try {
+        // Unchanged text and no vectors forwarded: the points stay, their payload and version move on.
+        plan.write = set.touch && set.chunks.length === 0 ? { kind: 'touch', payload: documentPayload(set, overlay) } : { kind: 'points', points: buildPoints(set, overlay) };
+      } catch (error) {
+        return { applied: false, reason: 'failed', error };
+      }
+      plan.patch = {};
+      plan.head = headAfterSave(plan.head, set.doc_key, set.source_version);
+      plan.headChanged = true;
+      return APPLIED;
+    }
+    case 'delete': {
+      if (isStale(plan.head, write.version)) return STALE;
+      plan.write = { kind: 'delete' };
+      plan.patch = {};
+      plan.head = headAfterDelete(plan.head, write.docKey, write.version, write.deletedAt);
+      plan.headChanged = true;
+      return APPLIED;
+    }
+    case 'aspect': {
+      const { update } = write;
+      if (isAspectStale(plan.head, update.aspect, update.version)) return STALE;
+      plan.patch = { ...plan.patch, ...update.fields };
+      plan.head = headAfterAspect(plan.head, update);
+      plan.headChanged = true;
+      return APPLIED;
+    }
+  }
+}
+
+/**
+ * Async locks per document key. A caller takes all its keys in sorted order, so two callers with
+ * overlapping keys can never wait for each other in a circle.
+ */
+class KeyLocks {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    const releases: Array<() => void> = [];
+    for (const key of [...keys].sort()) {
+      const previous = this.tails.get(key) ?? Promise.resolve();
+      let release!: () => void;
+      const mine = new Promise<void>((resolve) => (release = resolve));
+      const tail = previous.then(() => mine);
+      this.tails.set(key, tail);
+      await previous;
+      releases.push(() => {
+        release();
+        if (this.tails.get(key) === tail) this.tails.delete(key);
+      });
+    }
+    try {
+      return await task();
+    } finally {
+      for (const release of releases) release();
+    }
   }
 }

@@ -12,8 +12,9 @@ import type { VectorSetRecord } from '../core/records.js';
  * stale save that arrives later is skipped — with no cache and no Redis involved.
  *
  * Races: the guard is a read-check-write per document, not a transaction. That is enough because
- * two writers of one doc_key never run at once: records are keyed by doc_key, Kafka sends a key to
- * one partition, and one consumer handles a partition in order.
+ * two writers of one doc_key never run at once: every input of the store is keyed by doc_key and
+ * partitioned alike, the store group assigns partitions with one number to one member
+ * (src/kafka/co-partition-assigner.ts), and the runner processes those partitions one at a time.
  *
  * Errors (src/core/errors.ts), classified at the client's edge:
  * - SystemError: the target or configuration is wrong for every record — bad API key, missing
@@ -27,9 +28,10 @@ export interface VectorStore {
   connect(): Promise<void>;
   close(): Promise<void>;
   /**
-   * Creates the collection (points and heads) and payload indexes when missing. An existing
-   * collection with another dimension or distance is a SystemError: re-embedding into a new
-   * collection is the way to change models, never a per-record failure.
+   * Creates the collection (points and heads) and payload indexes when missing, recording the
+   * model id. An existing collection with another dimension, distance or model is a SystemError
+   * naming both: re-embedding into a new collection is the way to change models, never a
+   * per-record failure.
    */
   ensureCollection(spec: CollectionSpec): Promise<void>;
   /**
@@ -50,6 +52,15 @@ export interface VectorStore {
    * not older than the save's (`source_version`s of one source share a clock).
    */
   applyAspect(update: AspectUpdate): Promise<ApplyResult>;
+  /**
+   * Applies the writes of one slice (the records of one partition, in offset order) as one guarded
+   * batch (docs/design.md §8): the heads of every document in it read in one query, every write
+   * checked against the head as the earlier writes of the batch left it, then the points of the
+   * whole batch written in one operation per kind and the heads in one. The outcome equals applying
+   * the writes one by one in order. A write that is wrong on its own (a vector of the wrong length,
+   * unreadable payload) fails alone (`failed`); a failure of the store fails the whole call.
+   */
+  applyBatch(writes: readonly StoreWrite[]): Promise<BatchResult[]>;
   search(query: SearchQuery): Promise<SearchHit[]>;
   /** The head and points of one document, for tests, status and repair tools. */
   getDocument(docKey: string): Promise<StoredDocument>;
@@ -70,10 +81,23 @@ export type Distance = 'cosine' | 'dot' | 'euclid';
 export interface CollectionSpec {
   dimension: number;
   distance: Distance;
+  /**
+   * The embedding model whose vectors the collection holds, recorded when it is created. Vectors
+   * of another model are refused even when their dimension matches: two models' vectors in one
+   * collection make every search silently wrong.
+   */
   modelId: string;
 }
 
 export type ApplyResult = { applied: true } | { applied: false; reason: 'stale' };
+
+/** One write of a batch: a document's vectors, its delete, or an aspect of it. */
+export type StoreWrite =
+  | { kind: 'vectors'; set: VectorSetRecord }
+  | { kind: 'delete'; docKey: string; version: bigint; deletedAt: number }
+  | { kind: 'aspect'; update: AspectUpdate };
+
+export type BatchResult = ApplyResult | { applied: false; reason: 'failed'; error: unknown };
 
 /** The aspects (`product_price`, `product_stock`) the store applies as payload updates. */
 export type Aspect = AspectType;

@@ -28,7 +28,8 @@ export function createEmbedStage(embedder: ChunkEmbedder): StageDefinition<Chunk
   function toVectorSet(set: ChunkSetRecord, vectors: Float32Array[], cached: boolean[]): VectorSetRecord {
     const chunks: VectorChunk[] = set.chunks.map((chunk, i) => ({ ...chunk, vector: encodeVector(vectors[i]!) }));
     const { chunks: _drop, total_chunks: _total, truncated: _truncated, ...header } = set;
-    return { ...header, model_id: embedder.modelId, dimension: embedder.dimension, chunks, touch: cached.every(Boolean) };
+    // A set without chunks (its text became empty) is never a touch: its old points must go.
+    return { ...header, model_id: embedder.modelId, dimension: embedder.dimension, chunks, touch: cached.length > 0 && cached.every(Boolean) };
   }
 
   async function embedRecords(records: InputRecord<ChunkSetRecord>[]): Promise<RecordResult<VectorSetRecord>[]> {

@@ -2,7 +2,7 @@ import { isAspectType, type AspectType } from '../../core/entities.js';
 import { PermanentError } from '../../core/errors.js';
 import type { VectorSetRecord } from '../../core/records.js';
 import type { InputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
-import type { VectorStore } from '../../stores/vector-store.js';
+import type { StoreWrite, VectorStore } from '../../stores/vector-store.js';
 
 /** Fields of an aspect record that are bookkeeping, not payload. */
 const ASPECT_META = new Set(['tenant', 'store_id', 'entity_id', 'source_version', 'occurred_at']);
@@ -18,20 +18,24 @@ export interface StoreStageOptions {
  * The terminal stage: VectorSets become points, tombstones delete a document (leaving the head as
  * a delete marker), and price/stock aspects update the payload of the product's points without
  * re-embedding. Every write goes through the store's own version guard (docs/design.md §2), so a
- * replay, a redelivery or a retried record never lets an older version win.
+ * replay, a redelivery or a retried record never lets an older version win; a write the guard
+ * drops is reported `stale`.
+ *
+ * A slice (records of one partition, in offset order) is applied as one guarded batch. The inputs
+ * are co-partitioned (`coPartitioned`): the runner gives partitions with one number of all three
+ * topics to one member and processes them one at a time, so one document has one writer.
  */
 export function createStoreStage(store: VectorStore, options: StoreStageOptions = {}): StageDefinition<unknown, never> {
-  async function apply(record: InputRecord<unknown>): Promise<void> {
+  function toWrite(record: InputRecord<unknown>): StoreWrite {
     if (record.topic === 'vectors') {
-      if (record.value === null) await store.deleteDocument(record.key, record.sourceVersion, record.occurredAt);
-      else await store.applyVectorSet(record.value as VectorSetRecord);
-      return;
+      if (record.value === null) return { kind: 'delete', docKey: record.key, version: record.sourceVersion, deletedAt: record.occurredAt };
+      return { kind: 'vectors', set: record.value as VectorSetRecord };
     }
     const aspect = record.topic.replace(/^changes\./, '');
     if (!isAspectType(aspect)) throw new PermanentError(`store stage cannot handle topic ${record.topic}`, { code: 'unexpected_topic' });
     // A tombstone of an aspect clears its fields; the product itself stays.
     const fields = record.value === null ? clearedFields(aspect) : aspectFields(record.value as Record<string, unknown>);
-    await store.applyAspect({ docKey: record.key, aspect, version: record.sourceVersion, fields });
+    return { kind: 'aspect', update: { docKey: record.key, aspect, version: record.sourceVersion, fields } };
   }
 
   return {
@@ -39,17 +43,31 @@ export function createStoreStage(store: VectorStore, options: StoreStageOptions 
     group: 'store',
     inputs: STORE_INPUTS,
     terminal: true,
+    coPartitioned: true,
     async process(records) {
-      const results: RecordResult<never>[] = [];
-      for (const record of records) {
+      const results: RecordResult<never>[] = new Array(records.length);
+      const writes: StoreWrite[] = [];
+      const positions: number[] = [];
+      records.forEach((record, index) => {
         try {
-          await apply(record);
-          options.onIndexed?.(record.occurredAt);
-          results.push({ ok: true, outputs: [] });
+          writes.push(toWrite(record));
+          positions.push(index);
         } catch (error) {
-          results.push({ ok: false, error });
+          results[index] = { ok: false, error };
         }
-      }
+      });
+      const applied = await store.applyBatch(writes);
+      applied.forEach((result, i) => {
+        const index = positions[i]!;
+        if (result.applied) {
+          options.onIndexed?.(records[index]!.occurredAt);
+          results[index] = { ok: true, outputs: [] };
+        } else if (result.reason === 'stale') {
+          results[index] = { ok: true, outputs: [], stale: true };
+        } else {
+          results[index] = { ok: false, error: result.error };
+        }
+      });
       return results;
     },
   };

@@ -1,7 +1,6 @@
 import { connect, type Connection, type Table } from '@lancedb/lancedb';
 import { SystemError } from '../../core/errors.js';
-import type { StoreBackend } from '../guarded-store.js';
-import type { PointToWrite } from '../point-payload.js';
+import type { PointChanges, StoreBackend } from '../guarded-store.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import type { CollectionSpec, HeadRecord, PointFilter, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
 import { edge, specOf } from './edge.js';
@@ -9,6 +8,7 @@ import {
   fromRow,
   headsSchema,
   pointsSchema,
+  type PointRow,
   sqlString,
   toLanceDistance,
   toRow,
@@ -31,6 +31,14 @@ export interface LanceDbStoreOptions {
 }
 
 const KEEP_VERSIONS_MS = 10 * 60_000;
+/** Keys per `IN (…)` list: keeps one SQL predicate a reasonable size. */
+const KEYS_PER_QUERY = 500;
+
+function inChunks<T>(items: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += KEYS_PER_QUERY) chunks.push(items.slice(i, i + KEYS_PER_QUERY));
+  return chunks;
+}
 
 /** LanceDB on local disk: the embedded default when no Qdrant URL is configured. */
 export class LanceDbBackend implements StoreBackend {
@@ -98,6 +106,13 @@ export class LanceDbBackend implements StoreBackend {
         { code: 'store_dimension_mismatch' },
       );
     }
+    if (existing.modelId !== '' && existing.modelId !== spec.modelId) {
+      throw new SystemError(
+        `lancedb table "${collection}" holds vectors of model ${existing.modelId}; the embedder is ${spec.modelId}: ` +
+          'use the same embedder, or fill a new collection (RAGSYNC_COLLECTION) with the new model',
+        { code: 'store_model_mismatch' },
+      );
+    }
     this.spec = existing;
   }
 
@@ -122,37 +137,56 @@ export class LanceDbBackend implements StoreBackend {
     return edge('open table', () => db.openTable(name));
   }
 
-  async readHead(docKey: string): Promise<HeadRecord | undefined> {
+  async readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>> {
     const heads = await this.headsTable();
-    const rows = await edge('read head', () => heads.query().where(`doc_key = ${sqlString(docKey)}`).limit(1).toArray());
-    return rows[0] === undefined ? undefined : decodeHead(JSON.parse(String(rows[0].head)));
+    const found = new Map<string, HeadRecord>();
+    for (const keys of inChunks(docKeys)) {
+      const rows = await edge('read heads', () => heads.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).select(['head']).limit(keys.length).toArray());
+      for (const row of rows as Array<Record<string, unknown>>) {
+        const head = decodeHead(JSON.parse(String(row.head)));
+        found.set(head.doc_key, head);
+      }
+    }
+    return found;
   }
 
-  async writeHead(head: HeadRecord): Promise<void> {
-    const heads = await this.headsTable();
-    const row = { doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) };
-    await edge('write head', () => heads.mergeInsert('doc_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([row]));
+  async writeHeads(heads: readonly HeadRecord[]): Promise<void> {
+    const table = await this.headsTable();
+    const rows = heads.map((head) => ({ doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) }));
+    await edge('write heads', () => table.mergeInsert('doc_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
     await this.wrote();
   }
 
-  async upsertPoints(points: PointToWrite[]): Promise<void> {
+  /**
+   * At most three commits for a whole batch: the new points (merge on id), the removal of
+   * superseded points, the payload updates. Payload updates rewrite rows that exist (merge with
+   * no insert), so an aspect can never bring back a chunk that a save or delete removed.
+   */
+  async writePoints(changes: PointChanges): Promise<void> {
     const table = await this.pointsTable();
-    const rows = points.map(toRow);
-    await edge('upsert points', () => table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
-  }
-
-  async deleteDocPointsExcept(docKey: string, keepIds: string[]): Promise<void> {
-    const table = await this.pointsTable();
-    let predicate = `doc_key = ${sqlString(docKey)}`;
-    if (keepIds.length > 0) predicate += ` AND id NOT IN (${keepIds.map(sqlString).join(', ')})`;
-    await edge('delete points', () => table.delete(predicate));
-  }
-
-  async setDocPayload(docKey: string, fields: Record<string, unknown>): Promise<void> {
-    // Payload is one JSON column: read, merge, write back with the same vectors (no re-embedding).
-    const points = await this.docPoints(docKey);
-    if (points.length === 0) return;
-    await this.upsertPoints(points.map((point) => ({ ...point, payload: { ...point.payload, ...fields } })));
+    if (changes.upserts.length > 0) {
+      const rows = changes.upserts.map(toRow);
+      await edge('upsert points', () => table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
+    }
+    if (changes.replace.length > 0) {
+      const docs = changes.replace.map((r) => sqlString(r.docKey));
+      // Point ids embed their document (UUIDv5 of `docKey#n`), so one list of kept ids serves all.
+      const keep = changes.replace.flatMap((r) => r.keepIds.map(sqlString));
+      const predicate = `doc_key IN (${docs.join(', ')})${keep.length > 0 ? ` AND id NOT IN (${keep.join(', ')})` : ''}`;
+      await edge('delete points', () => table.delete(predicate));
+    }
+    if (changes.payload.length > 0) {
+      const fields = new Map(changes.payload.map((p) => [p.docKey, p.fields]));
+      const rows: PointRow[] = [];
+      for (const keys of inChunks([...fields.keys()])) {
+        const stored = await edge('read points', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).toArray());
+        for (const point of (stored as Array<Record<string, unknown>>).map(fromRow)) {
+          rows.push(toRow({ ...point, payload: { ...point.payload, ...fields.get(point.payload.doc_key) } }));
+        }
+      }
+      if (rows.length > 0) await edge('set payload', () => table.mergeInsert('id').whenMatchedUpdateAll().execute(rows));
+    }
+    await this.wrote();
   }
 
   async search(query: SearchQuery): Promise<SearchHit[]> {

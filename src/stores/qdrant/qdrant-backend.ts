@@ -1,7 +1,7 @@
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { SystemError } from '../../core/errors.js';
-import type { StoreBackend } from '../guarded-store.js';
-import { headId, type PointToWrite } from '../point-payload.js';
+import type { PointChanges, StoreBackend } from '../guarded-store.js';
+import { headId } from '../point-payload.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import type { CollectionSpec, Distance, HeadRecord, PointFilter, PointPayload, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
 import { qdrantCall } from './errors.js';
@@ -18,6 +18,8 @@ export interface QdrantStoreOptions {
 
 const DISTANCES: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot: 'Dot', euclid: 'Euclid' };
 const PAGE = 256;
+/** Collection metadata key holding the embedding model id. */
+const MODEL_METADATA = 'ragsync_model_id';
 
 /** Payload indexes of the points collection (docs/design.md §3): tenant first, as Qdrant's tenant key. */
 const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
@@ -63,7 +65,10 @@ export class QdrantBackend implements StoreBackend {
 
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const { collection } = this.options;
-    const created = await this.createIfMissing(collection, { vectors: { size: spec.dimension, distance: DISTANCES[spec.distance] } });
+    const created = await this.createIfMissing(collection, {
+      vectors: { size: spec.dimension, distance: DISTANCES[spec.distance] },
+      metadata: { [MODEL_METADATA]: spec.modelId },
+    });
     if (created) {
       for (const [field_name, field_schema] of POINT_INDEXES) {
         await qdrantCall('create payload index', () => this.client.createPayloadIndex(collection, { wait: true, field_name, field_schema }));
@@ -80,6 +85,18 @@ export class QdrantBackend implements StoreBackend {
           `the embedder needs ${spec.dimension} and ${DISTANCES[spec.distance]}: use a new collection`,
         { code: 'store_dimension_mismatch' },
       );
+    }
+    const recorded = (info.config.metadata as Record<string, unknown> | null | undefined)?.[MODEL_METADATA];
+    if (typeof recorded === 'string' && recorded !== spec.modelId) {
+      throw new SystemError(
+        `qdrant collection "${collection}" holds vectors of model ${recorded}; the embedder is ${spec.modelId}: ` +
+          'use the same embedder, or fill a new collection (RAGSYNC_COLLECTION) with the new model',
+        { code: 'store_model_mismatch' },
+      );
+    }
+    if (recorded === undefined) {
+      // A collection from before the model was recorded: it takes the model of its first worker.
+      await qdrantCall('update collection', () => this.client.updateCollection(collection, { metadata: { [MODEL_METADATA]: spec.modelId } }));
     }
     this.spec = spec;
   }
@@ -98,33 +115,40 @@ export class QdrantBackend implements StoreBackend {
     }
   }
 
-  async readHead(docKey: string): Promise<HeadRecord | undefined> {
-    const records = await qdrantCall('read head', () =>
-      this.client.retrieve(this.heads, { ids: [headId(docKey)], with_payload: true, with_vector: false }),
+  async readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>> {
+    const found = new Map<string, HeadRecord>();
+    if (docKeys.length === 0) return found;
+    const records = await qdrantCall('read heads', () =>
+      this.client.retrieve(this.heads, { ids: docKeys.map(headId), with_payload: true, with_vector: false }),
     );
-    const payload = records[0]?.payload;
-    return payload === undefined || payload === null ? undefined : decodeHead(payload.head);
+    for (const record of records) {
+      if (record.payload === undefined || record.payload === null) continue;
+      const head = decodeHead(record.payload.head);
+      found.set(head.doc_key, head);
+    }
+    return found;
   }
 
-  async writeHead(head: HeadRecord): Promise<void> {
-    const point = { id: headId(head.doc_key), vector: {}, payload: { doc_key: head.doc_key, live: isLive(head), head: encodeHead(head) } };
-    await qdrantCall('write head', () => this.client.upsert(this.heads, { wait: true, points: [point] }));
+  async writeHeads(heads: readonly HeadRecord[]): Promise<void> {
+    const points = heads.map((head) => ({ id: headId(head.doc_key), vector: {}, payload: { doc_key: head.doc_key, live: isLive(head), head: encodeHead(head) } }));
+    await qdrantCall('write heads', () => this.client.upsert(this.heads, { wait: true, points }));
   }
 
-  async upsertPoints(points: PointToWrite[]): Promise<void> {
-    await qdrantCall('upsert points', () => this.client.upsert(this.options.collection, { wait: true, points }));
-  }
-
-  async deleteDocPointsExcept(docKey: string, keepIds: string[]): Promise<void> {
-    await qdrantCall('delete points', () =>
-      this.client.delete(this.options.collection, { wait: true, filter: docFilterExcept(docKey, keepIds) }),
-    );
-  }
-
-  async setDocPayload(docKey: string, fields: Record<string, unknown>): Promise<void> {
-    await qdrantCall('set payload', () =>
-      this.client.setPayload(this.options.collection, { wait: true, payload: fields, filter: docFilter(docKey) }),
-    );
+  /**
+   * One request for the whole batch: Qdrant's batch update applies its operations in order
+   * (upsert, then the removal of superseded points, then payload updates), and `wait` returns once
+   * all are applied.
+   */
+  async writePoints(changes: PointChanges): Promise<void> {
+    const operations: Schemas['UpdateOperation'][] = [];
+    if (changes.upserts.length > 0) operations.push({ upsert: { points: changes.upserts } });
+    if (changes.replace.length > 0) {
+      const filter = changes.replace.length === 1 ? docFilterExcept(changes.replace[0]!.docKey, changes.replace[0]!.keepIds) : { should: changes.replace.map((r) => docFilterExcept(r.docKey, r.keepIds)) };
+      operations.push({ delete: { filter } });
+    }
+    for (const { docKey, fields } of changes.payload) operations.push({ set_payload: { payload: fields, filter: docFilter(docKey) } });
+    if (operations.length === 0) return;
+    await qdrantCall('write points', () => this.client.batchUpdate(this.options.collection, { wait: true, operations }));
   }
 
   async search(query: SearchQuery): Promise<SearchHit[]> {

@@ -254,6 +254,96 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
       expect(await store.countPoints()).toBe(0);
     });
 
+    it('applies concurrent saves, deletes and aspects of one document as if one after another', async () => {
+      const docKey = keyOf('desk');
+      await save({ entityId: 'desk', version: 1n, chunks: 6 });
+      // Everything at once, in an order that is not the version order: what a replay of three
+      // co-keyed topics looks like to a store without one writer per document.
+      const writes: Array<Promise<unknown>> = [];
+      for (const version of [5n, 3n, 9n, 2n, 7n, 8n, 4n, 6n]) {
+        writes.push(save({ entityId: 'desk', version, chunks: Number(version % 4n) + 1, payload: { sku: 'D-1', price: Number(version) } }));
+        writes.push(store.applyAspect({ docKey, aspect: 'product_price', version: 100n + version, fields: { price: 1000 + Number(version) } }));
+        writes.push(store.applyAspect({ docKey, aspect: 'product_stock', version: 100n + version, fields: { qty: Number(version) } }));
+      }
+      writes.push(store.deleteDocument(docKey, 2n, 1));
+      await Promise.all(writes);
+      const document = await store.getDocument(docKey);
+      expect(document.head).toMatchObject({ version: 9n, deleted: false });
+      expect(document.head?.aspects.product_price?.version).toBe(109n);
+      // Version 9 has 9 % 4 + 1 = 2 chunks; the newest price and stock are on every point.
+      expect(document.points.map((point) => [point.payload.chunk_index, point.payload.source_version, point.payload.price, point.payload.qty])).toEqual([
+        [0, '9', 1009, 9],
+        [1, '9', 1009, 9],
+      ]);
+      expect(await store.countPoints({ docKey })).toBe(2);
+    });
+
+    it('applies a batch of mixed writes exactly as one by one, each with its own result', async () => {
+      await save({ entityId: 'sofa', version: 1n, chunks: 4, payload: { price: 300 } });
+      await save({ entityId: 'rug', version: 1n, chunks: 2 });
+      const broken = { ...makeVectorSet({ entityId: 'broken', version: 1n, dimension: DIMENSION }), payload_json: '[not json' };
+      const results = await store.applyBatch([
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'sofa', version: 2n, chunks: 1, dimension: DIMENSION, payload: { price: 290 } }) },
+        { kind: 'aspect', update: { docKey: keyOf('sofa'), aspect: 'product_price', version: 3n, fields: { price: 250 } } },
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'sofa', version: 1n, chunks: 5, dimension: DIMENSION }) },
+        { kind: 'delete', docKey: keyOf('rug'), version: 2n, deletedAt: 5 },
+        { kind: 'aspect', update: { docKey: keyOf('rug'), aspect: 'product_stock', version: 4n, fields: { qty: 3 } } },
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'rug', version: 1n, dimension: DIMENSION }) },
+        { kind: 'vectors', set: broken },
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'chest', version: 1n, chunks: 3, dimension: DIMENSION }) },
+      ]);
+      expect(results.map((r) => (r.applied ? 'applied' : r.reason))).toEqual(['applied', 'applied', 'stale', 'applied', 'applied', 'stale', 'failed', 'applied']);
+      const sofa = await store.getDocument(keyOf('sofa'));
+      expect(sofa.points.map((point) => [point.payload.source_version, point.payload.price])).toEqual([['2', 250]]);
+      const rug = await store.getDocument(keyOf('rug'));
+      expect(rug.points).toEqual([]);
+      expect(rug.head).toMatchObject({ version: 2n, deleted: true });
+      expect((await store.getDocument(keyOf('broken'))).head).toBeUndefined();
+      expect(await store.countPoints({ docKey: keyOf('chest') })).toBe(3);
+      expect(await store.countPoints()).toBe(4);
+    });
+
+    it('removes every point of a document whose text became empty', async () => {
+      await save({ entityId: 'note', version: 1n, chunks: 3 });
+      const empty = { ...makeVectorSet({ entityId: 'note', version: 2n, dimension: DIMENSION }), chunks: [] };
+      expect(await store.applyVectorSet(empty)).toEqual({ applied: true });
+      const document = await store.getDocument(keyOf('note'));
+      expect(document.points).toEqual([]);
+      expect(document.head).toMatchObject({ version: 2n, deleted: false });
+    });
+
+    it('never brings back a removed chunk with a price update in the same batch', async () => {
+      await save({ entityId: 'cabinet', version: 1n, chunks: 5 });
+      await store.applyBatch([
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'cabinet', version: 2n, chunks: 2, dimension: DIMENSION }) },
+        { kind: 'aspect', update: { docKey: keyOf('cabinet'), aspect: 'product_price', version: 1n, fields: { price: 5 } } },
+      ]);
+      await store.applyAspect({ docKey: keyOf('cabinet'), aspect: 'product_price', version: 2n, fields: { price: 6 } });
+      const points = (await store.getDocument(keyOf('cabinet'))).points;
+      expect(points.map((point) => [point.payload.chunk_index, point.payload.price])).toEqual([
+        [0, 6],
+        [1, 6],
+      ]);
+    });
+
+    describe('when the embedding model does not match the collection', () => {
+      it('refuses to bootstrap with another model of the same dimension, naming both', async () => {
+        const other = location.open();
+        opened.push(other);
+        await other.connect();
+        const refused = other.ensureCollection({ ...SPEC, modelId: 'hashing-v1-8' });
+        await expect(refused).rejects.toBeInstanceOf(SystemError);
+        await expect(refused).rejects.toThrow(/test-model.*hashing-v1-8|hashing-v1-8.*test-model/);
+      });
+
+      it('refuses vectors of another model as a system error, naming both', async () => {
+        const refused = save({ entityId: 'mixed', version: 1n, modelId: 'hashing-v1-8' });
+        await expect(refused).rejects.toBeInstanceOf(SystemError);
+        await expect(refused).rejects.toThrow(/hashing-v1-8.*test-model/);
+        expect(await store.countPoints()).toBe(0);
+      });
+    });
+
     describe('when the dimension does not match the collection', () => {
       it('refuses to bootstrap with another dimension as a system error', async () => {
         const other = location.open();

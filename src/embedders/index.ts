@@ -26,6 +26,12 @@ export interface CreatedEmbedder {
   embedder: Embedder;
   /** One line saying which embedder was chosen and why; the demo and `run` print it. */
   note: string;
+  /**
+   * `EMBEDDER=auto` found neither an endpoint nor a model and settled for the hashing embedder:
+   * log `note` as a warning then, since a collection built with a semantic model will refuse
+   * these vectors.
+   */
+  fallback: boolean;
 }
 
 /**
@@ -41,10 +47,14 @@ export async function createEmbedder(config: EmbedderConfig): Promise<CreatedEmb
   const modelDir = resolve(config.modelDir);
   let kind = config.kind;
   let why: string;
+  let fallback = false;
   if (kind === 'auto') {
     if (config.url) [kind, why] = ['openai', 'EMBEDDING_URL is set'];
     else if (isModelFolder(modelDir)) [kind, why] = ['onnx', `a model is in ${config.modelDir}`];
-    else [kind, why] = ['hashing', `EMBEDDING_URL is not set and no model is in ${config.modelDir} (\`ragsync model fetch\` gets one)`];
+    else {
+      [kind, why] = ['hashing', `EMBEDDING_URL is not set and no model is in ${config.modelDir} (\`ragsync model fetch\` gets one)`];
+      fallback = true;
+    }
   } else {
     why = `EMBEDDER=${kind}`;
   }
@@ -61,15 +71,23 @@ export async function createEmbedder(config: EmbedderConfig): Promise<CreatedEmb
         timeoutMs: config.timeoutMs,
       });
       await embedder.connect();
-      return { embedder, note: `embedder ${embedder.id} (${embedder.dimension} dimensions, semantic) at ${embedder.endpoint}, because ${why}` };
+      return { embedder, note: `embedder ${embedder.id} (${embedder.dimension} dimensions, semantic) at ${embedder.endpoint}, because ${why}`, fallback };
     }
     case 'onnx': {
       const embedder = await OnnxEmbedder.load({ modelDir });
-      return { embedder, note: `embedder ${embedder.id} (${embedder.dimension} dimensions, semantic, local ONNX), because ${why}` };
+      return { embedder, note: `embedder ${embedder.id} (${embedder.dimension} dimensions, semantic, local ONNX), because ${why}`, fallback };
     }
     case 'hashing': {
       const embedder = new HashingEmbedder({ dimension: config.dimensions });
-      return { embedder, note: `embedder ${embedder.id} (${embedder.dimension} dimensions, lexical: matches shared words, not meaning), because ${why}` };
+      const what = `embedder ${embedder.id} (${embedder.dimension} dimensions, lexical: matches shared words, not meaning)`;
+      if (!fallback) return { embedder, note: `${what}, because ${why}`, fallback };
+      return {
+        embedder,
+        note:
+          `EMBEDDER=auto fell back to the ${what}, because ${why}. ` +
+          `A collection built with another model will refuse its ${embedder.id} vectors; set EMBEDDER=hashing to choose it on purpose`,
+        fallback,
+      };
     }
   }
 }

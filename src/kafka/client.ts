@@ -1,7 +1,7 @@
 import { Kafka, Partitioners, logLevel, type KafkaConfig, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import type { Config } from '../config/index.js';
 
-/** The subset of a pino logger the Kafka client writes to. */
+/** The subset of a pino logger the Kafka client writes to; a pino `Logger` is one as it is. */
 export interface KafkaLogSink {
   error(object: object, message?: string): void;
   warn(object: object, message?: string): void;
@@ -23,12 +23,15 @@ const SILENCED = [/Limiting retries for the idempotent producer/];
 function logCreator(sink: KafkaLogSink) {
   return () =>
     ({ namespace, level, log }: LogEntry) => {
-      const { message, ...extra } = log;
+      // pino stamps its own time; `logger: 'kafkajs'` is what `component` says.
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log;
       if (SILENCED.some((re) => re.test(message))) return;
       const object = { component: 'kafkajs', namespace, ...extra };
       if (level === logLevel.ERROR) sink.error(object, message);
       else if (level === logLevel.WARN) sink.warn(object, message);
-      else if (level === logLevel.INFO) sink.info(object, message);
+      // kafkajs' INFO is lifecycle chatter ("Starting", "Consumer has joined the group" with the
+      // whole assignment, "Pausing fetching from 1 topics" on every pause): the stage runner logs
+      // what matters of it in its own words, so these are debug.
       else sink.debug(object, message);
     };
 }

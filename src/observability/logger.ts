@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -26,11 +26,18 @@ export const REDACT_PATHS = [
   'headers["api-key"]',
 ];
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  return pino({
-    name: options.name ?? 'ragsync',
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { pid: process.pid },
-  });
+/**
+ * The process logger, JSON lines on stdout unless `destination` says otherwise. It is also what
+ * kafkajs writes to (`createKafka(config, { logger })`): pino's `Logger` is a `KafkaLogSink`.
+ */
+export function createLogger(options: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      name: options.name ?? 'ragsync',
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { pid: process.pid },
+    },
+    options.destination,
+  );
 }

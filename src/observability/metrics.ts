@@ -12,7 +12,10 @@ export interface Metrics {
   batchSeconds: Histogram<'stage'>;
   /** Time from `occurred_at` at the source to the store's acknowledgement. */
   sourceToIndexedSeconds: Histogram<'stage'>;
+  /** Texts embedded, by `source`: `model` (sent to the model) or `cache` (its vector was cached). */
   embeddings: Counter<'model' | 'source'>;
+  /** Calls to the embedding model, failed ones included. */
+  embeddingCalls: Counter<'model'>;
   /** Consumer-group lag per stage, read from Kafka when /metrics is scraped. */
   consumerLag: Gauge<'stage' | 'group'>;
   /** Where `consumerLag` reads from; a process that runs no stage leaves it unset (no samples). */
@@ -33,6 +36,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   let lagSource: LagSource | undefined;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ragsync_process_' });
+  // prom-client's own RSS gauge is named `process_resident_memory_bytes`, so under our prefix it
+  // reads `ragsync_process_process_…`. This one has the name alerts look for, and is there even
+  // when the default metrics are off.
+  new Gauge({
+    name: 'ragsync_process_resident_memory_bytes',
+    help: 'Resident set size of the process in bytes (read at scrape time)',
+    registers: [registry],
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
   return {
     registry,
     records: new Counter({ name: 'ragsync_records_total', help: 'Input records handled, by outcome (ok, dlq, stale)', labelNames: ['stage', 'outcome'], registers: [registry] }),
@@ -46,7 +60,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       registers: [registry],
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
     }),
-    embeddings: new Counter({ name: 'ragsync_embeddings_total', help: 'Chunk embeddings by source (model call or cache)', labelNames: ['model', 'source'], registers: [registry] }),
+    embeddings: new Counter({ name: 'ragsync_embeddings_total', help: 'Chunk texts embedded, by source (model: sent to the model, cache: served from the cache)', labelNames: ['model', 'source'], registers: [registry] }),
+    embeddingCalls: new Counter({ name: 'ragsync_embedding_calls_total', help: 'Calls to the embedding model, failed ones included', labelNames: ['model'], registers: [registry] }),
     consumerLag: new Gauge({
       name: 'ragsync_consumer_lag',
       help: 'Records on the input topics not yet committed by the stage consumer group (read at scrape time)',

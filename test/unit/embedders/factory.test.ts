@@ -59,3 +59,31 @@ describe('choosing an embedder', () => {
     });
   });
 });
+
+describe('the fallback of EMBEDDER=auto', () => {
+  it('is flagged, so callers log it as a warning, and says what it costs', async () => {
+    const { embedder, note, fallback } = await createEmbedder(embedderConfig({}));
+    expect(fallback).toBe(true);
+    expect(note).toMatch(/^EMBEDDER=auto fell back to the embedder hashing-v1-384 /);
+    expect(note).toContain('A collection built with another model will refuse its hashing-v1-384 vectors');
+    expect(embedder.kind).toBe('lexical');
+  });
+
+  it('is no fallback when the hashing embedder is asked for', async () => {
+    const { embedder, note, fallback } = await createEmbedder(embedderConfig({ EMBEDDER: 'hashing' }));
+    expect(embedder.id).toBe('hashing-v1-384');
+    expect(fallback).toBe(false);
+    expect(note).toContain('because EMBEDDER=hashing');
+    expect(note).not.toContain('fell back');
+  });
+
+  it('is no fallback when auto finds an endpoint', async () => {
+    const server = await EmbeddingsServer.start({ dimension: 8 });
+    try {
+      const { fallback } = await createEmbedder(embedderConfig({ EMBEDDING_URL: server.url, EMBEDDING_MODEL: 'nomic-embed-text' }));
+      expect(fallback).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+});

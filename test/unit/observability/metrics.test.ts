@@ -34,3 +34,17 @@ describe('the consumer lag gauge', () => {
     expect(text).toContain('# TYPE ragsync_records_total counter');
   });
 });
+
+describe('the resident memory gauge', () => {
+  const rss = (text: string) => text.split('\n').find((l) => l.startsWith('ragsync_process_resident_memory_bytes '));
+
+  it.each([true, false])('reads the RSS at scrape time (default metrics %s)', async (defaultMetrics) => {
+    const metrics = createMetrics({ defaultMetrics });
+    const line = rss(await metrics.registry.metrics());
+    expect(line).toBeDefined();
+    const bytes = Number(line!.split(' ')[1]);
+    // Close to what the process reports right after the scrape (RSS moves a little in between).
+    expect(Math.abs(bytes - process.memoryUsage.rss())).toBeLessThan(64 * 1024 * 1024);
+    expect(bytes).toBeGreaterThan(1024 * 1024);
+  });
+});

@@ -70,7 +70,7 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
         await http.close();
         throw error;
       }
-      if (pipeline.embedderNote) logger.info(pipeline.embedderNote);
+      if (pipeline.embedderNote) logger[pipeline.embedderFallback ? 'warn' : 'info'](pipeline.embedderNote);
     });
   // `run erp-bridge` takes the bridge's options (see `ragsync erp bridge --help`).
   erpBridgeOptions(run);

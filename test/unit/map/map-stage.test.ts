@@ -107,8 +107,16 @@ describe('the map stage', () => {
       expect((failed.error as Error).message).toContain('name');
     });
 
-    it('fails a product whose name is blank', async () => {
-      const [result] = await run([changeRecord('product', product({ name: '   ' }))]);
+    it('titles a product whose name became blank by its SKU, so its old text leaves the index', async () => {
+      const [result] = await run([changeRecord('product', product({ name: '   ', description: '' }))]);
+      expect(result!.ok).toBe(true);
+      const document = (result as { outputs: Array<{ value: { title: string; text: string } }> }).outputs[0]!.value;
+      expect(document.title).toBe(product().sku);
+      expect(document.text).toContain(`SKU: ${product().sku}`);
+    });
+
+    it('fails a product whose SKU is blank', async () => {
+      const [result] = await run([changeRecord('product', product({ sku: ' ' }))]);
       expect(result!.ok).toBe(false);
       expect((result as { error: PermanentError }).error).toBeInstanceOf(PermanentError);
       expect((result as { error: PermanentError }).error.code).toBe('missing_field');

@@ -61,8 +61,10 @@ export const productMapper: EntityMapper<ProductChange> = {
     return undefined;
   },
   map(value): MappedDocument {
-    const name = requireText(value.name, 'name', 'product');
-    requireText(value.sku, 'sku', 'product');
+    const sku = requireText(value.sku, 'sku', 'product');
+    // A product saved without a name is still for sale and found by its SKU; refusing it would
+    // leave its previous text (and chunks) in the index.
+    const name = value.name?.trim() ? value.name : sku;
     return {
       title: name,
       text: describe(value, name),

@@ -28,6 +28,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2]}}' },
   { name: 'RAGSYNC_WEBHOOK_PORT', path: 'webhook.port', kind: 'int', doc: 'Port of `webhook serve`' },
   { name: 'RAGSYNC_WEBHOOK_MAX_AGE_SECONDS', path: 'webhook.maxAgeSeconds', kind: 'int', doc: 'Reject webhook bodies older than this (0 = off)' },
+  { name: 'RAGSYNC_WEBHOOK_MAX_VERSION_LEAD_SECONDS', path: 'webhook.maxVersionLeadSeconds', kind: 'int', doc: 'How far a webhook timestamp ahead of the server clock may raise versions (default 0: versions follow the server clock)' },
   { name: 'EMBEDDER', path: 'embedder.kind', kind: 'string', doc: 'auto, hashing, onnx or openai' },
   { name: 'EMBEDDING_URL', path: 'embedder.url', kind: 'string', doc: 'OpenAI-compatible /v1 base URL' },
   { name: 'EMBEDDING_API_KEY', path: 'embedder.apiKey', kind: 'string', secret: true, doc: 'API key of the embedding endpoint' },

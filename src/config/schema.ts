@@ -75,6 +75,8 @@ export const configSchema = z.object({
     bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024),
     /** Reject bodies whose `timestamp` is older than this; 0 turns the check off (the default). */
     maxAgeSeconds: z.number().int().nonnegative().default(0),
+    /** How far a sender's time ahead of the server clock may set versions (docs/connectors/magento-webhook.md). */
+    maxVersionLeadSeconds: z.number().int().nonnegative().max(86_400).default(0),
     /** How long a delivered batch_id is remembered. */
     dedupeWindowSeconds: z.number().int().positive().default(24 * 3600),
   }),

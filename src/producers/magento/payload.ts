@@ -10,7 +10,7 @@ import { parseTimestampMicros } from '../items/timestamp.js';
  * mean the default scope, store 0. A `signature` field in the body is ignored: the signature is
  * checked from the header over the raw bytes.
  */
-/** A batch index encodes into the version's last three digits (see to-changes.ts). */
+/** Bounds the work of one request; the module sends 50 items per request by default. */
 export const MAX_ITEMS = 1000;
 
 export interface ItemFailure {
@@ -35,6 +35,8 @@ export interface ParsedBody {
   batchId: string | null;
   timestampMicros: bigint | null;
   items: ItemResult[];
+  /** Per item: its own `updated_at` in microseconds, or null when it has none (module 1.0 sends none). */
+  updatedAtMicros: (bigint | null)[];
 }
 
 export type BodyResult = ParsedBody | { ok: false; failure: ValidationFailure };
@@ -79,13 +81,32 @@ export function parseWebhookBody(raw: Buffer, route: Route): BodyResult {
     else rawItems = body.items;
   }
 
-  const results = rawItems.map((rawItem) =>
-    parseChangeItem(rawItem, {
+  const updatedAtMicros: (bigint | null)[] = [];
+  const results = rawItems.map((rawItem): ItemResult => {
+    const result = parseChangeItem(rawItem, {
       types: ENTITY_TYPES,
       defaultType: route.kind === 'single' ? route.type : undefined,
       forceAction: route.kind === 'single' ? route.forceAction : undefined,
       defaultStoreId: 0,
-    }),
-  );
-  return { fields, batchId, timestampMicros: timestamp.ok ? timestamp.micros : null, items: results };
+    });
+    const updatedAt = readUpdatedAt(rawItem);
+    updatedAtMicros.push(updatedAt.ok ? updatedAt.micros : null);
+    if (updatedAt.ok) return result;
+    const issue = { path: 'updated_at', message: updatedAt.message };
+    return result.ok ? { ok: false, issues: [issue] } : { ok: false, issues: [...result.issues, issue] };
+  });
+  return { fields, batchId, timestampMicros: timestamp.ok ? timestamp.micros : null, items: results, updatedAtMicros };
+}
+
+/**
+ * An item's own change time, optional: the module's payload (README, plan §5.4) has none, but its
+ * queue row keeps `updated_at`, the time of the entity's last save, which a module build may add
+ * to the item. Same spellings as `timestamp`.
+ */
+function readUpdatedAt(rawItem: unknown): { ok: true; micros: bigint | null } | { ok: false; message: string } {
+  if (typeof rawItem !== 'object' || rawItem === null || Array.isArray(rawItem)) return { ok: true, micros: null };
+  const raw = (rawItem as Record<string, unknown>).updated_at;
+  if (raw === undefined || raw === null || raw === '') return { ok: true, micros: null };
+  const parsed = parseTimestampMicros(raw);
+  return parsed.ok ? { ok: true, micros: parsed.micros } : parsed;
 }

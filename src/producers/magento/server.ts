@@ -12,6 +12,7 @@ import { parseWebhookBody, type Route } from './payload.js';
 import { answerPublishFailure } from './publish-outcome.js';
 import { signatureHeader, verifySignature } from './signature.js';
 import { decodeWebhook } from './to-changes.js';
+import { createVersionClock, type StampResult, type VersionClock } from './version-clock.js';
 
 export interface WebhookServerOptions {
   config: Pick<Config, 'tenants' | 'webhook' | 'redis' | 'kafka'>;
@@ -22,6 +23,8 @@ export interface WebhookServerOptions {
   logger?: Logger;
   /** Answers the status route's `kafka` field; `unknown` when not given. */
   kafkaHealth?: () => Promise<boolean>;
+  /** Issues source versions; by default a clock on the wall time with `webhook.maxVersionLeadSeconds`. */
+  versionClock?: VersionClock;
 }
 
 /** Header paths pino must redact in request logs. */
@@ -61,6 +64,9 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
   const dedupe: BatchDedupe | null = options.redis
     ? createRedisBatchDedupe(options.redis, { keyPrefix: config.redis.keyPrefix, windowSeconds: config.webhook.dedupeWindowSeconds })
     : null;
+  const clock = options.versionClock ?? createVersionClock({ maxLeadSeconds: config.webhook.maxVersionLeadSeconds });
+  // Per tenant, the latest body timestamp seen: only to log when arrival order decided (below).
+  const latestTimestamp = new Map<string, bigint>();
 
   // The signature covers the exact bytes sent, so bodies are kept raw and parsed after the check.
   app.removeAllContentTypeParsers();
@@ -99,7 +105,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
 
     const parsed = parseWebhookBody(raw, route);
     if ('failure' in parsed) return reply.code(400).send(parsed.failure);
-    const decoded = decodeWebhook(parsed, tenant, tenantConfig.stores);
+    const decoded = decodeWebhook(parsed, tenant, tenantConfig.stores, clock);
     if (!decoded.ok) return reply.code(400).send(decoded.failure);
     const body = decoded.decoded;
 
@@ -118,6 +124,9 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
       return reply.code(202).send({ accepted: 0, duplicate: true, batch_id: batchId });
     }
 
+    logVersionRule(log, body.stamp, config.webhook.maxVersionLeadSeconds, latestTimestamp.get(tenant), body.timestampMicros);
+    if ((latestTimestamp.get(tenant) ?? -1n) < body.timestampMicros) latestTimestamp.set(tenant, body.timestampMicros);
+
     for (const message of body.messages) message.headers = { ...message.headers, [HEADERS.correlationId]: batchId };
 
     try {
@@ -129,7 +138,8 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
       return reply.code(answer.status).send(answer.body);
     }
     if (body.batchId !== null && dedupe) await dedupe.mark(tenant, body.batchId).catch((err: unknown) => warnRedis(log, err));
-    log.info({ records: body.messages.length }, 'batch published');
+    const versions = body.stamp.versions;
+    log.info({ records: body.messages.length, versions: [versions[0]!.toString(), versions[versions.length - 1]!.toString()] }, 'batch published');
     return reply.code(202).send({ accepted: body.itemCount, records: body.messages.length, batch_id: batchId });
   };
 
@@ -156,6 +166,26 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
   });
 
   return app;
+}
+
+const isoOf = (micros: bigint) => new Date(Number(micros / 1000n)).toISOString();
+
+/**
+ * Says where the version rule (version-clock.ts) departed from the sender's time: a timestamp no
+ * later than an earlier request's (several requests of one queue flush; the old "timestamp + index"
+ * rule mis-ordered exactly these), and a sender clock ahead of ours by more than the allowed lead.
+ */
+function logVersionRule(log: FastifyBaseLogger, stamp: StampResult, maxLeadSeconds: number, previous: bigint | undefined, timestamp: bigint): void {
+  if (previous !== undefined && timestamp <= previous) {
+    log.debug({ timestamp: isoOf(timestamp), latest_timestamp: isoOf(previous) }, 'timestamp not after an earlier request\'s: versions follow arrival order');
+  }
+  if (stamp.capped > 0) {
+    const aheadSeconds = Number(stamp.sourceLeadMicros / 1000n) / 1000;
+    const fields = { capped_items: stamp.capped, ahead_seconds: aheadSeconds, max_version_lead_seconds: maxLeadSeconds };
+    // Clocks a fraction of a second apart are normal; more is worth fixing at the sender.
+    if (aheadSeconds - maxLeadSeconds >= 1) log.warn(fields, 'sender time is ahead of the server clock: versions capped');
+    else log.debug(fields, 'sender time is ahead of the server clock: versions capped');
+  }
 }
 
 function warnRedis(log: { warn: (obj: object, msg: string) => void }, error: unknown): false {

@@ -51,17 +51,23 @@ async function countAll(): Promise<number> {
 describe('the Magento webhook ingress on real Kafka', () => {
   it('publishes a signed batch of 50 mixed entities as exactly 50 decodable records with the right keys', async () => {
     const items = Array.from({ length: 50 }, (_, i) => itemFor(i));
+    const sentAt = BigInt(Date.now()) * 1_000_000n;
     const response = await post(app, batchBody('batch-50', items));
     expect(response.statusCode).toBe(202);
     expect(response.json()).toEqual({ accepted: 50, records: 50, batch_id: 'batch-50' });
 
     const all = await h.readAllChanges();
     expect([...all.values()].reduce((n, r) => n + r.length, 0)).toBe(50);
-    for (const [i, item] of items.entries()) {
+    const versions: bigint[] = [];
+    for (const item of items) {
       const record = all.get(item.type)!.find((r) => parseKey(r.key).entityId === item.id)!;
       expect(parseKey(record.key)).toEqual({ tenant: 'shop', entityType: item.type, entityId: item.id, storeId: item.store_id });
-      expect(record.decoded).toMatchObject({ tenant: 'shop', entity_id: item.id, store_id: item.store_id, source_version: BigInt(Date.UTC(2026, 0, 2, 10, 30, 0, 250)) * 1_000_000n + BigInt(i) });
+      expect(record.decoded).toMatchObject({ tenant: 'shop', entity_id: item.id, store_id: item.store_id, occurred_at: Date.UTC(2026, 0, 2, 10, 30, 0, 250) });
+      versions.push(record.decoded!.source_version as bigint);
     }
+    // Versions come from the ingress clock when the batch arrived, the item index breaking ties.
+    expect(versions[0]!).toBeGreaterThanOrEqual(sentAt);
+    expect(versions.map((v) => v - versions[0]!)).toEqual(items.map((_, i) => BigInt(i)));
     const product = all.get('product')!.find((r) => parseKey(r.key).entityId === 'e0')!;
     expect(product.decoded).toMatchObject({ sku: 'SKU-0', price: 24.5, brand: 'Glowfield', categories: ['Outdoor', 'Lights'] });
     expect(all.get('promotion')![0]!.decoded).toMatchObject({ discount_type: 'percentage', from_date: '2026-01-01' });
@@ -108,7 +114,53 @@ describe('the Magento webhook ingress on real Kafka', () => {
     const tombstones = (await h.read('category')).filter((r) => parseKey(r.key).entityId === 'gone');
     expect(tombstones.map((r) => [parseKey(r.key).storeId, r.value])).toEqual(expect.arrayContaining([[1, null], [2, null]]));
     expect(tombstones).toHaveLength(2);
-    expect(tombstones[0]!.headers[HEADERS.sourceVersion]).toBe((BigInt(Date.UTC(2026, 0, 2, 10, 30, 0, 250)) * 1_000_000n).toString());
+    // Both tombstones of the expanded delete carry the item's one version, in the headers.
+    expect(tombstones[0]!.headers[HEADERS.sourceVersion]).toMatch(/^\d{19}$/);
+    expect(tombstones[1]!.headers[HEADERS.sourceVersion]).toBe(tombstones[0]!.headers[HEADERS.sourceVersion]);
+    expect(tombstones[0]!.headers[HEADERS.occurredAt]).toBe(String(Date.UTC(2026, 0, 2, 10, 30, 0, 250)));
+  });
+
+  it('keeps the last save of each product when one flush of 120 items goes out as three batches with the same timestamp', async () => {
+    // The module sends at most 50 items per request and stamps all requests of a flush with the
+    // flush's second. Revision r of lamp n is the r-th time it is queued; each batch holds the
+    // lamp's newest content at the time the batch is built, so its last revision is the newest.
+    const save = (n: number, revision: number) => ({
+      type: 'product',
+      id: `lamp-${n}`,
+      action: 'save',
+      store_id: 1,
+      data: { sku: `LMP-${n}`, name: `Desk lamp ${n} (revision ${revision})`, description: `<p>Revision ${revision} of the copy.</p>`, price: 30 + revision, attributes: { finish: revision % 2 ? 'Brass' : 'Matte black' } },
+    });
+    const range = (from: number, to: number, revision: number) => Array.from({ length: to - from + 1 }, (_, i) => save(from + i, revision));
+    // Lamps 30-49 sit at indexes 30-49 of the first batch and 0-19 of the second; 45-49 come a
+    // third time at the head of the last batch; 70-79 move from indexes 40-49 to 5-14.
+    const batches = [
+      range(0, 49, 1),
+      [...range(30, 49, 2), ...range(50, 79, 1)],
+      [...range(45, 49, 3), ...range(70, 79, 2), ...range(80, 84, 1)],
+    ];
+    expect(batches.map((b) => b.length)).toEqual([50, 50, 20]);
+    const lastSave = new Map<string, string>();
+    for (const [i, items] of batches.entries()) {
+      const body = JSON.stringify({ type: 'batch', batch_id: `mag-20260214081500-flush-${i}`, timestamp: '2026-02-14T08:15:00Z', items });
+      const response = await post(app, body);
+      expect(response.statusCode).toBe(202);
+      for (const item of items) lastSave.set(item.id, item.data.name);
+    }
+
+    const records = (await h.read('product')).filter((r) => parseKey(r.key).entityId.startsWith('lamp-'));
+    expect(records).toHaveLength(120);
+    const winners = new Map<string, (typeof records)[number]>();
+    for (const record of records) {
+      const id = parseKey(record.key).entityId;
+      const version = BigInt(record.headers[HEADERS.sourceVersion]!);
+      expect(record.decoded!.source_version).toBe(version);
+      const best = winners.get(id);
+      if (!best || version > BigInt(best.headers[HEADERS.sourceVersion]!)) winners.set(id, record);
+    }
+    expect(winners.size).toBe(85);
+    const won = Object.fromEntries([...winners].map(([id, record]) => [id, record.decoded!.name]));
+    expect(won).toEqual(Object.fromEntries(lastSave));
   });
 
   describe('when the broker is unreachable', () => {

@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { configSchema } from '../../../../src/config/schema.js';
 import type { ChangeMessage, ChangeSink } from '../../../../src/core/changes.js';
 import { PermanentError, RetryableError, SystemError } from '../../../../src/core/errors.js';
 import { parseKey } from '../../../../src/core/keys.js';
 import { createWebhookServer } from '../../../../src/producers/magento/server.js';
 import { signBody } from '../../../../src/producers/magento/signature.js';
+import { createVersionClock } from '../../../../src/producers/magento/version-clock.js';
 
 /** Records what the ingress hands over; `failWith` makes the next publish reject like Kafka would. */
 class RecordingSink implements ChangeSink {
@@ -28,10 +30,19 @@ const config = configSchema.parse({
 
 let app: FastifyInstance;
 let sink: RecordingSink;
+/** What the server's version clock reads, in epoch ms; tests that check versions set it after setup(). */
+let nowMs = Date.now();
+/** The server's log lines, as parsed JSON. */
+let logLines: Array<Record<string, unknown>> = [];
 
 function setup(overrides: Partial<typeof config.webhook> = {}) {
   sink = new RecordingSink();
-  app = createWebhookServer({ config: { ...config, webhook: { ...config.webhook, ...overrides } }, sink, redis: null });
+  nowMs = Date.now();
+  logLines = [];
+  const webhook = { ...config.webhook, ...overrides };
+  const versionClock = createVersionClock({ maxLeadSeconds: webhook.maxVersionLeadSeconds, now: () => nowMs });
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
+  app = createWebhookServer({ config: { ...config, webhook }, sink, redis: null, versionClock, logger });
   return app;
 }
 
@@ -64,13 +75,74 @@ describe('the Magento webhook ingress', () => {
       expect(sink.published[0]!.map((m) => parseKey(m.key).entityId)).toEqual(['1', '2', 'footer']);
     });
 
-    it('gives later items of the batch higher versions', async () => {
+    it('gives later items of the batch higher versions, from the time the batch arrived', async () => {
       setup();
+      nowMs = Date.UTC(2026, 0, 2, 10, 30, 4, 125);
       await post('/api/webhooks/magento/acme/batch', batch([product('1'), product('1')]));
       const [first, second] = sink.published[0]!;
       expect(second!.sourceVersion - first!.sourceVersion).toBe(1n);
-      expect(first!.sourceVersion).toBe(BigInt(Date.UTC(2026, 0, 2, 10, 30)) * 1_000_000n);
+      expect(first!.sourceVersion).toBe(BigInt(nowMs) * 1_000_000n);
       expect(first!.occurredAt).toBe(Date.UTC(2026, 0, 2, 10, 30));
+    });
+
+    it('ranks a save in a later batch of the same second above an earlier save of the same product', async () => {
+      // A queue flush of 120 items goes out as 50 + 50 + 20 with one timestamp.
+      setup({ bodyLimitBytes: 1024 * 1024 });
+      nowMs = Date.UTC(2026, 0, 2, 10, 30, 0, 600);
+      const saveOf = (id: string, name: string) => ({ ...product(id), data: { sku: `SKU-${id}`, name } });
+      const filler = (from: number, n: number) => Array.from({ length: n }, (_, i) => product(`f${from + i}`));
+      const first = [...filler(0, 30), saveOf('x', 'Kettle, old'), ...filler(30, 19)];
+      const second = [...filler(100, 5), saveOf('x', 'Kettle, new'), ...filler(105, 44)];
+      const third = filler(200, 20);
+      for (const [i, items] of [first, second, third].entries()) {
+        expect((await post('/api/webhooks/magento/acme/batch', batch(items, { batch_id: `flush-${i}` }))).statusCode).toBe(202);
+        nowMs += 30;
+      }
+      const saves = sink.published.flat().filter((m) => parseKey(m.key).entityId === 'x');
+      const newest = saves.reduce((a, b) => (b.sourceVersion > a.sourceVersion ? b : a));
+      expect(newest.value).toMatchObject({ name: 'Kettle, new' });
+      const all = sink.published.map((messages) => messages.map((m) => m.sourceVersion));
+      expect(all[1]![0]!).toBeGreaterThan(all[0]![49]!);
+      expect(all[2]![0]!).toBeGreaterThan(all[1]![49]!);
+    });
+
+    it('takes an item\'s own updated_at as its occurred_at and refuses an unreadable one', async () => {
+      setup();
+      const items = [{ ...product('1'), updated_at: '2026-01-02 10:29:41' }, product('2')];
+      expect((await post('/api/webhooks/magento/acme/batch', batch(items))).statusCode).toBe(202);
+      expect(sink.published[0]!.map((m) => m.occurredAt)).toEqual([Date.UTC(2026, 0, 2, 10, 29, 41), Date.UTC(2026, 0, 2, 10, 30)]);
+      const bad = await post('/api/webhooks/magento/acme/batch', batch([product('1'), { ...product('2'), updated_at: 'yesterday' }], { batch_id: 'mag-2' }));
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().items).toEqual([{ index: 1, fields: [{ path: 'updated_at', message: 'expected an ISO 8601 date-time or epoch number, got "yesterday"' }] }]);
+    });
+
+    it('caps the version of a body dated in the future, so the next real update still wins', async () => {
+      setup({ maxVersionLeadSeconds: 10 });
+      nowMs = Date.UTC(2026, 0, 2, 10, 30, 0, 500);
+      await post('/api/webhooks/magento/acme/batch', batch([product('1')], { batch_id: 'future', timestamp: '2031-01-01T00:00:00Z' }));
+      nowMs += 1000;
+      await post('/api/webhooks/magento/acme/batch', batch([product('1')], { batch_id: 'real', timestamp: '2026-01-02T10:30:01Z' }));
+      const [future, real] = sink.published.map((messages) => messages[0]!.sourceVersion);
+      expect(future).toBe(BigInt(Date.UTC(2026, 0, 2, 10, 30, 10, 500)) * 1_000_000n);
+      expect(real!).toBeGreaterThan(future!);
+      expect(logLines.filter((l) => l.level === 40 && l.msg === 'sender time is ahead of the server clock: versions capped')).toMatchObject([
+        { batch_id: 'future', capped_items: 1, max_version_lead_seconds: 10 },
+      ]);
+    });
+
+    it('logs the versions of a batch, and at debug level when a timestamp is no later than an earlier one', async () => {
+      setup();
+      nowMs = Date.UTC(2026, 0, 2, 10, 30, 0, 700);
+      await post('/api/webhooks/magento/acme/batch', batch([product('1'), product('2')], { batch_id: 'flush-a' }));
+      nowMs += 25;
+      await post('/api/webhooks/magento/acme/batch', batch([product('3')], { batch_id: 'flush-b' }));
+      const published = logLines.filter((l) => l.msg === 'batch published').map((l) => [l.batch_id, l.versions]);
+      const base = BigInt(Date.UTC(2026, 0, 2, 10, 30, 0, 700)) * 1_000_000n;
+      expect(published).toEqual([
+        ['flush-a', [base.toString(), (base + 1n).toString()]],
+        ['flush-b', [(base + 25_000_000n).toString(), (base + 25_000_000n).toString()]],
+      ]);
+      expect(logLines.filter((l) => l.msg === 'timestamp not after an earlier request\'s: versions follow arrival order').map((l) => [l.level, l.batch_id])).toEqual([[20, 'flush-b']]);
     });
 
     it('accepts a signature made with a secret being rotated out, and the X-Rag-Signature alias', async () => {
@@ -178,7 +250,7 @@ describe('the Magento webhook ingress', () => {
       expect((await post('/api/webhooks/magento/acme/batch', body)).json()).toMatchObject({ accepted: 1, records: 1 });
     });
 
-    it('refuses more than 1000 items, because the item index is the version\'s last three digits', async () => {
+    it('refuses more than 1000 items in one request', async () => {
       setup({ bodyLimitBytes: 1024 * 1024 });
       const response = await post('/api/webhooks/magento/acme/batch', batch(Array.from({ length: 1001 }, (_, i) => product(String(i)))));
       expect(response.statusCode).toBe(400);

@@ -237,7 +237,9 @@ function fold(plan: DocPlan, write: StoreWrite): BatchResult {
     case 'aspect': {
       const { update } = write;
       if (isAspectStale(plan.head, update.aspect, update.version)) return STALE;
-      plan.patch = { ...plan.patch, ...update.fields };
+      // An aspect older than the stored save is remembered but not shown: that save carried its
+      // own, newer values (versions of one source share a clock), whatever order they arrived in.
+      if (plan.head === undefined || update.version >= plan.head.version) plan.patch = { ...plan.patch, ...update.fields };
       plan.head = headAfterAspect(plan.head, update);
       plan.headChanged = true;
       return APPLIED;

@@ -49,7 +49,9 @@ export interface VectorStore {
    * Payload-only update (no re-embedding) of every point of a product, guarded by the aspect's own
    * version kept in the head. When the document has no points yet (or is deleted) the aspect is
    * still remembered in the head, and a later save overlays its fields when the aspect's version is
-   * not older than the save's (`source_version`s of one source share a clock).
+   * not older than the save's (`source_version`s of one source share a clock). For the same reason
+   * an aspect older than the stored save changes no point: the save's own values are newer. So the
+   * payload ends the same whatever order saves and aspects arrive in.
    */
   applyAspect(update: AspectUpdate): Promise<ApplyResult>;
   /**

@@ -215,6 +215,14 @@ export function runVectorStoreConformance(harness: StoreHarness): void {
         ]);
       });
 
+      it('remembers a price older than the stored save without showing it, so arrival order does not matter', async () => {
+        await save({ entityId: 'bowl', version: 30n, payload: { price: 8 } });
+        expect(await store.applyAspect({ docKey: keyOf('bowl'), aspect: 'product_price', version: 20n, fields: { price: 5 } })).toEqual({ applied: true });
+        const document = await store.getDocument(keyOf('bowl'));
+        expect(document.points.map((point) => point.payload.price)).toEqual([8, 8]);
+        expect(document.head?.aspects.product_price?.version).toBe(20n);
+      });
+
       it('remembers a price for a deleted product without bringing it back', async () => {
         await save({ entityId: 'cart', version: 1n });
         await store.deleteDocument(keyOf('cart'), 2n, 1);

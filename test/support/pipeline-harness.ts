@@ -11,7 +11,7 @@ import { KafkaChangeSink } from '../../src/kafka/producer.js';
 import { withAdmin } from '../../src/kafka/admin.js';
 import { applyTopics } from '../../src/kafka/topics.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { createMetrics } from '../../src/observability/metrics.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
 import { runPublish } from '../../src/producers/publish/run-publish.js';
 import { createVectorStore, type VectorStore } from '../../src/stores/index.js';
 import { startQdrantServer, type QdrantTestServer } from './qdrant-server/server.js';
@@ -31,6 +31,8 @@ export class PipelineHarness {
   config: Config;
   readonly kafka: ReturnType<typeof createKafka>;
   pipeline: Pipeline | undefined;
+  /** The metrics of the pipeline last started. */
+  metrics: Metrics | undefined;
   private readonly sink: KafkaChangeSink;
   private readonly dir: string;
   private readonly stores: VectorStore[] = [];
@@ -72,7 +74,8 @@ export class PipelineHarness {
   /** Starts every stage in this process (a new Pipeline each time, as a restarted worker). */
   async start(overrides: Partial<Config['runner']> = {}): Promise<Pipeline> {
     const config = { ...this.config, runner: { ...this.config.runner, ...overrides } };
-    this.pipeline = new Pipeline({ config, logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) });
+    this.metrics = createMetrics({ defaultMetrics: false });
+    this.pipeline = new Pipeline({ config, logger: createLogger({ level: 'silent' }), metrics: this.metrics });
     await this.pipeline.start(STAGE_NAMES);
     return this.pipeline;
   }

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineHarness, type StoreKind } from '../../support/pipeline-harness.js';
 import type { VectorStore } from '../../../src/stores/index.js';
+import { Pipeline } from '../../../src/cli/pipeline.js';
+import { SystemError } from '../../../src/core/errors.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { MINILM } from '../../../src/embedders/index.js';
+import { parsePublishLine } from '../../../src/producers/publish/ndjson-line.js';
 
 /**
  * The pipeline's promises to its users, end to end on the real stack (Kafka, registry, Redis),
@@ -130,6 +136,44 @@ describe.each<StoreKind>(['lancedb', 'qdrant'])('the pipeline into %s', (storeKi
     expect((await store.getDocument(key('product', 'after-the-big-one'))).points.length).toBeGreaterThan(0);
   });
 
+  it('leaves no stale chunk of a product whose name and description became empty', async () => {
+    const long = Array.from({ length: 12 }, (_, i) => `<p>${section(i + 40)}</p>`).join('\n');
+    await harness.publishLines([productLine('vase', 800, { name: 'Glazed vase', description: long })]);
+    await harness.settle();
+    expect((await store.getDocument(key('product', 'vase'))).points.length).toBeGreaterThan(3);
+    // The edges refuse a product without a name (it looks like a partial update), but a producer
+    // of its own may still write one: it must replace the old text, not be refused downstream.
+    const parsed = parsePublishLine(productLine('vase', 801, { name: 'placeholder' }), 1, { now: Date.now(), storesOf: () => [0] });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+    await harness.publish(parsed.messages.map((m) => ({ ...m, value: { ...m.value, name: '', description: '' } })));
+    await harness.settle();
+    const doc = await store.getDocument(key('product', 'vase'));
+    expect(doc.head?.version).toBe(801n);
+    expect(doc.points.map((p) => [p.payload.title, p.payload.source_version])).toEqual([['vase', '801']]);
+    expect(doc.points.some((p) => p.payload.text.includes('Section'))).toBe(false);
+  });
+
+  it('counts exactly one dead-lettered and one stale record on /metrics', async () => {
+    const totals = async () => {
+      const text = await harness.metrics!.registry.metrics();
+      const sum = (outcome: string) => [...text.matchAll(new RegExp(`^ragsync_records_total\\{stage="\\w+",outcome="${outcome}"\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+      return { dlq: sum('dlq'), stale: sum('stale') };
+    };
+    const before = await totals();
+    await harness.publishLines([productLine('clock', 900, { name: 'Wall clock' }), productLine('clock', 901, { name: 'Wall clock, quiet' })]);
+    await harness.settle();
+    // A save older than the one applied, and a record no consumer can decode.
+    await harness.publishLines([productLine('clock', 899, { name: 'Wall clock (old)' })]);
+    const producer = harness.kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    await producer.send({ topic: `${harness.config.topics.prefix}changes.product`, acks: -1, messages: [{ key: key('product', 'garbled'), value: Buffer.from('not an avro record') }] });
+    await producer.disconnect();
+    await harness.settle();
+    const after = await totals();
+    expect({ dlq: after.dlq - before.dlq, stale: after.stale - before.stale }).toEqual({ dlq: 1, stale: 1 });
+    expect((await store.getDocument(key('product', 'clock'))).points[0]?.payload.title).toBe('Wall clock, quiet');
+  });
+
   it('rebuilds the same newest state when every topic is replayed into a fresh, empty store', async () => {
     const fresh = storeKind === 'lancedb' ? { lancedbPath: `${harness.config.store.lancedbPath}-replay` } : { collection: `${harness.config.store.collection}_replay` };
     const original = harness.config;
@@ -151,5 +195,32 @@ describe.each<StoreKind>(['lancedb', 'qdrant'])('the pipeline into %s', (storeKi
       await harness.stop();
       harness.config = original;
     }
+  });
+});
+
+describe.each<StoreKind>(['lancedb', 'qdrant'])('a worker with another embedding model than the %s collection', (storeKind) => {
+  let harness: PipelineHarness;
+
+  beforeAll(async () => {
+    harness = await PipelineHarness.create(storeKind, { EMBEDDER: 'hashing' });
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('refuses to write, with a message naming both models', async () => {
+    // A collection filled by MiniLM workers: the same 384 dimensions and distance as the hashing embedder.
+    const minilm = await harness.openStore();
+    await minilm.ensureCollection({ dimension: 384, distance: 'cosine', modelId: MINILM.id });
+    const pipeline = new Pipeline({ config: harness.config, logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }) });
+    try {
+      const started = pipeline.start(['store']);
+      await expect(started).rejects.toBeInstanceOf(SystemError);
+      await expect(started).rejects.toThrow(new RegExp(`${MINILM.id}.*hashing|hashing.*${MINILM.id}`));
+    } finally {
+      await pipeline.stop();
+    }
+    expect(await minilm.countPoints()).toBe(0);
   });
 });

@@ -3,7 +3,8 @@ import type { StageDefinition } from '../core/stage.js';
 import { createChunkStage } from '../consumers/chunk/chunk-stage.js';
 import { cachedChunkEmbedder } from '../consumers/embed/cached-chunk-embedder.js';
 import { createEmbedStage } from '../consumers/embed/embed-stage.js';
-import { createMapStage } from '../consumers/map/map-stage.js';
+import { createMapStage, MAP_INPUTS } from '../consumers/map/map-stage.js';
+import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
 import { createStoreStage } from '../consumers/store/store-stage.js';
 import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from '../embedders/index.js';
 import { createKafka } from '../kafka/client.js';
@@ -13,6 +14,7 @@ import { StageRunner } from '../kafka/stage-runner.js';
 import { withAdmin } from '../kafka/admin.js';
 import { stagesLagSource } from '../kafka/lag.js';
 import { verifyTopics } from '../kafka/topics.js';
+import { createKafkaVersionState } from '../kafka/version-state.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createVectorStore, type VectorStore } from '../stores/index.js';
@@ -39,6 +41,8 @@ export class Pipeline {
   private cache: RedisEmbeddingCache | undefined;
   private store: VectorStore | undefined;
   embedderNote = '';
+  /** True when `EMBEDDER=auto` fell back to the hashing embedder (logged as a warning). */
+  embedderFallback = false;
   /** Counters of the embed stage in this process: model calls and texts embedded. */
   embeddingStats: { calls: number; texts: number; cacheHits: number } | undefined;
 
@@ -51,8 +55,9 @@ export class Pipeline {
   /** The embedder, loaded once: its tokenizer sizes chunks and its dimension sizes the collection. */
   async getEmbedder(): Promise<Embedder> {
     if (!this.embedder) {
-      const { embedder, note } = await createEmbedder(this.config.embedder);
+      const { embedder, note, fallback } = await createEmbedder(this.config.embedder);
       this.embedderNote = note;
+      this.embedderFallback = fallback;
       this.embedder = new MicroBatcher(embedder, { batchSize: this.config.embedder.batchSize, batchWaitMs: this.config.embedder.batchWaitMs });
     }
     return this.embedder;
@@ -75,14 +80,23 @@ export class Pipeline {
 
   private async stage(name: StageName): Promise<StageDefinition> {
     switch (name) {
-      case 'map':
-        return createMapStage(this.config) as StageDefinition;
+      case 'map': {
+        // Per-key version state on map.state (docs/design.md §2), read back on every assignment
+        // with a client of its own; the runner writes it as the stage's outputs.
+        const kafka = createKafka(this.config, { clientIdSuffix: 'map-state' });
+        await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, [MAP_STATE_TOPIC]));
+        const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
+        await serde.registerAll([MAP_STATE_TOPIC]);
+        const logger = this.options.logger.child({ stage: 'map' });
+        const state = createKafkaVersionState({ kafka, codec: serde, topicPrefix: this.config.topics.prefix, logger, changeTopics: MAP_INPUTS });
+        return createMapStage(this.config, { state, logger, maxStateValueBytes: Math.max(0, this.config.topics.maxMessageBytes - 64 * 1024) }) as StageDefinition;
+      }
       case 'chunk':
         return createChunkStage(this.config, await this.tokenizer()) as StageDefinition;
       case 'embed': {
         const embedder = await this.getEmbedder();
         this.cache = RedisEmbeddingCache.fromUrl(this.config.redis.url, { keyPrefix: this.config.redis.keyPrefix });
-        const chunkEmbedder = cachedChunkEmbedder(embedder, this.cache, this.options.logger);
+        const chunkEmbedder = cachedChunkEmbedder(embedder, this.cache, this.options.logger, this.options.metrics);
         this.embeddingStats = chunkEmbedder.stats;
         return createEmbedStage(chunkEmbedder) as StageDefinition;
       }
@@ -95,7 +109,7 @@ export class Pipeline {
   }
 
   async start(names: readonly StageName[]): Promise<void> {
-    const kafka = createKafka(this.config);
+    const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
       const stage = await this.stage(name);

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { CHANGE_TYPES } from '../core/entities.js';
+import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
 
 /**
  * Every topic ragsync owns (docs/design.md §1), derived from the config. Pure: `topics apply` creates and
@@ -7,6 +8,9 @@ import { CHANGE_TYPES } from '../core/entities.js';
  *
  * - `changes.<type>` for the entities and the aspects, `documents`, `chunks`, `vectors`: compacted
  *   (the latest record per key is the state; their partition counts never change).
+ * - `map.state`: compacted, the map stage's per-key version state (docs/design.md §2). Same partition
+ *   count and partitioner as the change topics, so a key's state sits on the partition with the
+ *   number of its changes.
  * - `orders`: delete policy with bounded retention (orders carry personal data).
  * - `<group>.dlq` for every consumer group and `<group>.retry.<delay>` for the terminal groups:
  *   delete policy.
@@ -84,6 +88,7 @@ export function topicCatalogue(config: Pick<Config, 'topics'>, options: Catalogu
     compacted('documents'),
     compacted('chunks'),
     compacted('vectors'),
+    compacted(MAP_STATE_TOPIC),
     ...groups.map((group) => deleting(dlqTopicName(group), t.dlqRetentionMs)),
     ...terminal.flatMap((group) => delays.map((delay) => deleting(retryTopicName(group, delay), t.retryRetentionMs))),
   ];

@@ -20,6 +20,7 @@ export const SCHEMA_NAMES = [
   'document',
   'chunk_set',
   'vector_set',
+  'map_state',
 ] as const;
 export type SchemaName = (typeof SCHEMA_NAMES)[number];
 

@@ -5,6 +5,7 @@ import { avroType } from './avro-types.js';
 import { loadAvsc, type SchemaName } from './avsc-files.js';
 import { categoryChangeSchema, cmsBlockChangeSchema, cmsPageChangeSchema, promotionChangeSchema } from './zod/content.js';
 import { orderSchema } from './zod/order.js';
+import { mapStateRecordSchema } from './zod/map-state.js';
 import { chunkSetRecordSchema, documentRecordSchema, vectorSetRecordSchema } from './zod/pipeline.js';
 import { productChangeSchema, productPriceChangeSchema, productStockChangeSchema } from './zod/product.js';
 
@@ -47,6 +48,11 @@ export const PIPELINE_SCHEMAS = {
 };
 export type PipelineTopic = keyof typeof PIPELINE_SCHEMAS;
 
+/** State topics of stages: `map.state` holds the newest applied change per key (docs/design.md §2). */
+export const STATE_SCHEMAS = {
+  'map.state': valueSchema('map_state', mapStateRecordSchema),
+};
+
 /** The logical topic of a change type: `changes.<type>`. */
 export function changeTopicName(type: ChangeType): `changes.${ChangeType}` {
   return `changes.${type}`;
@@ -57,6 +63,7 @@ export const TOPIC_SCHEMAS: Readonly<Record<string, ValueSchema>> = Object.freez
   ...Object.fromEntries(Object.entries(CHANGE_SCHEMAS).map(([type, schema]) => [changeTopicName(type as ChangeType), schema])),
   orders: ORDER_SCHEMA,
   ...PIPELINE_SCHEMAS,
+  ...STATE_SCHEMAS,
 } as Record<string, ValueSchema>);
 
 /** The value schema of a logical topic, or undefined when the topic carries no Avro values (DLQ, retry). */

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_NAMES, type SchemaName } from '../../../src/schemas/avsc-files.js';
-import { CHANGE_SCHEMAS, ORDER_SCHEMA, PIPELINE_SCHEMAS, type ValueSchema } from '../../../src/schemas/catalogue.js';
+import { CHANGE_SCHEMAS, ORDER_SCHEMA, PIPELINE_SCHEMAS, STATE_SCHEMAS, type ValueSchema } from '../../../src/schemas/catalogue.js';
 import { invalidAvroPaths } from '../../../src/schemas/avro-types.js';
 import { loadAvsc } from '../../../src/schemas/avsc-files.js';
 import { SAMPLES } from './samples.js';
 
 const BY_NAME: Record<SchemaName, ValueSchema> = Object.fromEntries(
-  [...Object.values(CHANGE_SCHEMAS), ORDER_SCHEMA, ...Object.values(PIPELINE_SCHEMAS)].map((s) => [s.name, s as ValueSchema]),
+  [...Object.values(CHANGE_SCHEMAS), ORDER_SCHEMA, ...Object.values(PIPELINE_SCHEMAS), ...Object.values(STATE_SCHEMAS)].map((s) => [s.name, s as ValueSchema]),
 ) as Record<SchemaName, ValueSchema>;
 
 interface AvroField {

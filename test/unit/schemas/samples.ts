@@ -124,6 +124,15 @@ const full: Record<SchemaName, Record<string, unknown>> = {
   document: { ...documentHeader, text: 'Trail lantern. Bright and light.' },
   chunk_set: { ...documentHeader, chunks: [chunk], total_chunks: 1, truncated: false },
   vector_set: { ...documentHeader, model_id: 'hashing-3', dimension: 3, chunks: [{ ...chunk, vector }], touch: false },
+  map_state: {
+    topic: 'changes.product',
+    source_version: 9_007_199_254_740_993n,
+    occurred_at: 1_767_350_400_000,
+    deleted: false,
+    change_offset: 4_294_967_296n,
+    value: Buffer.from([0, 0, 0, 0, 7, 2, 104, 105]),
+    headers: { 'ragsync-correlation-id': 'c-1', 'ragsync-source-version': '9007199254740993' },
+  },
 };
 
 const minimal: Record<SchemaName, Record<string, unknown>> = {
@@ -148,6 +157,7 @@ const minimal: Record<SchemaName, Record<string, unknown>> = {
   document: { ...documentHeader, doc_subtype: undefined, url: undefined, text: '' },
   chunk_set: { ...documentHeader, chunks: [], total_chunks: 0, truncated: false },
   vector_set: { ...documentHeader, model_id: 'm', dimension: 1, chunks: [], touch: true },
+  map_state: { topic: 'changes.cms_block', source_version: 1n, occurred_at: 0, deleted: true, change_offset: 0n, headers: {} },
 };
 
 export const SAMPLES: Record<SchemaName, Samples> = Object.fromEntries(

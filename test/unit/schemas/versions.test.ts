@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { avroType, createDecoder } from '../../../src/schemas/avro-types.js';
 import { SCHEMA_NAMES, loadAvsc, releasedVersions } from '../../../src/schemas/avsc-files.js';
-import { CHANGE_SCHEMAS, ORDER_SCHEMA, PIPELINE_SCHEMAS } from '../../../src/schemas/catalogue.js';
+import { CHANGE_SCHEMAS, ORDER_SCHEMA, PIPELINE_SCHEMAS, STATE_SCHEMAS } from '../../../src/schemas/catalogue.js';
 import { SAMPLES } from './samples.js';
 
-const schemas = [...Object.values(CHANGE_SCHEMAS), ORDER_SCHEMA, ...Object.values(PIPELINE_SCHEMAS)];
+const schemas = [...Object.values(CHANGE_SCHEMAS), ORDER_SCHEMA, ...Object.values(PIPELINE_SCHEMAS), ...Object.values(STATE_SCHEMAS)];
 
 const cases = SCHEMA_NAMES.flatMap((name) => releasedVersions(name).map((version) => [name, version] as const));
 

@@ -240,11 +240,15 @@ export class StageRunner {
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    // Restoring a stage's state can take longer than the session timeout: keep the membership alive.
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), 3_000);
     try {
       await this.ready();
     } catch (error) {
       this.pause(payload, error, { action: 'pause-stage', delayMs: this.policy.systemPauseMs }, 'assignment');
       return;
+    } finally {
+      clearInterval(beat);
     }
     if (this.stage.coPartitioned) await this.locks.run(payload.batch.partition, () => this.consume(payload));
     else await this.consume(payload);

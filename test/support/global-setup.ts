@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import { kafkaAnswers } from '../../src/kafka/health.js';
 import { stackEnv, stackLayout } from '../../src/stack/layout.js';
 import { stackUp } from '../../src/stack/stack.js';
+import { edgePython } from './qdrant-server/python-env.js';
+import { CONFLUENT_PYTHON, pythonEnv } from './python-env.js';
 
 /**
  * Integration tests run against real services. When KAFKA_BROKERS, SCHEMA_REGISTRY_URL and
@@ -31,6 +33,11 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 export default async function setup(): Promise<void> {
+  // The Qdrant test server's engine and a strict outside consumer run in Python: install them once,
+  // before any test file needs them.
+  await edgePython((line) => console.log(`integration tests: ${line}`));
+  // Confluent's own client decodes what ragsync wrote (test/integration/strict-decode.test.ts).
+  await pythonEnv(CONFLUENT_PYTHON, (line) => console.log(`integration tests: ${line}`));
   const names = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL'] as const;
   const external = names.filter((n) => process.env[n]);
   if (external.length < names.length) {

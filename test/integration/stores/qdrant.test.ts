@@ -20,7 +20,7 @@ afterAll(async () => {
   await server.close();
 });
 
-const WRITES = new Set(['upsert_points', 'delete_points', 'set_payload', 'create_field_index']);
+const WRITES = new Set(['upsert_points', 'batch_update', 'delete_points', 'set_payload', 'overwrite_payload', 'delete_payload', 'clear_payload', 'update_vectors', 'delete_vectors', 'create_field_index']);
 
 afterEach(() => {
   // Durability: a write resolves only once Qdrant has applied it.
@@ -41,8 +41,8 @@ runVectorStoreConformance({
     return {
       open: () => storeOn(collection),
       cleanup: async () => {
-        server.engine.collections.delete(collection);
-        server.engine.collections.delete(`${collection}_heads`);
+        await server.engine.drop(collection);
+        await server.engine.drop(`${collection}_heads`);
       },
     };
   },
@@ -54,15 +54,17 @@ describe('the Qdrant store against its server', () => {
     const store = storeOn(collection);
     await store.connect();
     await store.ensureCollection(SPEC);
-    const indexes = Object.fromEntries(server.engine.collection(collection).indexes);
+    // As the engine reports them: an index created with parameters keeps them, a plain one has none.
+    const { payload_schema: indexes } = await server.engine.info(collection);
     expect(indexes).toEqual({
-      tenant: { type: 'keyword', is_tenant: true },
-      doc_key: 'keyword',
-      entity_type: 'keyword',
-      doc_type: 'keyword',
-      store_id: 'integer',
+      tenant: { data_type: 'keyword', params: { type: 'keyword', is_tenant: true }, points: 0 },
+      doc_key: { data_type: 'keyword', points: 0 },
+      entity_type: { data_type: 'keyword', points: 0 },
+      doc_type: { data_type: 'keyword', points: 0 },
+      store_id: { data_type: 'integer', points: 0 },
     });
-    expect(server.engine.collection(`${collection}_heads`).vectors).toBeUndefined();
+    expect(server.engine.collection(`${collection}_heads`).params.vectors).toEqual({});
+    expect((await server.engine.info(`${collection}_heads`)).payload_schema).toEqual({ live: { data_type: 'bool', points: 0 } });
   });
 
   describe('when the API key is wrong', () => {
@@ -135,6 +137,55 @@ describe('the Qdrant store against its server', () => {
       const response = await fetch(`${server.url}/collections/x/points/upsert`, { method: 'POST', headers: { 'api-key': API_KEY } });
       expect(response.status).toBe(404);
       expect(server.violations.splice(0)).toEqual([expect.stringContaining("not in Qdrant's API")]);
+    });
+  });
+
+  describe("when a client uses more of Qdrant's API than the store does", () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', 'api-key': API_KEY },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: (await response.json()) as { result?: unknown; status: unknown } };
+    };
+    const bm25 = (text: string) => ({ text, model: 'qdrant/bm25' });
+
+    it("ranks by BM25 and fuses rankings with Qdrant's engine", async () => {
+      const collection = uniqueCollection();
+      await call('PUT', `/collections/${collection}`, { vectors: { size: 2, distance: 'Dot' }, sparse_vectors: { text: { modifier: 'idf' } } });
+      const upsert = await call('PUT', `/collections/${collection}/points?wait=true`, {
+        points: [
+          { id: 1, vector: { '': [1, 0], text: bm25('oak dining table') }, payload: { name: 'table' } },
+          { id: 2, vector: { '': [0.9, 0.1], text: bm25('oak chair') }, payload: { name: 'oak chair' } },
+          { id: 3, vector: { '': [0, 1], text: bm25('plastic chair') }, payload: { name: 'plastic chair' } },
+        ],
+      });
+      expect(upsert.status).toBe(200);
+      const ids = async (body: unknown) =>
+        ((await call('POST', `/collections/${collection}/points/query`, body)).body.result as { points: Array<{ id: number }> }).points.map((point) => point.id);
+      // BM25 scores only the documents that share a term with the query.
+      expect((await ids({ query: bm25('oak'), using: 'text' })).sort()).toEqual([1, 2]);
+      // The one document in both prefetches wins the fusion.
+      const fused = await ids({
+        prefetch: [
+          { query: [1, 0], limit: 2 },
+          { query: bm25('chair'), using: 'text', limit: 2 },
+        ],
+        query: { fusion: 'rrf' },
+      });
+      expect(fused[0]).toBe(2);
+      expect([...fused].sort()).toEqual([1, 2, 3]);
+      await server.engine.drop(collection);
+    });
+
+    it('answers a query the edge shard cannot run with 400 and records a violation', async () => {
+      const collection = uniqueCollection();
+      await call('PUT', `/collections/${collection}`, { vectors: { size: 2, distance: 'Cosine' } });
+      const response = await call('POST', `/collections/${collection}/points/query`, { query: { recommend: { positive: [[1, 0]] } } });
+      expect(response.status).toBe(400);
+      expect(server.violations.splice(0)).toEqual([expect.stringContaining('recommend')]);
+      await server.engine.drop(collection);
     });
   });
 });

@@ -1,146 +1,116 @@
-import { filterMatches, type Payload } from './filter.js';
+import { EdgeError, type EdgeErrorKind, type EdgeProcess } from './edge-process.js';
 
 /**
- * An in-memory Qdrant engine for one test server: collections of points with one unnamed dense
- * vector (or none, for a collection created with `vectors: {}`), payload, filters and exact
- * (brute-force) scoring. Behaviour follows Qdrant where the stores depend on it: cosine vectors are
- * normalised on write, euclid scores are distances (ascending), ids are unsigned integers or UUIDs
- * returned in canonical form, a wrong vector size is a 400, a missing collection a 404.
+ * The Qdrant test server's engine is Qdrant's own: every point, payload, filter, deletion, count,
+ * scroll and score comes from an edge shard (edge_shard.py), one per collection. This side keeps
+ * only what Qdrant keeps outside its shards: which collections exist and the parameters they were
+ * created with (for `GET /collections/{name}`), and it answers 404 for a collection that does not.
  */
 export class QdrantHttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** `unsupported` and `crashed` are the server's shortcomings: they are recorded as violations. */
+    readonly kind: EdgeErrorKind = 'rejected',
   ) {
     super(message);
   }
 }
 
-export type DistanceName = 'Cosine' | 'Dot' | 'Euclid' | 'Manhattan';
-export type PointId = string | number;
-
-export interface StoredPoint {
-  id: PointId;
-  vector: number[] | undefined;
-  payload: Payload;
-  version: number;
-}
-
-export interface Collection {
+export interface CollectionMeta {
   name: string;
-  /** Undefined for a collection without dense vectors. */
-  vectors: { size: number; distance: DistanceName } | undefined;
-  points: Map<string, StoredPoint>;
-  indexes: Map<string, unknown>;
-  operationId: number;
+  /** The create request's body, as the client sent it. */
+  params: Record<string, unknown>;
 }
 
-const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
-
-/** Qdrant accepts simple or hyphenated UUIDs and unsigned integers, and returns canonical ids. */
-export function canonicalId(id: unknown): PointId {
-  if (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0) return id;
-  if (typeof id === 'string' && UUID.test(id)) {
-    const hex = id.replaceAll('-', '').toLowerCase();
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  }
-  throw new QdrantHttpError(400, `Format error in JSON body: value ${JSON.stringify(id)} is not a valid point ID, valid values are either an unsigned integer or a UUID`);
+/** What the edge shard reports about a collection's contents. */
+export interface ShardInfo {
+  points_count: number;
+  indexed_vectors_count: number;
+  segments_count: number;
+  payload_schema: Record<string, { data_type: string; params?: Record<string, unknown>; points: number }>;
 }
 
-const keyOf = (id: PointId): string => (typeof id === 'number' ? `n:${String(id).padStart(20, '0')}` : `u:${id}`);
+/** Edge operations that act on points; each takes the REST body as it arrived. */
+export type PointOperation =
+  | 'upsert_points'
+  | 'get_point'
+  | 'get_points'
+  | 'delete_points'
+  | 'update_vectors'
+  | 'delete_vectors'
+  | 'set_payload'
+  | 'overwrite_payload'
+  | 'delete_payload'
+  | 'clear_payload'
+  | 'batch_update'
+  | 'scroll_points'
+  | 'count_points'
+  | 'query_points'
+  | 'query_batch_points'
+  | 'create_field_index';
 
 export class Engine {
-  readonly collections = new Map<string, Collection>();
+  private readonly byName = new Map<string, CollectionMeta>();
 
-  collection(name: string): Collection {
-    const found = this.collections.get(name);
+  constructor(private readonly shards: EdgeProcess) {}
+
+  /** Every collection by name. Read-only: use {@link drop} to delete one with its shard. */
+  get collections(): ReadonlyMap<string, CollectionMeta> {
+    return this.byName;
+  }
+
+  collection(name: string): CollectionMeta {
+    const found = this.byName.get(name);
     if (found === undefined) throw new QdrantHttpError(404, `Not found: Collection \`${name}\` doesn't exist!`);
     return found;
   }
 
-  create(name: string, vectors: Collection['vectors']): void {
-    if (this.collections.has(name)) throw new QdrantHttpError(409, `Wrong input: Collection \`${name}\` already exists!`);
-    this.collections.set(name, { name, vectors, points: new Map(), indexes: new Map(), operationId: 0 });
+  async create(name: string, params: Record<string, unknown>): Promise<void> {
+    if (this.byName.has(name)) throw new QdrantHttpError(409, `Wrong input: Collection \`${name}\` already exists!`);
+    // Known before the shard answers: requests sent meanwhile queue behind the creation.
+    this.byName.set(name, { name, params });
+    try {
+      await this.call({ op: 'create', collection: name, body: params });
+    } catch (error) {
+      this.byName.delete(name);
+      throw error;
+    }
   }
 
-  private checkVector(collection: Collection, vector: unknown): number[] | undefined {
-    if (collection.vectors === undefined) {
-      if (vector !== null && typeof vector === 'object' && !Array.isArray(vector) && Object.keys(vector).length === 0) return undefined;
-      throw new QdrantHttpError(400, `Wrong input: Not existing vector name error: collection ${collection.name} has no dense vectors`);
-    }
-    if (!Array.isArray(vector) || vector.some((value) => typeof value !== 'number')) {
-      throw new QdrantHttpError(400, 'Wrong input: the test server supports one unnamed dense vector per point');
-    }
-    const { size, distance } = collection.vectors;
-    if (vector.length !== size) {
-      throw new QdrantHttpError(400, `Wrong input: Vector dimension error: expected dim: ${size}, got ${vector.length}`);
-    }
-    // Qdrant stores float32 and normalises cosine vectors on write.
-    const stored = Array.from(Float32Array.from(vector as number[]));
-    if (distance !== 'Cosine') return stored;
-    const norm = Math.hypot(...stored);
-    return norm === 0 ? stored : Array.from(Float32Array.from(stored.map((value) => value / norm)));
-  }
-
-  upsert(name: string, points: Array<{ id: unknown; vector: unknown; payload?: Payload | null }>): number {
+  /** Merges into the collection's metadata; a key set to null is removed, as in Qdrant. */
+  updateMetadata(name: string, metadata: Record<string, unknown>): void {
     const collection = this.collection(name);
-    // Validate every point before writing any: a rejected batch changes nothing.
-    const prepared = points.map((point) => ({ id: canonicalId(point.id), vector: this.checkVector(collection, point.vector), payload: point.payload ?? {} }));
-    const version = ++collection.operationId;
-    for (const point of prepared) collection.points.set(keyOf(point.id), { ...point, payload: structuredClone(point.payload), version });
-    return version;
-  }
-
-  select(name: string, filter: unknown): StoredPoint[] {
-    return [...this.collection(name).points.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([, point]) => point)
-      .filter((point) => filterMatches(point, filter));
-  }
-
-  byIds(name: string, ids: unknown[]): StoredPoint[] {
-    const collection = this.collection(name);
-    return ids.map((id) => collection.points.get(keyOf(canonicalId(id)))).filter((point): point is StoredPoint => point !== undefined);
-  }
-
-  remove(name: string, points: StoredPoint[]): number {
-    const collection = this.collection(name);
-    for (const point of points) collection.points.delete(keyOf(point.id));
-    return ++collection.operationId;
-  }
-
-  setPayload(name: string, points: StoredPoint[], payload: Payload): number {
-    const collection = this.collection(name);
-    const version = ++collection.operationId;
-    for (const point of points) {
-      point.payload = { ...point.payload, ...structuredClone(payload) };
-      point.version = version;
+    const merged: Record<string, unknown> = { ...((collection.params.metadata as Record<string, unknown> | null | undefined) ?? {}) };
+    for (const [key, value] of Object.entries(metadata)) {
+      if (value === null) delete merged[key];
+      else merged[key] = value;
     }
-    return version;
+    collection.params = { ...collection.params, metadata: merged };
   }
 
-  /** Exact nearest neighbours; scores as Qdrant reports them. */
-  nearest(name: string, query: number[], filter: unknown, limit: number, offset: number): Array<{ point: StoredPoint; score: number }> {
-    const collection = this.collection(name);
-    const vectors = collection.vectors;
-    if (vectors === undefined) throw new QdrantHttpError(400, `Wrong input: collection ${name} has no dense vectors to query`);
-    if (query.length !== vectors.size) {
-      throw new QdrantHttpError(400, `Wrong input: Vector dimension error: expected dim: ${vectors.size}, got ${query.length}`);
+  /** Deletes the collection and its shard; false when there was none. */
+  async drop(name: string): Promise<boolean> {
+    if (!this.byName.delete(name)) return false;
+    return (await this.call({ op: 'drop', collection: name })) as boolean;
+  }
+
+  async info(name: string): Promise<ShardInfo> {
+    this.collection(name);
+    return (await this.call({ op: 'info', collection: name })) as ShardInfo;
+  }
+
+  async run(op: PointOperation, name: string, body: unknown, wait = false): Promise<unknown> {
+    this.collection(name);
+    return this.call({ op, collection: name, body, wait });
+  }
+
+  private async call(request: Parameters<EdgeProcess['call']>[0]): Promise<unknown> {
+    try {
+      return await this.shards.call(request);
+    } catch (error) {
+      if (error instanceof EdgeError) throw new QdrantHttpError(error.status, error.message, error.kind);
+      throw error;
     }
-    let q = Array.from(Float32Array.from(query));
-    if (vectors.distance === 'Cosine') {
-      const norm = Math.hypot(...q);
-      if (norm > 0) q = q.map((value) => value / norm);
-    }
-    const score = (v: number[]): number => {
-      if (vectors.distance === 'Euclid') return Math.sqrt(v.reduce((sum, value, i) => sum + (value - q[i]!) ** 2, 0));
-      if (vectors.distance === 'Manhattan') return v.reduce((sum, value, i) => sum + Math.abs(value - q[i]!), 0);
-      return v.reduce((sum, value, i) => sum + value * q[i]!, 0);
-    };
-    const ascending = vectors.distance === 'Euclid' || vectors.distance === 'Manhattan';
-    return this.select(name, filter)
-      .map((point) => ({ point, score: score(point.vector ?? []) }))
-      .sort((a, b) => (ascending ? a.score - b.score : b.score - a.score))
-      .slice(offset, offset + limit);
   }
 }

@@ -1,17 +1,18 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadQdrantApiSchema, type OperationSchemas, type ImplementedOperation } from './api-schema.js';
+import { EdgeProcess } from './edge-process.js';
 import { Engine, QdrantHttpError } from './engine.js';
-import { UnsupportedFilter } from './filter.js';
 import { HANDLERS } from './handlers.js';
 import { createValidators, type Validators } from './validator.js';
 
 /**
- * A Qdrant stand-in on 127.0.0.1 for tests (no Qdrant server can be installed here). Every request
- * is checked against Qdrant's published API — route, path and query parameters, body — and so is
- * every response the server sends. Anything outside the API, or inside it but not implemented
- * here, is answered like Qdrant answers an error AND recorded in `violations`: tests assert the
- * list is empty, so a store that sends something real Qdrant would reject cannot pass.
+ * A Qdrant REST server on 127.0.0.1 for tests (no Qdrant server can be installed here), over
+ * Qdrant's own engine embedded as edge shards (engine.ts). Every request is checked against
+ * Qdrant's published API — route, path and query parameters, body — and so is every response the
+ * server sends. Anything outside the API, or inside it but not something the edge shard can do,
+ * is answered like Qdrant answers an error AND recorded in `violations`: tests assert the list is
+ * empty, so a store that sends something real Qdrant would reject cannot pass.
  *
  * Expected errors (401 for a wrong API key, 404 for a missing collection, 400 for a wrong vector
  * size) are real behaviour, not violations.
@@ -28,6 +29,7 @@ export interface QdrantTestServer {
   violations: string[];
   /** Every request that matched an implemented operation, in arrival order. */
   requests: RecordedRequest[];
+  /** The collections, for tests that look behind the API (and drop collections they are done with). */
   engine: Engine;
   close(): Promise<void>;
 }
@@ -67,7 +69,8 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
   const schema = await loadQdrantApiSchema();
   const validators: Validators = createValidators(schema);
   const routes = schema.routes.map(compile);
-  const engine = new Engine();
+  const shards = await EdgeProcess.start();
+  const engine = new Engine(shards);
   const violations: string[] = [];
   const requests: RecordedRequest[] = [];
 
@@ -116,17 +119,15 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
     }
     const started = performance.now();
     try {
-      const result = handler(engine, { path, query, body: (body ?? {}) as Record<string, unknown> });
+      const result = await handler(engine, { path, query, body: (body ?? {}) as Record<string, unknown> });
       const envelope = { result, status: 'ok', time: (performance.now() - started) / 1000 };
       const problem = validators.response(route, envelope);
       if (problem !== undefined) violations.push(`${what} (${route.operationId}): response does not match the API: ${problem}`);
       send(response, 200, envelope);
     } catch (error) {
       if (error instanceof QdrantHttpError) {
-        const isGap = error.message.startsWith('the test server does not implement');
-        return fail(response, error.status, error.message, isGap ? `${what}: ${error.message}` : undefined);
+        return fail(response, error.status, error.message, error.kind === 'rejected' ? undefined : `${what}: ${error.message}`);
       }
-      if (error instanceof UnsupportedFilter) return fail(response, 400, error.message, `${what}: ${error.message}`);
       violations.push(`${what}: test server crashed: ${String(error)}`);
       return fail(response, 500, `Service internal error: ${String(error)}`);
     }
@@ -145,10 +146,12 @@ export async function startQdrantServer(options: QdrantTestServerOptions = {}): 
     violations,
     requests,
     engine,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
-      }),
+      });
+      await shards.close();
+    },
   };
 }

@@ -1,8 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChangeMessage, ChangeSink } from '../../core/changes.js';
-import { describeError } from '../../core/errors.js';
+import { classify, describeError } from '../../core/errors.js';
+import { decideFailure, DEFAULT_FAILURE_POLICY } from '../../core/failure-policy.js';
 import { parseErpEvent, type ErpEventOptions } from './event.js';
+
+/** Waits between tries while Kafka or the registry is out: 1 s doubling to a minute, with jitter. */
+const RETRY_POLICY = { ...DEFAULT_FAILURE_POLICY, backoff: { initialMs: 1_000, maxMs: 60_000 } };
 
 export interface StreamBridgeOptions {
   /** A connection of its own: XREADGROUP BLOCK holds it. */
@@ -49,7 +53,23 @@ export function startStreamBridge(options: StreamBridgeOptions): { stop(): Promi
       if (result.ok) messages.push(...result.messages);
       else rejected.push({ id, fields: flat, reason: result.issues.map((i) => `${i.path} ${i.message}`.trim()).join('; ') });
     }
-    if (messages.length > 0) await options.sink.publish(messages, { timeoutMs: options.ackTimeoutMs });
+    if (messages.length > 0) {
+      try {
+        await options.sink.publish(messages, { timeoutMs: options.ackTimeoutMs });
+      } catch (error) {
+        if (classify(error) !== 'permanent') throw error;
+        if (entries.length === 1) {
+          // This entry can never be published (a value its topic refuses): it goes with the rejected.
+          const [id, flat] = entries[0]!;
+          rejected.push({ id, fields: flat ?? [], reason: describeError(error) });
+          messages.length = 0;
+        } else {
+          // Find the entry Kafka or the registry refuses; the others are published on their own.
+          for (const entry of entries) await process([entry]);
+          return;
+        }
+      }
+    }
     if (rejected.length > 0) {
       const pipeline = redis.multi();
       for (const r of rejected) pipeline.xadd(`${stream}:rejected`, '*', ...r.fields, 'source_id', r.id, 'reason', r.reason);
@@ -88,6 +108,7 @@ export function startStreamBridge(options: StreamBridgeOptions): { stop(): Promi
       if (!describeError(error).includes('BUSYGROUP')) throw error;
     }
     let recover = true;
+    let failures = 0;
     while (!stopped) {
       try {
         if (recover) {
@@ -97,12 +118,18 @@ export function startStreamBridge(options: StreamBridgeOptions): { stop(): Promi
         }
         const entries = await read('>');
         if (entries.length > 0) await process(entries);
+        failures = 0;
       } catch (error) {
         if (stopped) break;
-        // Nothing was acknowledged: the entries stay pending and are re-read after a pause.
-        options.logger.warn({ stream, err: error }, 'ERP stream batch not published; retrying');
+        // Nothing was acknowledged: the entries stay pending in Redis and are re-read after a pause
+        // that grows while Kafka (or the registry) stays out, and honours a Retry-After. They are
+        // never dropped for an outage: an entry only goes to the rejected stream for its own fault.
+        failures += 1;
+        const decision = decideFailure(error, failures, { ...RETRY_POLICY, maxAttempts: Number.POSITIVE_INFINITY });
+        const delayMs = decision.action === 'pause-partition' || decision.action === 'pause-stage' ? decision.delayMs : RETRY_POLICY.backoff.initialMs;
+        options.logger.warn({ stream, attempt: failures, delayMs, err: describeError(error) }, 'ERP stream batch not published; retrying');
         recover = true;
-        await new Promise((r) => setTimeout(r, 1000));
+        await new Promise((r) => setTimeout(r, delayMs));
       }
     }
   };

@@ -82,6 +82,24 @@ describe('the ERP bridge on real Redis and Kafka', () => {
     await bridge.stop();
   });
 
+  it('rejects an entry Kafka can never take and publishes the entries read with it', async () => {
+    // Every field within the edge's length limit, the record larger than the topics'
+    // max.message.bytes (4 MiB): no retry can ever publish it.
+    const huge = `<p>${'A very long care guide. '.repeat(62_000)}</p>`;
+    await h.redis.xadd(streamKey, '*', 'event', 'product.updated', 'payload', JSON.stringify({ id: 'BEFORE-HUGE', data: { sku: 'BEFORE-HUGE', name: 'Small' } }));
+    await h.redis.xadd(streamKey, '*', 'event', 'product.updated', 'payload', JSON.stringify({ id: 'HUGE', data: { sku: 'HUGE', name: 'Huge', description: huge, short_description: huge, meta_description: huge } }));
+    await h.redis.xadd(streamKey, '*', 'event', 'product.updated', 'payload', JSON.stringify({ id: 'AFTER-HUGE', data: { sku: 'AFTER-HUGE', name: 'Small too' } }));
+    const rejectedBefore = await h.redis.xlen(`${streamKey}:rejected`);
+    const bridge = await start('stream');
+    await waitUntil('the two small entries', async () => (await hasKey('product', 'BEFORE-HUGE')) && (await hasKey('product', 'AFTER-HUGE')));
+    await waitUntil('the rejected copy', async () => (await h.redis.xlen(`${streamKey}:rejected`)) === rejectedBefore + 1);
+    const [[, fields]] = (await h.redis.xrevrange(`${streamKey}:rejected`, '+', '-', 'COUNT', 1)) as [[string, string[]]];
+    expect(fields[fields.indexOf('reason') + 1]).toMatch(/too large|larger than|max\.message\.bytes/i);
+    expect(await hasKey('product', 'HUGE')).toBe(false);
+    await waitUntil('every entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
+    await bridge.stop();
+  });
+
   it('keeps an entry pending while Kafka does not acknowledge and publishes it after a restart', async () => {
     const dead = await openChangeSink({ ...h.config, kafka: { ...h.config.kafka, brokers: ['127.0.0.1:1'], ackTimeoutMs: 1000 } });
     const failing = await start('stream', dead, 1000);

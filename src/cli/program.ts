@@ -3,6 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { registerCatalogCommand } from './commands/catalog.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerDlqCommand } from './commands/dlq.js';
 import { registerErpCommand } from './commands/erp.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerPublishCommand } from './commands/publish.js';
@@ -43,6 +44,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerErpCommand(program);
   registerRunCommand(program);
   registerStatusCommand(program);
+  registerDlqCommand(program);
   registerSearchCommand(program);
   registerModelCommand(program);
   registerDemoCommand(program);

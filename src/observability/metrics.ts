@@ -18,6 +18,8 @@ export interface Metrics {
   embeddingCalls: Counter<'model'>;
   /** Consumer-group lag per stage, read from Kafka when /metrics is scraped. */
   consumerLag: Gauge<'stage' | 'group'>;
+  /** Circuit breaker state per target as this process last saw it: 0 closed, 1 half-open, 2 open. */
+  circuitState: Gauge<'target'>;
   /** Where `consumerLag` reads from; a process that runs no stage leaves it unset (no samples). */
   setLagSource(source: LagSource | undefined): void;
 }
@@ -77,6 +79,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         clearTimeout(timer);
         for (const l of lags) this.set({ stage: l.stage, group: l.group }, l.lag);
       },
+    }),
+    circuitState: new Gauge({
+      name: 'ragsync_circuit_state',
+      help: 'Circuit breaker state per target as this process last saw it (0 closed, 1 half-open, 2 open)',
+      labelNames: ['target'],
+      registers: [registry],
     }),
     setLagSource(source) {
       lagSource = source;

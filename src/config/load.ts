@@ -25,10 +25,13 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_MAX_RECORDS_PER_CALL', path: 'runner.maxRecordsPerCall', kind: 'int', doc: 'Records a stage handles per call; offsets are committed after each slice, so a crash repeats at most one' },
   { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },
   { name: 'RAGSYNC_REPLICATION_FACTOR', path: 'topics.replicationFactor', kind: 'int', doc: 'Replication factor of new topics' },
+  { name: 'RAGSYNC_MAX_MESSAGE_BYTES', path: 'topics.maxMessageBytes', kind: 'int', doc: 'max.message.bytes of every topic (default 4 MiB); producers refuse a record over it before sending anything' },
+  { name: 'RAGSYNC_MAX_FUTURE_SECONDS', path: 'ingress.maxFutureSeconds', kind: 'int', doc: 'How far ahead of the server clock an event time may lie (default 300); a later one is refused' },
   { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2]}}' },
   { name: 'RAGSYNC_WEBHOOK_PORT', path: 'webhook.port', kind: 'int', doc: 'Port of `webhook serve`' },
   { name: 'RAGSYNC_WEBHOOK_MAX_AGE_SECONDS', path: 'webhook.maxAgeSeconds', kind: 'int', doc: 'Reject webhook bodies older than this (0 = off)' },
   { name: 'RAGSYNC_WEBHOOK_MAX_VERSION_LEAD_SECONDS', path: 'webhook.maxVersionLeadSeconds', kind: 'int', doc: 'How far a webhook timestamp ahead of the server clock may raise versions (default 0: versions follow the server clock)' },
+  { name: 'RAGSYNC_WEBHOOK_INVALID_ITEMS', path: 'webhook.invalidItems', kind: 'string', doc: 'publish-valid (default: publish the valid items of a batch, name the invalid ones in the 202) or refuse-batch (400, nothing published)' },
   { name: 'EMBEDDER', path: 'embedder.kind', kind: 'string', doc: 'auto, hashing, onnx or openai' },
   { name: 'EMBEDDING_URL', path: 'embedder.url', kind: 'string', doc: 'OpenAI-compatible /v1 base URL' },
   { name: 'EMBEDDING_API_KEY', path: 'embedder.apiKey', kind: 'string', secret: true, doc: 'API key of the embedding endpoint' },
@@ -43,7 +46,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string', doc: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
-const SECTIONS = ['kafka', 'registry', 'redis', 'topics', 'webhook', 'chunking', 'embedder', 'store', 'runner', 'http'] as const;
+const SECTIONS = ['kafka', 'registry', 'redis', 'topics', 'ingress', 'webhook', 'chunking', 'embedder', 'store', 'runner', 'http'] as const;
 
 type Tree = Record<string, unknown>;
 

@@ -66,8 +66,18 @@ export const configSchema = z.object({
     dlqRetentionMs: z.number().int().positive().default(30 * 24 * 3600 * 1000),
     /** Orders carry personal data: bounded retention. */
     ordersRetentionMs: z.number().int().positive().default(30 * 24 * 3600 * 1000),
-    maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** max.message.bytes of every topic; producers check each record against it before sending. */
+    maxMessageBytes: z.number().int().min(64 * 1024).default(4 * 1024 * 1024),
   }),
+  ingress: z
+    .object({
+      /**
+       * How far ahead of the receiving clock an event time (webhook `timestamp`/`updated_at`,
+       * `publish` `occurred_at`, ERP event time) may lie; a later one is refused naming the field.
+       */
+      maxFutureSeconds: z.number().int().nonnegative().max(7 * 86_400).default(300),
+    })
+    .default({ maxFutureSeconds: 300 }),
   tenants: z.record(z.string(), tenantSchema).default({}),
   webhook: z.object({
     port: z.number().int().min(0).max(65535).default(8787),
@@ -79,6 +89,12 @@ export const configSchema = z.object({
     maxVersionLeadSeconds: z.number().int().nonnegative().max(86_400).default(0),
     /** How long a delivered batch_id is remembered. */
     dedupeWindowSeconds: z.number().int().positive().default(24 * 3600),
+    /**
+     * What a batch with invalid items gets (docs/connectors/magento-webhook.md): `publish-valid`
+     * publishes the other items and names the invalid ones in the 202; `refuse-batch` answers 400
+     * and publishes nothing, for senders that drop the named items and resend.
+     */
+    invalidItems: z.enum(['publish-valid', 'refuse-batch']).default('publish-valid'),
   }),
   filters: filterSchema.default(filterSchema.parse({})),
   chunking: z.object({
@@ -107,8 +123,8 @@ export const configSchema = z.object({
   runner: z.object({
     /** Prefix of consumer group ids; defaults to the topic prefix. A new one replays everything. */
     groupPrefix: z.string().optional(),
-    /** Partitions processed at once per stage. */
-    concurrency: z.number().int().positive().default(4),
+    /** Partitions processed at once per stage; unset: every partition the member owns. */
+    concurrency: z.number().int().positive().optional(),
     /** Records a stage handles per call; offsets are committed after each such slice. */
     maxRecordsPerCall: z.number().int().positive().default(200),
     sessionTimeoutMs: z.number().int().positive().default(30_000),

@@ -1,5 +1,5 @@
 import type { Message, Producer } from 'kafkajs';
-import { RetryableError } from '../core/errors.js';
+import { RetryableError, findRagsyncError } from '../core/errors.js';
 import { classifyKafkaError } from './kafka-errors.js';
 
 /** A record ready for Kafka: full topic name, UTF-8 key, encoded value (null = tombstone). */
@@ -10,24 +10,53 @@ export interface OutgoingRecord {
   headers: Record<string, string>;
 }
 
+/**
+ * Bytes of a v2 record batch header (base offset, length, epoch, magic, CRC, attributes, offsets,
+ * timestamps, producer id/epoch, base sequence, count). Kafka checks a whole batch against the
+ * topic's `max.message.bytes`.
+ */
+export const RECORD_BATCH_OVERHEAD = 61;
+
+/**
+ * Bytes `record` takes inside a record batch, with every varint at its largest: length, attributes,
+ * timestamp and offset deltas, key and value with their lengths, each header with its lengths.
+ * Alone in a batch it takes this plus {@link RECORD_BATCH_OVERHEAD}.
+ */
+export function recordBytes(record: OutgoingRecord): number {
+  let bytes = 5 + 1 + 10 + 5 + 5 + Buffer.byteLength(record.key, 'utf8') + 5 + (record.value?.length ?? 0) + 5;
+  for (const [name, value] of Object.entries(record.headers)) bytes += 10 + Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8');
+  return bytes;
+}
+
 export interface BatchingOptions {
   /** Records waiting or in flight at most; a send beyond it waits for room until its deadline. @defaultValue 10000 */
   maxBufferedRecords?: number;
   /** Records per produce request at most. @defaultValue 500 */
   maxBatchRecords?: number;
+  /**
+   * Bytes per produce request at most, batch header included: the topics' `max.message.bytes`.
+   * kafkajs puts all records of a request that go to one partition into one record batch, and Kafka
+   * refuses a batch over the limit even when each record is small. @defaultValue 4 MiB
+   */
+  maxRequestBytes?: number;
   /** How long the first record of a batch waits for company. @defaultValue 2 */
   lingerMs?: number;
+  /** Told when a producer was replaced after a failed send (for the log). */
+  onProducerReplaced?: (cause: Error) => void;
 }
 
 interface Pending {
   records: OutgoingRecord[];
+  bytes: number;
   resolve(): void;
   reject(error: Error): void;
 }
 
-
 /** A deadline that does not keep the process alive once everything else is done. */
 const timeLimit = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** How long a replacement producer may take to connect before its records are refused (as retryable). */
+const RECONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * Batches records of concurrent callers into few produce requests, in call order, over one
@@ -35,25 +64,45 @@ const timeLimit = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * call, and rejects with a RetryableError (`kafka_ack_timeout`) when that did not happen within the
  * caller's deadline; the records stay queued and may still land later (harmless: the version guard
  * absorbs a resend). The buffer is bounded, so a dead cluster cannot grow memory without limit.
+ *
+ * Two things keep one caller's failure from becoming another's:
+ * - After any failed produce request the producer is replaced before the next one. kafkajs rolls
+ *   the idempotent sequence numbers of every partition of a failed request back, also of the
+ *   partitions Kafka had appended to (kafkajs issue 598): the next records to those partitions then
+ *   reuse sequence numbers, and Kafka acknowledges them as duplicates without writing them, or
+ *   answers "out of order sequence number" until restart. A new producer has a new producer id.
+ * - When Kafka refuses a record of a combined request (a permanent, record-specific error), every
+ *   caller of that request is sent again on its own, so each gets its own outcome. A caller gets a
+ *   PermanentError only when none of its records can have been stored (it had one record); a
+ *   refusal among several records of one caller is answered as retryable, since some may be stored.
+ * Callers should not depend on the second: records are checked against `maxRequestBytes` before
+ * they get here (KafkaChangeSink), so Kafka refuses one only when a topic's real
+ * `max.message.bytes` is below the configured one.
  */
 export class BatchingProducer {
   private readonly queue: Pending[] = [];
   private buffered = 0;
   private flushing: Promise<void> | undefined;
+  private producer: Producer;
   private connecting: Promise<void> | undefined;
   private connected = false;
   private closed = false;
+  /** Disconnects of replaced producers still under way; close() waits for them too. */
+  private readonly retired = new Set<Promise<unknown>>();
   private roomWaiters: Array<() => void> = [];
   private readonly maxBuffered: number;
   private readonly maxBatch: number;
+  private readonly maxRequestBytes: number;
   private readonly lingerMs: number;
 
   constructor(
-    private readonly producer: Producer,
-    options: BatchingOptions = {},
+    private readonly createProducer: () => Producer,
+    private readonly options: BatchingOptions = {},
   ) {
+    this.producer = createProducer();
     this.maxBuffered = options.maxBufferedRecords ?? 10_000;
     this.maxBatch = options.maxBatchRecords ?? 500;
+    this.maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
     this.lingerMs = options.lingerMs ?? 2;
   }
 
@@ -67,6 +116,7 @@ export class BatchingProducer {
         throw new RetryableError(`Kafka producer buffer full (${this.buffered} records waiting for acknowledgement)`, { code: 'kafka_buffer_full' });
       }
     }
+    const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const finish = (error?: Error) => {
@@ -80,7 +130,7 @@ export class BatchingProducer {
         () => finish(new RetryableError(`Kafka did not acknowledge ${records.length} record(s) within ${timeoutMs} ms`, { code: 'kafka_ack_timeout' })),
         Math.max(0, deadline - Date.now()),
       );
-      this.queue.push({ records, resolve: () => finish(), reject: finish });
+      this.queue.push({ records, bytes, resolve: () => finish(), reject: finish });
       this.buffered += records.length;
       this.scheduleFlush();
     });
@@ -98,19 +148,19 @@ export class BatchingProducer {
     for (const pending of this.queue.splice(0)) {
       pending.reject(new RetryableError('the Kafka producer closed before the records were acknowledged', { code: 'kafka_producer_closed' }));
     }
-    if (this.connected || this.connecting) {
-      await Promise.race([this.producer.disconnect().catch(() => undefined), timeLimit(timeoutMs)]);
-    }
+    const disconnects = [...this.retired, this.connected || this.connecting ? this.producer.disconnect().catch(() => undefined) : Promise.resolve()];
+    await Promise.race([Promise.all(disconnects), timeLimit(timeoutMs)]);
   }
 
   private async connect(deadline: number): Promise<void> {
     if (this.connected) return;
-    this.connecting ??= this.producer.connect().then(
+    const producer = this.producer;
+    this.connecting ??= producer.connect().then(
       () => {
-        this.connected = true;
+        if (this.producer === producer) this.connected = true;
       },
       (error: unknown) => {
-        this.connecting = undefined;
+        if (this.producer === producer) this.connecting = undefined;
         throw classifyKafkaError(error);
       },
     );
@@ -127,6 +177,18 @@ export class BatchingProducer {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Retires the producer after a failed request; the next request connects a new one. */
+  private replaceProducer(cause: Error): void {
+    const old = this.producer;
+    const disconnect = Promise.race([old.disconnect().catch(() => undefined), timeLimit(RECONNECT_TIMEOUT_MS)]);
+    this.retired.add(disconnect);
+    void disconnect.then(() => this.retired.delete(disconnect));
+    this.producer = this.createProducer();
+    this.connected = false;
+    this.connecting = undefined;
+    this.options.onProducerReplaced?.(cause);
   }
 
   private async waitForRoom(deadline: number): Promise<boolean> {
@@ -153,23 +215,87 @@ export class BatchingProducer {
   private async flush(): Promise<void> {
     if (this.lingerMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, this.lingerMs));
     while (this.queue.length > 0) {
-      const batch: Pending[] = [this.queue.shift()!];
-      let count = batch[0]!.records.length;
-      while (this.queue.length > 0 && count + this.queue[0]!.records.length <= this.maxBatch) {
-        const next = this.queue.shift()!;
-        batch.push(next);
-        count += next.records.length;
-      }
+      const group = this.takeGroup();
       try {
-        await this.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch.flatMap((p) => p.records)) });
-        for (const pending of batch) pending.resolve();
-      } catch (error) {
-        const classified = classifyKafkaError(error);
-        for (const pending of batch) pending.reject(classified);
+        if (group.length === 1) {
+          await this.sendAlone(group[0]!);
+          continue;
+        }
+        const error = await this.request(group.flatMap((p) => p.records));
+        if (error === undefined) for (const pending of group) pending.resolve();
+        else if (findRagsyncError(error)?.errorClass === 'permanent') {
+          // One caller's record was refused: the others must not share its fate.
+          for (const pending of group) await this.sendAlone(pending);
+        } else for (const pending of group) pending.reject(error);
       } finally {
-        this.buffered -= count;
+        this.buffered -= group.reduce((n, p) => n + p.records.length, 0);
         for (const wake of this.roomWaiters.splice(0)) wake();
       }
+    }
+  }
+
+  /** Callers, in order, whose records fit one request (at least one caller). */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [this.queue.shift()!];
+    let count = group[0]!.records.length;
+    let bytes = RECORD_BATCH_OVERHEAD + group[0]!.bytes;
+    while (this.queue.length > 0 && count + this.queue[0]!.records.length <= this.maxBatch && bytes + this.queue[0]!.bytes <= this.maxRequestBytes) {
+      const next = this.queue.shift()!;
+      group.push(next);
+      count += next.records.length;
+      bytes += next.bytes;
+    }
+    return group;
+  }
+
+  /** Sends one caller's records in requests that fit the limits, one after the other, and settles it. */
+  private async sendAlone(pending: Pending): Promise<void> {
+    for (const chunk of this.chunks(pending.records)) {
+      const error = await this.request(chunk);
+      if (error === undefined) continue;
+      if (findRagsyncError(error)?.errorClass === 'permanent' && pending.records.length > 1) {
+        pending.reject(
+          new RetryableError(
+            `Kafka refused a record of ${pending.records.length} that passed the size check, and may have stored others (${error.message}); check that topics.maxMessageBytes is not above the topics' max.message.bytes`,
+            { code: 'kafka_refused_in_part', cause: error },
+          ),
+        );
+      } else pending.reject(error);
+      return;
+    }
+    pending.resolve();
+  }
+
+  private *chunks(records: OutgoingRecord[]): Generator<OutgoingRecord[]> {
+    let chunk: OutgoingRecord[] = [];
+    let bytes = RECORD_BATCH_OVERHEAD;
+    for (const record of records) {
+      const size = recordBytes(record);
+      if (chunk.length > 0 && (chunk.length >= this.maxBatch || bytes + size > this.maxRequestBytes)) {
+        yield chunk;
+        chunk = [];
+        bytes = RECORD_BATCH_OVERHEAD;
+      }
+      chunk.push(record);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  /** One produce request; the classified error when it failed (the producer is then replaced). */
+  private async request(records: OutgoingRecord[]): Promise<Error | undefined> {
+    try {
+      await this.connect(Date.now() + RECONNECT_TIMEOUT_MS);
+    } catch (error) {
+      return classifyKafkaError(error);
+    }
+    try {
+      await this.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+      return undefined;
+    } catch (error) {
+      const classified = classifyKafkaError(error);
+      this.replaceProducer(classified);
+      return classified;
     }
   }
 }

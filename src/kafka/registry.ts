@@ -67,8 +67,37 @@ export class RegistryClient {
     return { version: body.version, id: body.id, schema: JSON.parse(body.schema) as Schema };
   }
 
+  /** The compatibility level set on `subject` itself, or undefined when it has none of its own. */
+  async compatibility(subject: string): Promise<string | undefined> {
+    const response = await this.request('GET', `/config/${encodeURIComponent(subject)}`);
+    if (response.status === 404) return undefined;
+    const body = (await response.json().catch(() => ({}))) as { compatibilityLevel?: unknown; compatibility?: unknown };
+    const level = body.compatibilityLevel ?? body.compatibility;
+    return typeof level === 'string' ? level : undefined;
+  }
+
+  /**
+   * Sets the subject's compatibility level, idempotent under concurrency: several processes
+   * registering a new subject at once (replicas, `run all` next to `webhook serve`) all succeed.
+   * A level already in place is left alone; when a concurrent writer created the subject's rule
+   * first (Apicurio's ccompat API answers 409 "A rule named 'COMPATIBILITY' already exists"), the
+   * level is read back and, if another one, set again (the rule now exists, so that updates it).
+   */
   async setCompatibility(subject: string, level: COMPATIBILITY): Promise<void> {
-    await this.request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: level });
+    if ((await this.compatibility(subject)) === level) return;
+    const path = `/config/${encodeURIComponent(subject)}`;
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await this.request('PUT', path, { compatibility: level }, [409]);
+      if (response.ok) return;
+      const current = await this.compatibility(subject);
+      if (current === level) return;
+      if (attempt >= 3) {
+        const text = await response.text().catch(() => '');
+        throw classifyRegistryError({ status: response.status, message: text.slice(0, 300) }, `PUT ${path}`);
+      }
+      // The concurrent writer's rule exists now: a short pause, and the next PUT updates it.
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 50));
+    }
   }
 
   /** Deletes a subject (soft, then permanent). For tests and `topics` clean-up only. */

@@ -1,16 +1,18 @@
 import { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
-import type { ChangeSink } from '../core/changes.js';
 import { createKafka } from '../kafka/client.js';
 import { KafkaChangeSink } from '../kafka/producer.js';
 
 /**
  * The ChangeSink every connector publishes through: the idempotent Kafka producer with Avro values
  * from the registry. It connects on first publish, so a command that only validates (a dry run)
- * opens no connection.
+ * opens no connection. With a logger, a producer replaced after a failed send is logged.
  */
-export async function openChangeSink(config: Config): Promise<ChangeSink> {
-  return new KafkaChangeSink(createKafka(config, { clientIdSuffix: 'producer' }), config);
+export async function openChangeSink(config: Config, options: { logger?: { warn(object: object, message: string): void } } = {}): Promise<KafkaChangeSink> {
+  const { logger } = options;
+  return new KafkaChangeSink(createKafka(config, { clientIdSuffix: 'producer' }), config, {
+    ...(logger ? { onProducerReplaced: (cause: Error) => logger.warn({ err: cause }, 'Kafka producer replaced after a failed send (its idempotent sequence state may be out of step)') } : {}),
+  });
 }
 
 /**

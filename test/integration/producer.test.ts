@@ -3,7 +3,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import type { ChangeMessage } from '../../src/core/changes.js';
 import { PermanentError, RetryableError } from '../../src/core/errors.js';
-import { formatKey } from '../../src/core/keys.js';
+import { formatKey, parseKey } from '../../src/core/keys.js';
 import { HEADERS } from '../../src/core/records.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
@@ -12,6 +12,7 @@ import { RegistrySerde } from '../../src/kafka/serde.js';
 import { applyTopics } from '../../src/kafka/topics.js';
 import { CHANGE_TYPES } from '../../src/core/entities.js';
 import { SAMPLES } from '../unit/schemas/samples.js';
+import { readAll as readToEnd, testKafka } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
 
 interface ReadRecord {
@@ -27,8 +28,8 @@ const prefixes: string[] = [];
 const registry = new RegistryClient(loadConfig().registry);
 
 /** A config with its own topic prefix; the topics are created here and deleted after the file. */
-async function freshTopics(): Promise<Config> {
-  const config = loadConfig({ overrides: { 'topics.prefix': `${uniqueName('producer')}.`, 'topics.partitions': 3, 'kafka.ackTimeoutMs': 20_000 } });
+async function freshTopics(overrides: Record<string, unknown> = {}): Promise<Config> {
+  const config = loadConfig({ overrides: { 'topics.prefix': `${uniqueName('producer')}.`, 'topics.partitions': 3, 'kafka.ackTimeoutMs': 20_000, ...overrides } });
   prefixes.push(config.topics.prefix);
   await applyTopics(admin, config, { groups: [], terminalGroups: [] });
   return config;
@@ -175,6 +176,66 @@ describe('the Kafka change sink', () => {
       // Only the marker published after the failed call is on the topic.
       const records = await readAll(config, 'changes.product', 1);
       expect(records.map((r) => (r.value as { entity_id: string }).entity_id)).toEqual(['MARKER']);
+    });
+  });
+
+  describe('when a record is over the topics\' max.message.bytes', () => {
+    const sized = (config: Config, id: string, bytes: number): ChangeMessage => ({
+      ...productSave(config, id, 1n, id),
+      value: { ...SAMPLES.product.full, entity_id: id, name: id, description: 'x'.repeat(bytes) },
+    });
+    const idsOn = async (config: Config) =>
+      (await readToEnd(testKafka(), `${config.topics.prefix}changes.product`)).map((r) => parseKey(r.key).entityId);
+
+    it('refuses the call naming that record, before any record of it is sent', async () => {
+      const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
+      const sink = new KafkaChangeSink(kafka, config);
+      try {
+        // Small records on every partition, and one of 100 KB.
+        const error = await sink.publish([...Array.from({ length: 6 }, (_, i) => sized(config, `SMALL-${i}`, 100)), sized(config, 'BIG', 100_000)]).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(PermanentError);
+        expect(error).toMatchObject({ code: 'record_too_large', refusals: [{ index: 6, code: 'record_too_large' }] });
+        await sink.publish([productSave(config, 'MARKER', 2n, 'After')]);
+      } finally {
+        await sink.close();
+      }
+      expect(await idsOn(config)).toEqual(['MARKER']);
+    });
+
+    it('splits one call\'s records into produce requests that each fit, so small records are never refused together', async () => {
+      const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
+      const sink = new KafkaChangeSink(kafka, config);
+      try {
+        // Ten records of 20 KB for one key: one partition, 200 KB in all.
+        await sink.publish(Array.from({ length: 10 }, (_, i) => ({ ...sized(config, 'SAME', 20_000), sourceVersion: BigInt(i + 1) })));
+      } finally {
+        await sink.close();
+      }
+      expect(await idsOn(config)).toEqual(Array(10).fill('SAME'));
+    });
+
+    it('when Kafka itself refuses it (the topic takes less than configured): answers each caller on its own and loses no later record', async () => {
+      // The topics take 64 KiB; the sink believes 4 MiB, so a 100 KB record passes its check and
+      // reaches Kafka inside a produce request shared with 20 other callers.
+      const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
+      const sink = new KafkaChangeSink(kafka, { ...config, topics: { ...config.topics, maxMessageBytes: 4 * 1024 * 1024 } });
+      let results: PromiseSettledResult<void>[];
+      try {
+        results = await Promise.allSettled([...Array.from({ length: 20 }, (_, i) => sink.publish([sized(config, `TOGETHER-${i}`, 100)])), sink.publish([sized(config, 'BIG', 100_000)])]);
+        // kafkajs rolls back the sequence numbers of every partition of a failed request; a
+        // producer that kept them would now lose (as duplicates) or refuse the next records.
+        for (let i = 0; i < 60; i++) await sink.publish([sized(config, `AFTER-${i}`, 100)]);
+      } finally {
+        await sink.close();
+      }
+      expect(results.slice(0, 20).map((r) => r.status)).toEqual(Array(20).fill('fulfilled'));
+      expect(results[20]).toMatchObject({ status: 'rejected', reason: { code: 'record_too_large' } });
+      const ids = await idsOn(config);
+      expect(ids.filter((id) => id.startsWith('AFTER-'))).toEqual(expect.arrayContaining(Array.from({ length: 60 }, (_, i) => `AFTER-${i}`)));
+      expect(ids.filter((id) => id.startsWith('AFTER-'))).toHaveLength(60);
+      // The shared request was resent per caller: a record Kafka had already appended may be there twice (same version, harmless).
+      expect(new Set(ids.filter((id) => id.startsWith('TOGETHER-'))).size).toBe(20);
+      expect(ids).not.toContain('BIG');
     });
   });
 

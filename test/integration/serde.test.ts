@@ -56,6 +56,19 @@ describe('the registry serde', () => {
     }
   });
 
+  it('registers a new subject from 20 clients at once: each gets the same id, the subject FULL_TRANSITIVE', async () => {
+    // Separate clients, as separate processes would be (replicas, `run all` next to `webhook serve`):
+    // their PUT /config calls for the new subject race in the registry.
+    const subject = `${uniqueName('race')}-value`;
+    subjects.push(subject);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => new RegistryClient(config.registry).register(subject, loadAvsc('cms_block'))));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+    expect(failures).toEqual([]);
+    expect(new Set(results.map((r) => (r as PromiseFulfilledResult<number>).value)).size).toBe(1);
+    const response = await fetch(`${config.registry.url}/config/${encodeURIComponent(subject)}`);
+    expect(((await response.json()) as { compatibilityLevel: string }).compatibilityLevel).toBe('FULL_TRANSITIVE');
+  });
+
   it('sets FULL_TRANSITIVE on the subject', async () => {
     const { serde, prefix } = serdeWithPrefix();
     await serde.registerAll(['changes.cms_block']);

@@ -47,6 +47,7 @@ export async function runErpBridge(options: ErpBridgeCliOptions): Promise<void> 
       tenant: options.tenant,
       defaultCurrency: options.currency,
       storesOf: (tenant) => config.tenants[tenant]?.stores ?? [0],
+      maxFutureSeconds: config.ingress.maxFutureSeconds,
     },
     logger,
     ackTimeoutMs: config.kafka.ackTimeoutMs,

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { createReadStream, statSync } from 'node:fs';
+import { accessSync, constants, createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../config/index.js';
+import { describeError } from '../../core/errors.js';
+import { TENANT_PATTERN } from '../../core/keys.js';
 import { openChangeSink } from '../../producers/connect.js';
 import { formatPublishSummary } from '../../producers/publish/report.js';
-import { runPublish } from '../../producers/publish/run-publish.js';
+import { PublishStoppedError, runPublish, type PublishSummary } from '../../producers/publish/run-publish.js';
 
 interface PublishOptions {
   tenant?: string;
@@ -12,6 +14,31 @@ interface PublishOptions {
   json?: boolean;
   batchSize: string;
 }
+
+/** Exit codes of `ragsync publish` (docs/connectors/publish.md). */
+export const PUBLISH_EXIT = {
+  /** Every line was published (or, with --dry-run, would be). */
+  ok: 0,
+  /** Some lines were rejected (listed in the summary); every other line was published. */
+  rejected: 1,
+  /** A usage or configuration error (a missing file, a bad option): nothing was published. */
+  usage: 2,
+  /** Publishing failed (Kafka or the registry unavailable): the summary says from which line on nothing is known to be stored. */
+  stopped: 3,
+} as const;
+
+const EXIT_HELP = `
+Exit codes:
+  0  every line was published (with --dry-run: would be)
+  1  some lines were rejected, listed with their line numbers; every other
+     line was published
+  2  usage or configuration error (missing or unreadable file, bad option);
+     nothing was published
+  3  publishing stopped (Kafka or the schema registry failed): the lines
+     before the reported one are published, from it on nothing is known to
+     be; publish those again
+
+The summary is printed in every case (with --json as JSON on stdout).`;
 
 /** `ragsync publish [FILE|-]`: publish NDJSON change events (docs/connectors/publish.md). */
 export function registerPublishCommand(program: Command): void {
@@ -24,9 +51,23 @@ export function registerPublishCommand(program: Command): void {
     .option('--dry-run', 'check every line and print the summary without publishing')
     .option('--json', 'print the summary as JSON')
     .option('--batch-size <n>', 'records per acknowledged publish call', '500')
-    .action(async (file: string, options: PublishOptions) => {
-      const config = loadConfig();
+    .addHelpText('after', EXIT_HELP)
+    .action(async (file: string, options: PublishOptions, command: Command) => {
+      const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: PUBLISH_EXIT.usage, code: 'ragsync.usage' });
+      const batchSize = Number(options.batchSize);
+      if (!Number.isSafeInteger(batchSize) || batchSize < 1) usage(`--batch-size must be a positive integer, got "${options.batchSize}"`);
+      if (options.tenant !== undefined && !TENANT_PATTERN.test(options.tenant)) usage(`--tenant must match ${TENANT_PATTERN.source}, got "${options.tenant.slice(0, 80)}"`);
       const fromStdin = file === '-';
+      if (!fromStdin) {
+        try {
+          accessSync(file, constants.R_OK);
+          if (statSync(file).isDirectory()) usage(`${file} is a directory, not an NDJSON file`);
+        } catch (error) {
+          if ((error as { code?: string }).code === 'ragsync.usage') throw error;
+          usage(`cannot read ${file}: ${describeError(error)}`);
+        }
+      }
+      const config = loadConfig();
       const input = fromStdin ? process.stdin : createReadStream(file);
       const lines = createInterface({ input, crlfDelay: Infinity });
       const sink = options.dryRun ? null : await openChangeSink(config);
@@ -41,25 +82,30 @@ export function registerPublishCommand(program: Command): void {
           yield line;
         }
       }
+      let summary: PublishSummary;
       try {
-        const summary = await runPublish(counted(), {
+        summary = await runPublish(counted(), {
           sink,
           dryRun: options.dryRun,
           tenant: options.tenant,
           now: Date.now(),
+          maxFutureSeconds: config.ingress.maxFutureSeconds,
           storesOf: (tenant) => config.tenants[tenant]?.stores ?? [0],
-          batchSize: Number(options.batchSize),
+          batchSize,
           ackTimeoutMs: config.kafka.ackTimeoutMs,
           onProgress: (p) => bar?.update(Math.min(bytes, bar.getTotal()), { published: p.published, rejected: p.rejected }),
         });
         bar?.update(bar.getTotal());
-        bar?.stop();
-        console.log(options.json ? JSON.stringify(summary, null, 2) : formatPublishSummary(summary));
-        if (summary.rejected > 0) process.exitCode = 1;
+      } catch (error) {
+        // Publishing stopped: what was published, and from which line on it is not known, is still reported.
+        if (!(error instanceof PublishStoppedError)) throw error;
+        summary = error.summary;
       } finally {
         bar?.stop();
         await sink?.close();
       }
+      console.log(options.json ? JSON.stringify(summary, null, 2) : formatPublishSummary(summary));
+      process.exitCode = summary.stopped ? PUBLISH_EXIT.stopped : summary.rejected > 0 ? PUBLISH_EXIT.rejected : PUBLISH_EXIT.ok;
     });
 }
 

@@ -20,10 +20,10 @@ export function registerWebhookCommand(program: Command): void {
       if (tenants.length === 0) logger.warn('no tenants configured (RAGSYNC_TENANTS): every request will get 404');
       for (const tenant of tenants) if (config.tenants[tenant]!.secrets.length === 0) logger.warn({ tenant }, 'tenant has no secret: every request will get 401');
 
-      const sink = await openChangeSink(config);
+      const sink = await openChangeSink(config, { logger });
       // Registers the change schemas now, so the first webhook does not pay for it; a registry
       // that is down is reported here and retried by the first publish.
-      await sink.publish([]).catch((error: unknown) => logger.warn({ err: error }, 'schema registry not ready; the first request will retry'));
+      await sink.prepare().catch((error: unknown) => logger.warn({ err: error }, 'schema registry not ready; the first request will retry'));
       const redis = openRedis(config);
       let health: { at: number; ok: boolean } | undefined;
       const kafkaHealth = async () => {

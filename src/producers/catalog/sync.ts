@@ -3,6 +3,7 @@ import type { ChangeType } from '../../core/entities.js';
 import { HEADERS } from '../../core/records.js';
 import type { FieldIssue } from '../items/fields.js';
 import { itemToMessages } from '../items/to-messages.js';
+import { publishUnits } from '../publish-units.js';
 import type { RecordFingerprint } from './canonical.js';
 import { appendChangeLog, type ChangeLogEntry } from './change-log.js';
 import { diffCatalog, type CatalogDiff } from './diff.js';
@@ -55,7 +56,7 @@ export async function syncCatalog(records: CatalogRecord[], options: CatalogSync
   const base = BigInt(scanMs) * 1_000_000n;
   const summary: CatalogSyncSummary = { diff, published: 0, rejected: diff.invalid.map((i) => ({ row: i.row, issues: [{ path: options.idField, message: i.message }] })), sourceVersionBase: base.toString() };
 
-  type Unit = { messages: ChangeMessage[]; saved?: { id: string; fingerprint: RecordFingerprint }; deleted?: string; log: ChangeLogEntry };
+  type Unit = { row: number; messages: ChangeMessage[]; saved?: { id: string; fingerprint: RecordFingerprint }; deleted?: string; log: ChangeLogEntry };
   const units: Unit[] = [];
   const context = (row: number) => ({ tenant: options.tenant, stores: options.stores, sourceVersion: base + BigInt(row), occurredAt: scanMs });
   const log = (change_type: ChangeLogEntry['change_type'], id: string, version: bigint, fields?: string[]): ChangeLogEntry => ({
@@ -70,21 +71,26 @@ export async function syncCatalog(records: CatalogRecord[], options: CatalogSync
       summary.rejected.push({ row: entry.row, id: entry.id, issues: result.issues });
       continue;
     }
-    units.push({ messages: result.messages, saved: { id: entry.id, fingerprint: entry.fingerprint }, log: log(entry.kind, entry.id, base + BigInt(entry.row), entry.fields) });
+    units.push({ row: entry.row, messages: result.messages, saved: { id: entry.id, fingerprint: entry.fingerprint }, log: log(entry.kind, entry.id, base + BigInt(entry.row), entry.fields) });
   }
   diff.deleted.forEach((id, i) => {
     const row = records.length + 1 + i;
     const result = itemToMessages({ type: options.type, id, action: 'delete', storeId: options.storeId }, context(row));
-    if (result.ok) units.push({ messages: result.messages, deleted: id, log: log('deleted', id, base + BigInt(row)) });
+    if (result.ok) units.push({ row, messages: result.messages, deleted: id, log: log('deleted', id, base + BigInt(row)) });
     else summary.rejected.push({ row, id, issues: result.issues });
   });
 
   const batchSize = options.batchSize ?? 1000;
   for (let i = 0; i < units.length; i += batchSize) {
-    const batch = units.slice(i, i + batchSize);
+    const sent = units.slice(i, i + batchSize);
+    for (const m of sent.flatMap((u) => u.messages)) m.headers = { ...m.headers, [HEADERS.correlationId]: `catalog-${scanMs}` };
+    // A row the sink refuses before sending (a record too large for its topic) is rejected like an
+    // invalid one: not published, its state left as it was, so it is tried again next time.
+    const refused = await publishUnits(options.sink, sent, options.ackTimeoutMs === undefined ? {} : { timeoutMs: options.ackTimeoutMs });
+    for (const { unit, issues } of refused) summary.rejected.push({ row: sent[unit]!.row, id: sent[unit]!.saved?.id ?? sent[unit]!.deleted, issues });
+    const left = new Set(refused.map((r) => r.unit));
+    const batch = sent.filter((_, index) => !left.has(index));
     const messages = batch.flatMap((u) => u.messages);
-    for (const m of messages) m.headers = { ...m.headers, [HEADERS.correlationId]: `catalog-${scanMs}` };
-    await options.sink.publish(messages, { timeoutMs: options.ackTimeoutMs });
     await options.state.apply(
       batch.flatMap((u) => (u.saved ? [u.saved] : [])),
       batch.flatMap((u) => (u.deleted ? [u.deleted] : [])),

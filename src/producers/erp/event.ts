@@ -2,7 +2,7 @@ import type { ChangeMessage } from '../../core/changes.js';
 import { TENANT_PATTERN } from '../../core/keys.js';
 import { parseChangeItem } from '../items/change-item.js';
 import { describe, type FieldIssue } from '../items/fields.js';
-import { parseTimestampMicros } from '../items/timestamp.js';
+import { parseEventTime } from '../items/timestamp.js';
 import { itemToMessages } from '../items/to-messages.js';
 import { ERP_CHANNELS } from './channels.js';
 
@@ -27,9 +27,13 @@ export interface ErpEventOptions {
   /** Used when the event has no time: the stream entry's time, or now for pub/sub. */
   fallbackMillis: number;
   subIndex?: number;
+  /** The bridge's clock (epoch ms), for the time window of `occurred_at`. @defaultValue Date.now() */
+  nowMs?: number;
+  /** How far ahead of the clock an event time may lie (config `ingress.maxFutureSeconds`). @defaultValue 300 */
+  maxFutureSeconds?: number;
 }
 
-export type ErpEventResult = { ok: true; messages: ChangeMessage[] } | { ok: false; issues: FieldIssue[] };
+export type ErpEventResult = { ok: true; messages: ChangeMessage[]; warnings: FieldIssue[] } | { ok: false; issues: FieldIssue[] };
 
 const ENVELOPE = ['tenant', 'store_id', 'id', 'sku', 'product_id', 'category_id', 'occurred_at', 'timestamp', 'version', 'event', 'data'];
 
@@ -53,7 +57,7 @@ export function parseErpEvent(channel: string, payload: string, options: ErpEven
   const time = event.occurred_at ?? event.timestamp;
   let millis = options.fallbackMillis;
   if (time !== undefined) {
-    const parsed = parseTimestampMicros(time);
+    const parsed = parseEventTime(time, { nowMs: options.nowMs ?? Date.now(), maxFutureSeconds: options.maxFutureSeconds ?? 300 });
     if (!parsed.ok) return { ok: false, issues: [{ path: 'occurred_at', message: parsed.message }] };
     millis = Number(parsed.micros / 1000n);
   }

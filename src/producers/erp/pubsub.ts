@@ -2,6 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ChangeSink } from '../../core/changes.js';
 import { ERP_CHANNEL_NAMES } from './channels.js';
+import { describeError } from '../../core/errors.js';
+import { publishUnits } from '../publish-units.js';
 import { parseErpEvent, type ErpEventOptions } from './event.js';
 
 export interface PubSubBridgeOptions {
@@ -27,14 +29,26 @@ export async function startPubSubBridge(options: PubSubBridgeOptions): Promise<{
 
   const handle = async (channel: string, message: string) => {
     const name = channel.slice(prefix.length);
-    const result = parseErpEvent(name, message, { ...options.event, fallbackMillis: Date.now() });
+    let result: ReturnType<typeof parseErpEvent>;
+    try {
+      result = parseErpEvent(name, message, { ...options.event, fallbackMillis: Date.now() });
+    } catch (error) {
+      // The readers are written never to throw; should one still, the event is rejected, not the bridge.
+      result = { ok: false, issues: [{ path: '', message: `could not be read: ${describeError(error)}` }] };
+    }
     if (!result.ok) {
       stats.rejected += 1;
       options.logger.warn({ channel, issues: result.issues }, 'ERP event rejected');
       return;
     }
     try {
-      await options.sink.publish(result.messages, { timeoutMs: options.ackTimeoutMs });
+      // A record the sink refuses before sending (too large for its topic) rejects the event.
+      const [refused] = await publishUnits(options.sink, [{ messages: result.messages }], { dataPath: 'data', ...(options.ackTimeoutMs === undefined ? {} : { timeoutMs: options.ackTimeoutMs }) });
+      if (refused) {
+        stats.rejected += 1;
+        options.logger.warn({ channel, issues: refused.issues }, 'ERP event rejected');
+        return;
+      }
       stats.published += result.messages.length;
     } catch (error) {
       stats.failed += 1;

@@ -1,5 +1,6 @@
 import { ASPECT_TYPES, ENTITY_TYPES, type ChangeType } from '../../core/entities.js';
 import { describe, IssueCollector, type FieldIssue } from './fields.js';
+import { MAX_DATA_FIELDS, MAX_ID_BYTES, textProblem } from './limits.js';
 
 /**
  * One change as senders describe it (a Magento webhook item, a `ragsync publish` line, an ERP
@@ -32,7 +33,19 @@ export interface ParseItemOptions {
   pathPrefix?: string;
 }
 
+const INT32_MAX = 2_147_483_647;
+
 export const ALL_TYPES: readonly ChangeType[] = [...ENTITY_TYPES, ...ASPECT_TYPES];
+
+/**
+ * Why an entity id cannot be used, or undefined when it can. The length is checked first, on the
+ * raw string: an id is hashed into a partition and percent-encoded into the key, and neither should
+ * ever run over a megabyte of text.
+ */
+export function idProblem(id: string): string | undefined {
+  if (id.length > MAX_ID_BYTES) return `is longer than ${MAX_ID_BYTES} bytes (UTF-8)`;
+  return textProblem(id.normalize('NFC'), MAX_ID_BYTES);
+}
 
 /** Reads `type`, `id`, `action`, `store_id` and `data` of one raw item. */
 export function parseChangeItem(raw: unknown, options: ParseItemOptions = {}): ItemResult {
@@ -51,8 +64,11 @@ export function parseChangeItem(raw: unknown, options: ParseItemOptions = {}): I
   }
 
   let id: string | undefined;
-  if (typeof r.id === 'string' && r.id.length > 0) id = r.id.normalize('NFC');
-  else if (typeof r.id === 'number' && Number.isFinite(r.id)) id = String(r.id);
+  if (typeof r.id === 'string' && r.id.length > 0) {
+    const problem = idProblem(r.id);
+    if (problem === undefined) id = r.id.normalize('NFC');
+    else issues.add('id', problem);
+  } else if (typeof r.id === 'number' && Number.isFinite(r.id)) id = String(r.id);
   else issues.add('id', r.id === undefined || r.id === '' ? 'is required' : `expected a string or number, got ${describe(r.id)}`);
 
   const action = options.forceAction ?? r.action;
@@ -62,15 +78,19 @@ export function parseChangeItem(raw: unknown, options: ParseItemOptions = {}): I
 
   let storeId = options.defaultStoreId ?? 0;
   if (r.store_id !== undefined && r.store_id !== null) {
-    const n = typeof r.store_id === 'string' && /^\d+$/.test(r.store_id) ? Number(r.store_id) : r.store_id;
-    if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) storeId = n;
-    else issues.add('store_id', `expected a non-negative integer, got ${describe(r.store_id)}`);
+    const n = typeof r.store_id === 'string' && /^\d{1,10}$/.test(r.store_id) ? Number(r.store_id) : r.store_id;
+    // Values carry store_id as an Avro int: a delete (no value) must not take a store a save could not.
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= INT32_MAX) storeId = n;
+    else issues.add('store_id', `expected an integer from 0 to ${INT32_MAX}, got ${describe(r.store_id)}`);
   }
 
   let data: Record<string, unknown> | undefined;
   if (action === 'save') {
-    if (typeof r.data === 'object' && r.data !== null && !Array.isArray(r.data)) data = r.data as Record<string, unknown>;
-    else issues.add('data', r.data === undefined || r.data === null ? 'is required for a save' : `expected an object, got ${describe(r.data)}`);
+    if (typeof r.data === 'object' && r.data !== null && !Array.isArray(r.data)) {
+      const fields = Object.keys(r.data).length;
+      if (fields <= MAX_DATA_FIELDS) data = r.data as Record<string, unknown>;
+      else issues.add('data', `has ${fields} fields; at most ${MAX_DATA_FIELDS}`);
+    } else issues.add('data', r.data === undefined || r.data === null ? 'is required for a save' : `expected an object, got ${describe(r.data)}`);
   }
 
   if (!issues.ok) return { ok: false, issues: issues.issues };

@@ -13,7 +13,7 @@ const ENVELOPE_FIELDS: Record<string, string> = { tenant: 'tenant', store_id: 's
  */
 export function checkChangeValue(type: ChangeType, value: Record<string, unknown>, pathPrefix: string): ValueResult {
   const result = validateChange(type, value);
-  if (result.ok) return { ok: true, value: result.value as Record<string, unknown> };
+  if (result.ok) return { ok: true, value: result.value as Record<string, unknown>, warnings: [] };
   const issues: FieldIssue[] = result.issues.map((issue) => {
     const message = issue.path && issue.message.startsWith(`${issue.path}: `) ? issue.message.slice(issue.path.length + 2) : issue.message;
     const head = issue.path.split('.')[0] ?? '';

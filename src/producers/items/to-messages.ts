@@ -2,8 +2,9 @@ import type { ChangeMessage } from '../../core/changes.js';
 import { formatKey } from '../../core/keys.js';
 import { isAspectType } from '../../core/entities.js';
 import { HEADERS } from '../../core/records.js';
-import type { ChangeItem } from './change-item.js';
+import { idProblem, type ChangeItem } from './change-item.js';
 import type { FieldIssue } from './fields.js';
+import { MAX_KEY_BYTES } from './limits.js';
 import { buildChangeValue } from './values.js';
 import { checkChangeValue } from './check-value.js';
 
@@ -18,7 +19,8 @@ export interface ItemContext {
   dataPath?: string;
 }
 
-export type MessagesResult = { ok: true; messages: ChangeMessage[] } | { ok: false; issues: FieldIssue[] };
+/** `warnings` name values that were kept but not understood (an unknown enum value). */
+export type MessagesResult = { ok: true; messages: ChangeMessage[]; warnings: FieldIssue[] } | { ok: false; issues: FieldIssue[] };
 
 /**
  * Store id 0 is Magento's default scope: it applies to every store of the tenant. For a tenant
@@ -38,7 +40,11 @@ export function storesFor(storeId: number, tenantStores: readonly number[]): num
  */
 export function itemToMessages(item: ChangeItem, context: ItemContext): MessagesResult {
   const entityType = isAspectType(item.type) ? 'product' : item.type;
+  // Catalog files and ERP events reach here without parseChangeItem's checks of the id.
+  const badId = idProblem(item.id);
+  if (badId !== undefined) return { ok: false, issues: [{ path: 'id', message: badId }] };
   const stores = storesFor(item.storeId, context.stores);
+  const warnings: FieldIssue[] = [];
   const headers = {
     [HEADERS.sourceVersion]: context.sourceVersion.toString(),
     [HEADERS.occurredAt]: String(context.occurredAt),
@@ -51,6 +57,7 @@ export function itemToMessages(item: ChangeItem, context: ItemContext): Messages
     } catch (error) {
       return { ok: false, issues: [{ path: 'id', message: (error as Error).message }] };
     }
+    if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return { ok: false, issues: [{ path: 'id', message: `makes a record key longer than ${MAX_KEY_BYTES} bytes` }] };
     let value: Record<string, unknown> | null = null;
     if (item.action === 'save') {
       const common = {
@@ -62,11 +69,13 @@ export function itemToMessages(item: ChangeItem, context: ItemContext): Messages
       };
       const built = buildChangeValue(item.type, item.data ?? {}, common, context.dataPath ?? 'data');
       if (!built.ok) return built;
+      // Every store of an expanded item reads the same data: its warnings once.
+      if (warnings.length === 0) warnings.push(...built.warnings);
       const checked = checkChangeValue(item.type, built.value, context.dataPath ?? 'data');
       if (!checked.ok) return checked;
       value = checked.value;
     }
     messages.push({ type: item.type, key, value, sourceVersion: context.sourceVersion, occurredAt: context.occurredAt, headers });
   }
-  return { ok: true, messages };
+  return { ok: true, messages, warnings };
 }

@@ -1,6 +1,9 @@
 import type { ChangeType } from '../../core/entities.js';
+import { MAX_NAME_BYTES } from './limits.js';
 import {
+  checkText,
   IssueCollector,
+  own,
   readBoolean,
   readDate,
   readInteger,
@@ -9,6 +12,7 @@ import {
   readStringList,
   readStringMap,
   describe,
+  scalarText,
   type FieldIssue,
 } from './fields.js';
 
@@ -22,46 +26,111 @@ export interface CommonFields {
   occurred_at: number;
 }
 
-export type ValueResult = { ok: true; value: Record<string, unknown> } | { ok: false; issues: FieldIssue[] };
+/** `warnings` name values that were kept but not understood (an unknown enum value). */
+export type ValueResult = { ok: true; value: Record<string, unknown>; warnings: FieldIssue[] } | { ok: false; issues: FieldIssue[] };
 
 type Data = Record<string, unknown>;
 type Reader = (data: Data, issues: IssueCollector, common: CommonFields) => Data;
 
-/** Magento sends status 1 (enabled) / 2 (disabled); files often say enabled/disabled or true/false. */
+/** A scalar as lowercase text with runs of spaces, `_` and `-` made one space; undefined for anything else. */
+function token(value: unknown): string | undefined {
+  const text = scalarText(value);
+  return text === undefined ? undefined : text.trim().toLowerCase().replace(/[\s_-]+/g, ' ');
+}
+
+/**
+ * Product status. Magento 2.4 has two (Catalog\Model\Product\Attribute\Source\Status): 1
+ * Enabled and 2 Disabled, sent as numbers, numeric strings or their labels; files say
+ * enabled/disabled, true/false, active/inactive. Any other value is kept as `disabled` with a
+ * warning: Magento's storefront shows only status 1 (getVisibleStatusIds), so a product with any
+ * other status is not shown there either.
+ */
 function readStatus(data: Data, issues: IssueCollector): 'enabled' | 'disabled' | undefined {
-  const value = data.status;
+  const value = own(data, 'status');
   if (value === undefined || value === null || value === '') return 'enabled';
-  const text = String(value).trim().toLowerCase();
-  if (['1', 'enabled', 'true', 'active'].includes(text)) return 'enabled';
-  if (['2', '0', 'disabled', 'false', 'inactive'].includes(text)) return 'disabled';
-  return issues.add('status', `expected enabled, disabled, 1 or 2, got "${String(value)}"`);
+  const text = token(value);
+  if (text === undefined) return issues.add('status', `expected enabled, disabled, 1 or 2, got ${describe(value)}`);
+  if (['1', 'enabled', 'enable', 'true', 'active', 'yes'].includes(text)) return 'enabled';
+  if (['2', '0', 'disabled', 'disable', 'false', 'inactive', 'no'].includes(text)) return 'disabled';
+  issues.warn('status', `unknown status ${describe(value)} kept as disabled (Magento shows only status 1, Enabled)`);
+  return 'disabled';
 }
 
-/** Magento stock status is 1/0 (or a boolean); files say `in_stock`, `In stock`, `outofstock`. */
+/**
+ * Stock status. Magento's Stock\Status is 1 In Stock and 0 Out of Stock (numbers, numeric strings,
+ * booleans or labels); files say in_stock, instock, out of stock. Any other value is kept as
+ * unknown (null) with a warning.
+ */
 function readStockStatus(data: Data, issues: IssueCollector): 'in_stock' | 'out_of_stock' | null | undefined {
-  const value = data.stock_status;
+  const value = own(data, 'stock_status');
   if (value === undefined || value === null || value === '') return null;
-  const text = String(value).trim().toLowerCase().replace(/[\s_-]/g, '');
-  if (['1', 'true', 'instock'].includes(text)) return 'in_stock';
-  if (['0', 'false', 'outofstock'].includes(text)) return 'out_of_stock';
-  return issues.add('stock_status', `expected in_stock, out_of_stock, 1 or 0, got ${describe(value)}`);
+  const text = token(value)?.replace(/ /g, '');
+  if (text === undefined) return issues.add('stock_status', `expected in_stock, out_of_stock, 1 or 0, got ${describe(value)}`);
+  if (['1', 'true', 'instock', 'yes'].includes(text)) return 'in_stock';
+  if (['0', 'false', 'outofstock', 'no'].includes(text)) return 'out_of_stock';
+  issues.warn('stock_status', `unknown stock status ${describe(value)} kept as unknown`);
+  return null;
 }
 
-/** Magento cart rules say by_percent / by_fixed / cart_fixed; the value knows percentage | fixed. */
-function readDiscountType(data: Data, issues: IssueCollector): 'percentage' | 'fixed' | null | undefined {
-  const value = data.discount_type;
-  if (value === undefined || value === null || value === '') return null;
-  const text = String(value).trim().toLowerCase();
-  if (['percentage', 'percent', 'by_percent'].includes(text)) return 'percentage';
-  if (['fixed', 'by_fixed', 'cart_fixed'].includes(text)) return 'fixed';
-  return issues.add('discount_type', `expected percentage or fixed (by_percent, by_fixed, cart_fixed), got ${describe(value)}`);
-}
+/** Magento's visibility labels (Catalog\Model\Product\Visibility), normalised by token(). */
+const VISIBILITY_LABELS: Record<string, number> = {
+  'not visible individually': 1,
+  catalog: 2,
+  search: 3,
+  'catalog, search': 4,
+  'catalog and search': 4,
+  both: 4,
+};
 
-/** Magento visibility: 1 not visible individually, 2 catalog, 3 search, 4 catalog and search. */
+/**
+ * Product visibility: Magento's 1 Not Visible Individually, 2 Catalog, 3 Search, 4 Catalog, Search,
+ * as numbers, numeric strings or labels. Any other value is kept as unknown (null) with a warning.
+ */
 function readVisibility(data: Data, issues: IssueCollector): number | null | undefined {
-  const value = readInteger(data, 'visibility', issues);
-  if (value === null || value === undefined || (value >= 1 && value <= 4)) return value;
-  return issues.add('visibility', `expected 1 to 4, got ${value}`);
+  const value = own(data, 'visibility');
+  if (value === undefined || value === null || value === '') return null;
+  const text = token(value);
+  if (text === undefined) return issues.add('visibility', `expected 1 to 4 or a Magento visibility label, got ${describe(value)}`);
+  const label = text.replace(/ ?, ?/g, ', ');
+  const number = /^\d+$/.test(text) ? Number(text) : Object.hasOwn(VISIBILITY_LABELS, label) ? VISIBILITY_LABELS[label] : undefined;
+  if (number !== undefined && number >= 1 && number <= 4) return number;
+  issues.warn('visibility', `unknown visibility ${describe(value)} kept as unknown`);
+  return null;
+}
+
+/** Magento rule actions (SalesRule\Model\Rule, CatalogRule actions) and what kind of discount each is. */
+const RULE_ACTIONS: Record<string, 'percentage' | 'fixed' | null> = {
+  by_percent: 'percentage',
+  by_fixed: 'fixed',
+  cart_fixed: 'fixed',
+  // Buy X, get Y free: neither a percentage nor an amount off.
+  buy_x_get_y: null,
+  // Catalog rules that set the price to a percentage of, or an amount below, the original.
+  to_percent: null,
+  to_fixed: null,
+};
+
+/**
+ * The discount of a rule: `discount_type` or Magento's own column `simple_action`. ragsync's
+ * `percentage`/`fixed` are kept as they are; a Magento action becomes `discount_action` (kept
+ * verbatim, so the document can say what kind of offer it is) and, where it is one, the
+ * percentage/fixed `discount_type`. An action ragsync does not know (an extension's) is kept as
+ * `discount_action` text with a warning, never refused.
+ */
+function readDiscount(data: Data, issues: IssueCollector): { discount_type: 'percentage' | 'fixed' | null; discount_action: string | null } | undefined {
+  const field = own(data, 'discount_type') !== undefined && own(data, 'discount_type') !== null && own(data, 'discount_type') !== '' ? 'discount_type' : 'simple_action';
+  const value = own(data, field);
+  if (value === undefined || value === null || value === '') return { discount_type: null, discount_action: null };
+  const raw = scalarText(value);
+  if (raw === undefined) return issues.add(field, `expected a rule action such as by_percent or buy_x_get_y, got ${describe(value)}`);
+  const text = raw.trim().toLowerCase();
+  if (text === 'percentage' || text === 'percent') return { discount_type: 'percentage', discount_action: null };
+  if (text === 'fixed') return { discount_type: 'fixed', discount_action: null };
+  if (Object.hasOwn(RULE_ACTIONS, text)) return { discount_type: RULE_ACTIONS[text]!, discount_action: text };
+  const kept = checkText(raw.trim(), field, issues, MAX_NAME_BYTES);
+  if (kept === undefined) return undefined;
+  issues.warn(field, `unknown rule action ${describe(value)} kept as text`);
+  return { discount_type: null, discount_action: kept };
 }
 
 /** Required positive-or-zero number fields of aspects. */
@@ -71,7 +140,7 @@ function requireNumber(data: Data, field: string, issues: IssueCollector): numbe
 }
 
 /** Page and block content is required text; an empty page is sent as "". */
-const readContent = (d: Data, i: IssueCollector) => (d.content === '' ? '' : readString(d, 'content', i, { required: true }));
+const readContent = (d: Data, i: IssueCollector) => (own(d, 'content') === '' ? '' : readString(d, 'content', i, { required: true }));
 
 const priceFields = (d: Data, i: IssueCollector) => ({
   price: readNumber(d, 'price', i),
@@ -82,7 +151,10 @@ const priceFields = (d: Data, i: IssueCollector) => ({
 });
 
 /** The sku defaults to the entity id: ERPs and files key products by sku. */
-const skuOf = (d: Data, i: IssueCollector, c: CommonFields) => (d.sku === undefined || d.sku === null || d.sku === '' ? c.entity_id : readString(d, 'sku', i));
+const skuOf = (d: Data, i: IssueCollector, c: CommonFields) => {
+  const sku = own(d, 'sku');
+  return sku === undefined || sku === null || sku === '' ? c.entity_id : readString(d, 'sku', i);
+};
 
 const readers: Record<ChangeType, Reader> = {
   product: (d, i, c) => {
@@ -98,7 +170,7 @@ const readers: Record<ChangeType, Reader> = {
       meta_description: readString(d, 'meta_description', i),
       url_key: readString(d, 'url_key', i),
       // Magento's module says `categories`; its data-extraction plan says `category_names`.
-      categories: readStringList(d, d.categories === undefined ? 'category_names' : 'categories', i),
+      categories: readStringList(d, own(d, 'categories') === undefined ? 'category_names' : 'categories', i),
       brand,
       attributes,
       image_alt_texts: readStringList(d, 'image_alt_texts', i),
@@ -123,7 +195,7 @@ const readers: Record<ChangeType, Reader> = {
     is_active: readBoolean(d, 'is_active', i) ?? true,
   }),
   cms_page: (d, i, c) => ({
-    identifier: d.identifier === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
+    identifier: own(d, 'identifier') === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
     title: readString(d, 'title', i, { required: true }),
     content: readContent(d, i),
     meta_title: readString(d, 'meta_title', i),
@@ -133,7 +205,7 @@ const readers: Record<ChangeType, Reader> = {
     document_type_hint: readString(d, 'document_type_hint', i),
   }),
   cms_block: (d, i, c) => ({
-    identifier: d.identifier === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
+    identifier: own(d, 'identifier') === undefined ? c.entity_id : readString(d, 'identifier', i, { required: true }),
     title: readString(d, 'title', i, { required: true }),
     content: readContent(d, i),
     is_active: readBoolean(d, 'is_active', i) ?? true,
@@ -143,7 +215,9 @@ const readers: Record<ChangeType, Reader> = {
     description: readString(d, 'description', i),
     coupon_code: readString(d, 'coupon_code', i),
     discount_amount: readNumber(d, 'discount_amount', i),
-    discount_type: readDiscountType(d, i),
+    ...readDiscount(d, i),
+    // Magento's "Discount Qty Step (Buy X)"; 0 means none.
+    discount_step: readNumber(d, 'discount_step', i) || null,
     conditions_summary: readString(d, 'conditions_summary', i),
     from_date: readDate(d, 'from_date', i),
     to_date: readDate(d, 'to_date', i),
@@ -174,5 +248,5 @@ export function buildChangeValue(type: ChangeType, data: Data, common: CommonFie
   const issues = new IssueCollector(pathPrefix);
   const fields = readers[type](data, issues, common);
   if (!issues.ok) return { ok: false, issues: issues.issues };
-  return { ok: true, value: { ...common, ...fields } };
+  return { ok: true, value: { ...common, ...fields }, warnings: issues.warnings };
 }

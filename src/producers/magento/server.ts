@@ -7,15 +7,16 @@ import type { ChangeSink } from '../../core/changes.js';
 import type { EntityType } from '../../core/entities.js';
 import { TENANT_PATTERN } from '../../core/keys.js';
 import { HEADERS } from '../../core/records.js';
-import { createRedisBatchDedupe, type BatchDedupe } from './dedupe.js';
-import { parseWebhookBody, type Route } from './payload.js';
+import { publishUnits, type UnitRefusal } from '../publish-units.js';
+import { createRedisBatchDedupe, type BatchDedupe, type ClaimResult } from './dedupe.js';
+import { parseWebhookBody, validationFailure, type ItemIdentity, type Route } from './payload.js';
 import { answerPublishFailure } from './publish-outcome.js';
 import { signatureHeader, verifySignature } from './signature.js';
-import { decodeWebhook } from './to-changes.js';
+import { decodeWebhook, type DecodedItem } from './to-changes.js';
 import { createVersionClock, type StampResult, type VersionClock } from './version-clock.js';
 
 export interface WebhookServerOptions {
-  config: Pick<Config, 'tenants' | 'webhook' | 'redis' | 'kafka'>;
+  config: Pick<Config, 'tenants' | 'webhook' | 'redis' | 'kafka' | 'topics' | 'ingress'>;
   sink: ChangeSink;
   /** Batch dedupe store; null turns dedupe off (every delivery is published). */
   redis: Redis | null;
@@ -23,8 +24,10 @@ export interface WebhookServerOptions {
   logger?: Logger;
   /** Answers the status route's `kafka` field; `unknown` when not given. */
   kafkaHealth?: () => Promise<boolean>;
-  /** Issues source versions; by default a clock on the wall time with `webhook.maxVersionLeadSeconds`. */
+  /** Issues source versions; by default a clock on `now` with `webhook.maxVersionLeadSeconds`. */
   versionClock?: VersionClock;
+  /** The server's clock in epoch ms, for the time window of event times; the wall clock by default. */
+  now?: () => number;
 }
 
 /** Header paths pino must redact in request logs. */
@@ -47,24 +50,40 @@ const SINGLE_ROUTES: Record<string, EntityType> = {
 
 type TenantParams = { tenant: string };
 
+/** How often a request waits for an identical one in flight to settle (its batch_id is claimed). */
+const CLAIM_POLL_MS = 50;
+
+/** Seconds the sender is asked to wait when an identical request was still being published. */
+const IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
+
 /**
  * The Magento RagSync webhook ingress (docs/connectors/magento-webhook.md). Every POST is checked
- * in this order: tenant known (404), signature of the raw body (401), body valid in full (400,
- * nothing published), batch not delivered before (202 duplicate), published and acknowledged by
- * Kafka (202) or not (503 with Retry-After, so the module retries the whole batch).
+ * in this order: tenant known (404), signature of the raw body (401), envelope valid (400, nothing
+ * published), items valid (an invalid item is left out and named in the answer, or with
+ * `webhook.invalidItems: refuse-batch` fails the batch), batch not delivered before (202
+ * duplicate; an identical request in flight is waited for), published and acknowledged by Kafka
+ * (202) or not (503 with Retry-After, so the module retries the whole batch). A 202 means every
+ * record of every accepted item is in Kafka; a 4xx means no record of the body was produced.
  * Returns the fastify instance, not listening yet.
  */
 export function createWebhookServer(options: WebhookServerOptions): FastifyInstance {
   const { config, sink } = options;
+  const now = options.now ?? Date.now;
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.webhook.bodyLimitBytes,
     genReqId: () => randomUUID(),
   });
   const dedupe: BatchDedupe | null = options.redis
-    ? createRedisBatchDedupe(options.redis, { keyPrefix: config.redis.keyPrefix, windowSeconds: config.webhook.dedupeWindowSeconds })
+    ? createRedisBatchDedupe(options.redis, {
+        keyPrefix: config.redis.keyPrefix,
+        topicPrefix: config.topics.prefix,
+        windowSeconds: config.webhook.dedupeWindowSeconds,
+        // A claim outlives any publish (the ack deadline) by a margin; a holder that died frees it then.
+        pendingMs: config.kafka.ackTimeoutMs + 30_000,
+      })
     : null;
-  const clock = options.versionClock ?? createVersionClock({ maxLeadSeconds: config.webhook.maxVersionLeadSeconds });
+  const clock = options.versionClock ?? createVersionClock({ maxLeadSeconds: config.webhook.maxVersionLeadSeconds, now });
   // Per tenant, the latest body timestamp seen: only to log when arrival order decided (below).
   const latestTimestamp = new Map<string, bigint>();
 
@@ -88,6 +107,24 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
 
   const unknownTenant = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown_tenant', message: 'no such tenant' });
 
+  /**
+   * Claims the batch id; while an identical request holds it, waits (until the ack deadline) for
+   * that one to settle: it either delivered the batch (this one is a duplicate) or released it.
+   */
+  const claimBatch = async (tenant: string, batchId: string, log: FastifyBaseLogger): Promise<ClaimResult | null> => {
+    if (!dedupe) return null;
+    const deadline = Date.now() + config.kafka.ackTimeoutMs;
+    try {
+      for (;;) {
+        const result = await dedupe.claim(tenant, batchId);
+        if (result.state !== 'pending' || Date.now() + CLAIM_POLL_MS > deadline) return result;
+        await new Promise((resolve) => setTimeout(resolve, CLAIM_POLL_MS));
+      }
+    } catch (error) {
+      return warnRedis(log, error);
+    }
+  };
+
   const receive = async (request: FastifyRequest<{ Params: TenantParams }>, reply: FastifyReply, route: Route) => {
     const tenantConfig = tenantOf(request);
     if (!tenantConfig) return unknownTenant(reply);
@@ -103,7 +140,8 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
       });
     }
 
-    const parsed = parseWebhookBody(raw, route);
+    const nowMs = now();
+    const parsed = parseWebhookBody(raw, route, { nowMs, maxFutureSeconds: config.ingress.maxFutureSeconds });
     if ('failure' in parsed) return reply.code(400).send(parsed.failure);
     const decoded = decodeWebhook(parsed, tenant, tenantConfig.stores, clock);
     if (!decoded.ok) return reply.code(400).send(decoded.failure);
@@ -111,7 +149,7 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
 
     const maxAge = config.webhook.maxAgeSeconds;
     if (maxAge > 0) {
-      const ageSeconds = Math.abs(Date.now() - Number(body.timestampMicros / 1000n)) / 1000;
+      const ageSeconds = Math.abs(nowMs - Number(body.timestampMicros / 1000n)) / 1000;
       if (ageSeconds > maxAge) {
         return reply.code(401).send({ error: 'stale_timestamp', message: `the body's timestamp is more than ${maxAge}s from the server time` });
       }
@@ -119,28 +157,60 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
 
     const batchId = body.batchId ?? randomUUID();
     const log = request.log.child({ tenant, batch_id: batchId, items: body.itemCount });
-    if (body.batchId !== null && dedupe && (await dedupe.seen(tenant, body.batchId).catch((err: unknown) => warnRedis(log, err)))) {
+    if (body.warnings.length > 0) log.warn({ warnings: body.warnings }, 'values kept without being understood');
+    const refuseBatch = config.webhook.invalidItems === 'refuse-batch';
+    if (body.items.length === 0 || (refuseBatch && body.failures.length > 0)) {
+      log.info({ rejected: body.failures }, 'batch refused: invalid items');
+      return reply.code(400).send(validationFailure([], body.failures));
+    }
+
+    const claim = body.batchId === null ? null : await claimBatch(tenant, body.batchId, log);
+    if (claim?.state === 'done') {
       log.info('duplicate batch answered without publishing');
       return reply.code(202).send({ accepted: 0, duplicate: true, batch_id: batchId });
     }
+    if (claim?.state === 'pending') {
+      log.info('an identical batch is still being published');
+      reply.header('retry-after', String(IN_PROGRESS_RETRY_AFTER_SECONDS));
+      return reply.code(503).send({ error: 'batch_in_progress', message: 'a request with this batch_id is being published; retry later (it will be answered as a duplicate once stored)' });
+    }
+    const held = claim?.state === 'claimed' ? claim.claim : null;
 
     logVersionRule(log, body.stamp, config.webhook.maxVersionLeadSeconds, latestTimestamp.get(tenant), body.timestampMicros);
     if ((latestTimestamp.get(tenant) ?? -1n) < body.timestampMicros) latestTimestamp.set(tenant, body.timestampMicros);
 
-    for (const message of body.messages) message.headers = { ...message.headers, [HEADERS.correlationId]: batchId };
+    for (const item of body.items) for (const message of item.messages) message.headers = { ...message.headers, [HEADERS.correlationId]: batchId };
 
+    let refused: UnitRefusal[];
     try {
-      await sink.publish(body.messages, { timeoutMs: config.kafka.ackTimeoutMs });
+      refused = await publishUnits(sink, body.items, { timeoutMs: config.kafka.ackTimeoutMs, dataPath: 'data', leaveOut: !refuseBatch });
     } catch (error) {
+      await held?.release().catch((err: unknown) => warnRedis(log, err));
       const answer = answerPublishFailure(error);
       log.warn({ status: answer.status, code: answer.body.error }, 'publish failed');
       if (answer.retryAfterSeconds !== undefined) reply.header('retry-after', String(answer.retryAfterSeconds));
       return reply.code(answer.status).send(answer.body);
     }
-    if (body.batchId !== null && dedupe) await dedupe.mark(tenant, body.batchId).catch((err: unknown) => warnRedis(log, err));
+    const failures = [...body.failures, ...refused.map(({ unit, issues }) => ({ index: body.items[unit]!.index, ...identityOf(body.items[unit]!), fields: issues }))].sort((a, b) => a.index - b.index);
+    const left = new Set(refused.map((r) => r.unit));
+    const published = body.items.filter((_, unit) => !left.has(unit));
+    if (published.length === 0 || (refuseBatch && refused.length > 0)) {
+      await held?.release().catch((err: unknown) => warnRedis(log, err));
+      log.info({ rejected: failures }, 'batch refused: no item could be published');
+      return reply.code(400).send(validationFailure([], failures));
+    }
+    await held?.done().catch((err: unknown) => warnRedis(log, err));
+    const records = published.reduce((n, item) => n + item.messages.length, 0);
     const versions = body.stamp.versions;
-    log.info({ records: body.messages.length, versions: [versions[0]!.toString(), versions[versions.length - 1]!.toString()] }, 'batch published');
-    return reply.code(202).send({ accepted: body.itemCount, records: body.messages.length, batch_id: batchId });
+    if (failures.length > 0) log.warn({ rejected: failures }, 'invalid items left out of the batch');
+    log.info({ records, versions: [versions[0]!.toString(), versions[versions.length - 1]!.toString()] }, 'batch published');
+    return reply.code(202).send({
+      accepted: published.length,
+      records,
+      batch_id: batchId,
+      ...(failures.length > 0 ? { rejected: failures } : {}),
+      ...(body.warnings.length > 0 ? { warnings: body.warnings } : {}),
+    });
   };
 
   app.post<{ Params: TenantParams }>(`${WEBHOOK_BASE}/:tenant/batch`, (request, reply) => receive(request, reply, { kind: 'batch' }));
@@ -188,7 +258,11 @@ function logVersionRule(log: FastifyBaseLogger, stamp: StampResult, maxLeadSecon
   }
 }
 
-function warnRedis(log: { warn: (obj: object, msg: string) => void }, error: unknown): false {
+function warnRedis(log: { warn: (obj: object, msg: string) => void }, error: unknown): null {
   log.warn({ err: error }, 'batch dedupe unavailable; publishing anyway (versions make a resend harmless)');
-  return false;
+  return null;
+}
+
+function identityOf(item: DecodedItem): ItemIdentity {
+  return { ...(item.type === undefined ? {} : { type: item.type }), ...(item.id === undefined ? {} : { id: item.id }) };
 }

@@ -1,8 +1,8 @@
 import type { ChangeMessage } from '../../core/changes.js';
-import { assertTenant } from '../../core/keys.js';
+import { TENANT_PATTERN } from '../../core/keys.js';
 import { parseChangeItem } from '../items/change-item.js';
 import { describe, type FieldIssue } from '../items/fields.js';
-import { parseTimestampMicros } from '../items/timestamp.js';
+import { parseEventTime } from '../items/timestamp.js';
 import { itemToMessages } from '../items/to-messages.js';
 
 /**
@@ -15,18 +15,20 @@ import { itemToMessages } from '../items/to-messages.js';
  * as a Magento webhook item's data (the same code checks both). `source_version` (an integer, or
  * a string of digits for values beyond 2^53) defaults to occurred_at in ms × 1e6 + the line number
  * modulo 1e6 — the nanosecond scale every connector uses; `occurred_at` (ISO or epoch) defaults to
- * the time the run started.
+ * the time the run started, and may lie at most `maxFutureSeconds` after it.
  */
 export interface LineDefaults {
   /** Used when a line has no `tenant`. */
   tenant?: string;
-  /** Epoch milliseconds used when a line has no `occurred_at`. */
+  /** Epoch milliseconds used when a line has no `occurred_at`; an `occurred_at` is checked against it. */
   now: number;
+  /** How far after `now` an `occurred_at` may lie (config `ingress.maxFutureSeconds`). @defaultValue 300 */
+  maxFutureSeconds?: number;
   /** Configured stores of a tenant, for the store-0 expansion. */
   storesOf: (tenant: string) => readonly number[];
 }
 
-export type LineResult = { ok: true; messages: ChangeMessage[] } | { ok: false; issues: FieldIssue[] };
+export type LineResult = { ok: true; messages: ChangeMessage[]; warnings: FieldIssue[] } | { ok: false; issues: FieldIssue[] };
 
 export function parsePublishLine(text: string, lineNumber: number, defaults: LineDefaults): LineResult {
   let json: unknown;
@@ -40,17 +42,11 @@ export function parsePublishLine(text: string, lineNumber: number, defaults: Lin
 
   const tenant = line.tenant ?? defaults.tenant;
   if (typeof tenant !== 'string') issues.push({ path: 'tenant', message: tenant === undefined ? 'is required (or pass --tenant)' : `expected a string, got ${describe(tenant)}` });
-  else {
-    try {
-      assertTenant(tenant);
-    } catch (error) {
-      issues.push({ path: 'tenant', message: (error as Error).message });
-    }
-  }
+  else if (!TENANT_PATTERN.test(tenant)) issues.push({ path: 'tenant', message: `invalid tenant ${describe(tenant)}: expected ${TENANT_PATTERN.source} (lowercase letters, digits, _ and -, at most 63)` });
 
   let occurredAt = defaults.now;
   if (line.occurred_at !== undefined) {
-    const parsed = parseTimestampMicros(line.occurred_at);
+    const parsed = parseEventTime(line.occurred_at, { nowMs: defaults.now, maxFutureSeconds: defaults.maxFutureSeconds ?? 300 });
     if (parsed.ok) occurredAt = Number(parsed.micros / 1000n);
     else issues.push({ path: 'occurred_at', message: parsed.message });
   }

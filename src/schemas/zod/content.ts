@@ -53,7 +53,7 @@ export const cmsBlockChangeSchema = z.object({
 export type CmsBlockChange = z.output<typeof cmsBlockChangeSchema>;
 export type CmsBlockChangeInput = z.input<typeof cmsBlockChangeSchema>;
 
-/** `changes.promotion` (avro/promotion): a cart price rule, without its internal rule logic. */
+/** `changes.promotion` (avro/promotion, v2): a cart or catalog price rule, without its internal rule logic. */
 export const promotionChangeSchema = z.object({
   ...changeIdentity,
   name: text,
@@ -62,6 +62,10 @@ export const promotionChangeSchema = z.object({
   coupon_code: nullableString,
   discount_amount: nullableDouble,
   discount_type: oneOf(['percentage', 'fixed']).nullable().default(null),
+  /** The source's rule action as sent (Magento: by_percent, by_fixed, cart_fixed, buy_x_get_y, to_percent, to_fixed, or an extension's own). */
+  discount_action: text.min(1, { error: 'must not be empty' }).nullable().default(null),
+  /** Magento's discount step: for buy_x_get_y the X items to buy. */
+  discount_step: nullableDouble,
   conditions_summary: nullableString,
   from_date: nullableDate,
   to_date: nullableDate,

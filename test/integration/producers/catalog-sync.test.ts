@@ -94,3 +94,27 @@ describe('syncing a catalog file to real Kafka and Redis', () => {
     expect(retry.diff.modified.map((m) => [m.id, m.fields])).toEqual([['TRK-400', ['name']]]);
   });
 });
+
+describe('a catalog file with rows Kafka could not take', () => {
+  it('rejects a row whose record is too large for its topic or whose text is not valid Unicode, publishes the others, and moves no state for them', async () => {
+    const scope = { tenant: 'shop', type: 'product' as const, storeId: 0 };
+    const state = new CatalogState(h.redis, { ...scope, type: 'product' }, `${h.config.redis.keyPrefix}rows:`);
+    // Every field within the edge's limits (2 MiB), the record over the topics' 4 MiB.
+    const text = `<p>${'Long care guide. '.repeat(100_000)}</p>`;
+    const rows = [
+      { sku: 'ROW-OK-1', name: 'Small lamp' },
+      { sku: 'ROW-HUGE', name: 'Huge lamp', description: text, short_description: text, meta_description: text },
+      { sku: 'ROW-LONE', name: 'Lamp \ud800' },
+      { sku: 'ROW-OK-2', name: 'Small lamp too' },
+    ];
+    const summary = await syncCatalog(rows, options({ state, logPath: null }));
+    expect(summary.published).toBe(2);
+    expect(summary.rejected).toEqual([
+      { row: 3, id: 'ROW-LONE', issues: [{ path: 'name', message: expect.stringMatching(/lone surrogate/) }] },
+      { row: 2, id: 'ROW-HUGE', issues: [{ path: '', message: expect.stringMatching(/too large/) }] },
+    ]);
+    const ids = (await h.read('product')).map((r) => parseKey(r.key).entityId);
+    expect(ids.filter((id) => id.startsWith('ROW-')).sort()).toEqual(['ROW-OK-1', 'ROW-OK-2']);
+    expect([...(await state.load()).keys()].sort()).toEqual(['ROW-OK-1', 'ROW-OK-2']);
+  });
+});

@@ -88,15 +88,18 @@ describe('the Magento webhook ingress on real Kafka', () => {
     expect(await countAll()).toBe(before);
   });
 
-  it('answers 400 naming the invalid item and publishes none of the batch', async () => {
+  it('publishes the valid items of a batch and names the invalid one in the 202', async () => {
     const before = await countAll();
-    const items = [itemFor(0), itemFor(1), { type: 'product', id: 'bad', action: 'save', store_id: 1, data: { sku: 'B', price: 'free' } }];
+    const items = [itemFor(200), itemFor(201), { type: 'product', id: 'bad', action: 'save', store_id: 1, data: { sku: 'B', price: 'free' } }];
     const response = await post(app, batchBody('batch-invalid', items));
-    expect(response.statusCode).toBe(400);
-    expect(response.json().items).toEqual([
-      { index: 2, fields: [{ path: 'data.name', message: 'is required' }, { path: 'data.price', message: 'expected a number, got "free"' }] },
-    ]);
-    expect(await countAll()).toBe(before);
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      accepted: 2,
+      records: 2,
+      batch_id: 'batch-invalid',
+      rejected: [{ index: 2, type: 'product', id: 'bad', fields: [{ path: 'data.name', message: 'is required' }, { path: 'data.price', message: 'expected a number, got "free"' }] }],
+    });
+    expect(await countAll()).toBe(before + 2);
   });
 
   it('keys an entity id containing / and # so it parses back to itself', async () => {

@@ -5,11 +5,33 @@ import { ENTITY_DOC_TYPES } from '../doc-type.js';
 import { requireText } from '../require-field.js';
 import type { EntityMapper, MappedDocument } from '../types.js';
 
-function discountSentence(amount: number | null, type: PromotionChange['discount_type']): string {
+const figure = (n: number) => Number(n.toFixed(2));
+
+/**
+ * The offer in words. `discount_action` is the source's rule action (Magento's SalesRule and
+ * CatalogRule actions); records written before it existed, and senders that name only percentage
+ * or fixed, have none and read as before. An action not listed here says only the amount.
+ */
+function discountSentence(value: PromotionChange): string {
+  const { discount_amount: amount, discount_type: type, discount_action: action, discount_step: step } = value;
   if (amount === null || amount <= 0) return '';
-  if (type === 'percentage') return `Discount: ${Number(amount.toFixed(2))}% off.`;
+  switch (action) {
+    // Magento: "Buy X get Y free", where the discount amount is Y and the discount step X.
+    case 'buy_x_get_y':
+      return step !== null && step > 0 ? `Offer: buy ${figure(step)}, get ${figure(amount)} free.` : `Offer: get ${figure(amount)} free.`;
+    // Catalog rules: "Adjust final price to this percentage" / "to discount value".
+    case 'to_percent':
+      return `Price: ${figure(amount)}% of the original price.`;
+    case 'to_fixed':
+      return `Price: ${amount.toFixed(2)} (discounted price).`;
+    case 'cart_fixed':
+      return `Discount: ${amount.toFixed(2)} off the whole cart (fixed amount).`;
+    case 'by_fixed':
+      return `Discount: ${amount.toFixed(2)} off each item (fixed amount).`;
+  }
+  if (type === 'percentage') return `Discount: ${figure(amount)}% off.`;
   if (type === 'fixed') return `Discount: ${amount.toFixed(2)} off (fixed amount).`;
-  return `Discount: ${Number(amount.toFixed(2))}.`;
+  return `Discount: ${figure(amount)}.`;
 }
 
 function validitySentence(from: string | null, to: string | null): string {
@@ -49,7 +71,7 @@ export const promotionMapper: EntityMapper<PromotionChange> = {
         composeText([
           htmlToReadableText(value.description),
           [
-            discountSentence(value.discount_amount, value.discount_type),
+            discountSentence(value),
             coupon ? `Coupon code: ${coupon}.` : '',
             conditions ? `Conditions: ${conditions}` : '',
             validitySentence(value.from_date, value.to_date),
@@ -65,6 +87,9 @@ export const promotionMapper: EntityMapper<PromotionChange> = {
         coupon_code: value.coupon_code,
         discount_amount: value.discount_amount,
         discount_type: value.discount_type,
+        // Only when set: payloads of promotions written before these fields stay byte for byte the same.
+        ...(value.discount_action === null ? {} : { discount_action: value.discount_action }),
+        ...(value.discount_step === null ? {} : { discount_step: value.discount_step }),
         from_date: value.from_date,
         to_date: value.to_date,
         is_active: value.is_active,

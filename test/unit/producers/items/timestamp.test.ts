@@ -39,3 +39,21 @@ describe('parseTimestampMicros', () => {
     expect(parseTimestampMicros({}).ok).toBe(false);
   });
 });
+
+describe('parseTimestampMicros bounds', () => {
+  it('refuses a day the calendar does not have instead of rolling it over', () => {
+    for (const text of ['2026-02-30T10:00:00Z', '2026-02-29 00:00:00', '2026-04-31T00:00:00+02:00', '2026-13-01T00:00:00Z', '2026-06-15T24:00:00Z', '2026-06-15T23:60:00Z']) {
+      expect(parseTimestampMicros(text), text).toEqual({ ok: false, message: `not a valid date-time: "${text}"` });
+    }
+    expect(micros('2024-02-29T23:59:59Z')).toBe(BigInt(Date.UTC(2024, 1, 29, 23, 59, 59)) * 1000n);
+  });
+
+  it('refuses a time before 2000-01-01, the documented floor, in every spelling', () => {
+    for (const raw of ['1900-01-01T00:00:00Z', '1999-12-31T23:59:59Z', 0, 946684799, '946684799999']) {
+      const result = parseTimestampMicros(raw);
+      expect(result.ok, String(raw)).toBe(false);
+      expect(!result.ok && result.message, String(raw)).toMatch(/is before 2000-01-01T00:00:00.000Z, the earliest time accepted/);
+    }
+    expect(micros(946684800)).toBe(BigInt(Date.UTC(2000, 0, 1)) * 1000n);
+  });
+});

@@ -42,7 +42,7 @@ function setup(overrides: Partial<typeof config.webhook> = {}) {
   const webhook = { ...config.webhook, ...overrides };
   const versionClock = createVersionClock({ maxLeadSeconds: webhook.maxVersionLeadSeconds, now: () => nowMs });
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) });
-  app = createWebhookServer({ config: { ...config, webhook }, sink, redis: null, versionClock, logger });
+  app = createWebhookServer({ config: { ...config, webhook }, sink, redis: null, versionClock, logger, now: () => nowMs });
   return app;
 }
 
@@ -112,14 +112,15 @@ describe('the Magento webhook ingress', () => {
       expect((await post('/api/webhooks/magento/acme/batch', batch(items))).statusCode).toBe(202);
       expect(sink.published[0]!.map((m) => m.occurredAt)).toEqual([Date.UTC(2026, 0, 2, 10, 29, 41), Date.UTC(2026, 0, 2, 10, 30)]);
       const bad = await post('/api/webhooks/magento/acme/batch', batch([product('1'), { ...product('2'), updated_at: 'yesterday' }], { batch_id: 'mag-2' }));
-      expect(bad.statusCode).toBe(400);
-      expect(bad.json().items).toEqual([{ index: 1, fields: [{ path: 'updated_at', message: 'expected an ISO 8601 date-time or epoch number, got "yesterday"' }] }]);
+      expect(bad.statusCode).toBe(202);
+      expect(bad.json().rejected).toEqual([{ index: 1, type: 'product', id: '2', fields: [{ path: 'updated_at', message: 'expected an ISO 8601 date-time or epoch number, got "yesterday"' }] }]);
     });
 
     it('caps the version of a body dated in the future, so the next real update still wins', async () => {
       setup({ maxVersionLeadSeconds: 10 });
       nowMs = Date.UTC(2026, 0, 2, 10, 30, 0, 500);
-      await post('/api/webhooks/magento/acme/batch', batch([product('1')], { batch_id: 'future', timestamp: '2031-01-01T00:00:00Z' }));
+      // Two minutes ahead: within the accepted window (ingress.maxFutureSeconds), beyond the version lead.
+      await post('/api/webhooks/magento/acme/batch', batch([product('1')], { batch_id: 'future', timestamp: '2026-01-02T10:32:00Z' }));
       nowMs += 1000;
       await post('/api/webhooks/magento/acme/batch', batch([product('1')], { batch_id: 'real', timestamp: '2026-01-02T10:30:01Z' }));
       const [future, real] = sink.published.map((messages) => messages[0]!.sourceVersion);
@@ -183,10 +184,26 @@ describe('the Magento webhook ingress', () => {
   });
 
   describe('when the body is invalid', () => {
-    it('names every failing item by index and publishes nothing', async () => {
+    const mixed = () => [product('1'), product('2'), product('3'), { type: 'product', id: '4', action: 'save', store_id: 1, data: { sku: 'X' } }, { type: 'widget', id: '5', action: 'save', data: {} }];
+
+    it('publishes the valid items and names every failing one by index, type and id in the 202', async () => {
       setup();
-      const items = [product('1'), product('2'), product('3'), { type: 'product', id: '4', action: 'save', store_id: 1, data: { sku: 'X' } }, { type: 'widget', id: '5', action: 'save', data: {} }];
-      const response = await post('/api/webhooks/magento/acme/batch', batch(items));
+      const response = await post('/api/webhooks/magento/acme/batch', batch(mixed()));
+      expect(response.statusCode).toBe(202);
+      expect(response.json()).toMatchObject({
+        accepted: 3,
+        records: 3,
+        rejected: [
+          { index: 3, type: 'product', id: '4', fields: [{ path: 'data.name', message: 'is required' }] },
+          { index: 4, type: 'widget', id: '5', fields: [{ path: 'type' }] },
+        ],
+      });
+      expect(sink.published.flat().map((m) => parseKey(m.key).entityId)).toEqual(['1', '2', '3']);
+    });
+
+    it('with invalidItems refuse-batch, answers 400 naming every failing item and publishes nothing', async () => {
+      setup({ invalidItems: 'refuse-batch' });
+      const response = await post('/api/webhooks/magento/acme/batch', batch(mixed()));
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({
         error: 'validation_failed',
@@ -195,6 +212,14 @@ describe('the Magento webhook ingress', () => {
           { index: 4, fields: [{ path: 'type' }] },
         ],
       });
+      expect(sink.published).toHaveLength(0);
+    });
+
+    it('answers 400 and publishes nothing when no item is valid', async () => {
+      setup();
+      const response = await post('/api/webhooks/magento/acme/batch', batch([{ type: 'product', id: '4', action: 'save', data: { sku: 'X' } }]));
+      expect(response.statusCode).toBe(400);
+      expect(response.json().items).toEqual([{ index: 0, type: 'product', id: '4', fields: [{ path: 'data.name', message: 'is required' }] }]);
       expect(sink.published).toHaveLength(0);
     });
 

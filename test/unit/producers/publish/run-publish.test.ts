@@ -1,0 +1,136 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../../../src/cli/program.js';
+import type { ChangeMessage, ChangeSink } from '../../../../src/core/changes.js';
+import { RetryableError } from '../../../../src/core/errors.js';
+import { parseKey } from '../../../../src/core/keys.js';
+import { RecordsRefusedError } from '../../../../src/kafka/producer.js';
+import { formatPublishSummary } from '../../../../src/producers/publish/report.js';
+import { PublishStoppedError, runPublish } from '../../../../src/producers/publish/run-publish.js';
+
+/**
+ * `ragsync publish` when lines cannot be published: a record the sink refuses, a line too large
+ * to be one, Kafka gone. The run reports each line by number, publishes everything else, and
+ * always ends with a summary.
+ */
+const defaults = { now: Date.UTC(2026, 5, 15, 12), storesOf: () => [0] };
+const line = (id: string, name = `Lamp ${id}`) => JSON.stringify({ type: 'product', tenant: 'acme', id, action: 'save', data: { sku: id, name } });
+
+async function* lines(...texts: string[]) {
+  yield* texts;
+}
+
+/** Refuses, before sending, every record named "Huge" (like one over max.message.bytes); fails all calls once `down`. */
+class Sink implements ChangeSink {
+  published: ChangeMessage[] = [];
+  down = false;
+  async publish(messages: ChangeMessage[]): Promise<void> {
+    if (this.down) throw new RetryableError('Kafka did not acknowledge 2 record(s) within 100 ms', { code: 'kafka_ack_timeout' });
+    const refusals = messages.flatMap((m, index) =>
+      m.value?.name === 'Huge' ? [{ index, code: 'record_too_large' as const, path: '', reason: 'too large: the encoded record takes 5000000 bytes', message: `record ${index}: too large` }] : [],
+    );
+    if (refusals.length > 0) throw new RecordsRefusedError(refusals);
+    this.published.push(...messages);
+  }
+  async close(): Promise<void> {}
+}
+
+describe('runPublish', () => {
+  it('reports a line whose record the sink refuses by its number, and publishes the rest of its batch', async () => {
+    const sink = new Sink();
+    const summary = await runPublish(lines(line('a'), line('b', 'Huge'), line('c')), { ...defaults, sink, batchSize: 10 });
+    expect(summary).toMatchObject({ lines: 3, published: 2, rejected: 1, rejections: [{ line: 2, issues: [{ path: '', message: 'too large: the encoded record takes 5000000 bytes' }] }] });
+    expect(sink.published.map((m) => parseKey(m.key).entityId)).toEqual(['a', 'c']);
+    expect(formatPublishSummary(summary)).toContain('line 2: too large');
+  });
+
+  it('refuses a line over 16 MiB without parsing it', async () => {
+    const sink = new Sink();
+    const huge = line('big', 'x'.repeat(17 * 1024 * 1024));
+    const summary = await runPublish(lines(line('a'), huge, line('c')), { ...defaults, sink });
+    expect(summary).toMatchObject({ published: 2, rejections: [{ line: 2, issues: [{ path: '', message: expect.stringMatching(/^the line is \d+ bytes; at most 16777216$/) }] }] });
+  });
+
+  it('stops when publishing fails, with a summary saying from which line on nothing is known to be stored', async () => {
+    const sink = new Sink();
+    const run = runPublish(
+      (async function* () {
+        yield line('a');
+        yield line('b');
+        sink.down = true;
+        yield line('c');
+        yield line('d');
+        yield line('e');
+      })(),
+      { ...defaults, sink, batchSize: 2 },
+    );
+    const error = await run.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishStoppedError);
+    const { summary } = error as PublishStoppedError;
+    expect(summary.published).toBe(2);
+    expect(summary.stopped).toEqual({ line: 3, code: 'kafka_ack_timeout', message: 'Kafka did not acknowledge 2 record(s) within 100 ms' });
+    expect(formatPublishSummary(summary)).toMatch(/stopped at line 3: Kafka did not acknowledge .*\n {2}lines before 3 are published/);
+  });
+});
+
+describe('ragsync publish exit codes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ragsync-publish-'));
+  let out = '';
+  afterEach(() => {
+    vi.restoreAllMocks();
+    process.exitCode = undefined;
+    out = '';
+  });
+
+  async function cli(...args: string[]) {
+    let err = '';
+    vi.spyOn(console, 'log').mockImplementation((text: string) => void (out += `${text}\n`));
+    const code = await runCli(['node', 'ragsync', 'publish', ...args], { writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
+    return { code, out, err };
+  }
+
+  it('answers a missing file with exit code 2 and a one-line error', async () => {
+    const { code, err } = await cli(join(dir, 'missing.ndjson'));
+    expect(code).toBe(2);
+    expect(err).toMatch(/^error: cannot read .*missing\.ndjson: ENOENT/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('answers a bad --batch-size with exit code 2', async () => {
+    const file = join(dir, 'one.ndjson');
+    writeFileSync(file, `${line('a')}\n`);
+    expect((await cli(file, '--dry-run', '--batch-size', '0')).code).toBe(2);
+  });
+
+  it('prints the summary and exits 1 when a line is rejected (dry run)', async () => {
+    const file = join(dir, 'mixed.ndjson');
+    writeFileSync(file, `${line('a')}\n{"type":"product"\n${line('c', 'Lamp \ud800')}\n`);
+    const { code } = await cli(file, '--dry-run', '--json');
+    expect(code).toBe(1);
+    expect(JSON.parse(out)).toMatchObject({ lines: 3, published: 1, rejected: 2, rejections: [{ line: 2 }, { line: 3, issues: [{ path: 'data.name' }] }] });
+  });
+
+  it('prints the summary and exits 3 when publishing stops (nothing answers at the registry address)', async () => {
+    const file = join(dir, 'stopped.ndjson');
+    writeFileSync(file, `${line('a')}\n${line('b')}\n`);
+    const saved = { ...process.env };
+    Object.assign(process.env, { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', KAFKA_BROKERS: '127.0.0.1:1', KAFKA_ACK_TIMEOUT_MS: '1000' });
+    try {
+      const { code } = await cli(file);
+      expect(code).toBe(3);
+      expect(out).toMatch(/^published 0 record\(s\), then stopped; read 2 line\(s\), rejected 0 line\(s\)\nstopped at line 1: .*\(registry_unavailable\)/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('documents its exit codes in --help', async () => {
+    const { code } = await cli('--help');
+    expect(code).toBe(0);
+    expect(out).toContain('Exit codes:');
+    expect(out).toMatch(/2 {2}usage or configuration error/);
+    expect(out).toMatch(/3 {2}publishing stopped/);
+  });
+});

@@ -96,6 +96,8 @@ const full: Record<SchemaName, Record<string, unknown>> = {
     coupon_code: 'WINTER10',
     discount_amount: 10,
     discount_type: 'percentage',
+    discount_action: 'by_percent',
+    discount_step: 2,
     conditions_summary: 'Lights only, from 50 EUR',
     from_date: '2026-01-01',
     to_date: '2026-02-28',
@@ -160,6 +162,12 @@ const minimal: Record<SchemaName, Record<string, unknown>> = {
   map_state: { topic: 'changes.cms_block', source_version: 1n, occurred_at: 0, deleted: true, change_offset: 0n, headers: {} },
 };
 
+/** Values as written with versions before the latest, where a schema has more than one. */
+const older: Partial<Record<SchemaName, Record<number, Record<string, unknown>>>> = {
+  // promotion v2 added discount_action and discount_step.
+  promotion: { 1: Object.fromEntries(Object.entries(full.promotion).filter(([field]) => field !== 'discount_action' && field !== 'discount_step')), 2: full.promotion },
+};
+
 export const SAMPLES: Record<SchemaName, Samples> = Object.fromEntries(
-  (Object.keys(full) as SchemaName[]).map((name) => [name, { full: full[name], minimal: minimal[name], byVersion: { 1: full[name] } }]),
+  (Object.keys(full) as SchemaName[]).map((name) => [name, { full: full[name], minimal: minimal[name], byVersion: older[name] ?? { 1: full[name] } }]),
 ) as unknown as Record<SchemaName, Samples>;

@@ -123,7 +123,7 @@ export const configSchema = z.object({
   runner: z.object({
     /** Prefix of consumer group ids; defaults to the topic prefix. A new one replays everything. */
     groupPrefix: z.string().optional(),
-    /** Partitions processed at once per stage; unset: every partition the member owns. */
+    /** Partitions processed at once per stage; unset: 4. */
     concurrency: z.number().int().positive().optional(),
     /** Records a stage handles per call; offsets are committed after each such slice. */
     maxRecordsPerCall: z.number().int().positive().default(200),

@@ -1,9 +1,36 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
-import { HashingEmbedder } from '../../../src/embedders/hashing.js';
+import { HashingEmbedder, hash32 } from '../../../src/embedders/hashing.js';
 import { cosine } from '../../../src/embedders/similarity-check.js';
 import { vectorToBytes } from '../../../src/embedders/vector-bytes.js';
+
+/**
+ * The features of `hashing-v1` written out plainly, as strings hashed whole: the embedder computes
+ * the same hashes without building the strings, and must give exactly these vectors.
+ */
+function referenceVector(text: string, dimension = 384): Float32Array {
+  const sums = new Float64Array(dimension);
+  const add = (feature: string, weight: number): void => {
+    const bucket = hash32(feature, 0x9747b28c) % dimension;
+    const sign = hash32(feature, 0x5bd1e995) & 1 ? 1 : -1;
+    sums[bucket]! += sign * weight;
+  };
+  const words = text.normalize('NFKC').toLowerCase().match(/[\p{L}\p{M}\p{N}]+/gu) ?? [];
+  if (words.length === 0) add('\u0000empty', 1);
+  words.forEach((word, i) => {
+    add(`w:${word}`, 1);
+    const next = words[i + 1];
+    if (next !== undefined) add(`b:${word} ${next}`, 0.5);
+    const chars = Array.from(`<${word}>`);
+    const count = chars.length - 2;
+    for (let c = 0; c < count; c++) add(`t:${chars[c]}${chars[c + 1]}${chars[c + 2]}`, Math.sqrt(0.5 / count));
+  });
+  let norm = 0;
+  for (const v of sums) norm += v * v;
+  norm = Math.sqrt(norm);
+  return Float32Array.from(sums, (v) => (norm === 0 ? 0 : v / norm));
+}
 
 const norm = (v: Float32Array): number => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
@@ -20,6 +47,23 @@ describe('the hashing embedder', () => {
     // features or hash needs a new id version, and then a new pin.
     const bytes = vectorToBytes(embedder.embedOne('Waterproof hiking boots, size 42 — Größe 42'));
     expect(createHash('sha256').update(bytes).digest('hex')).toBe('d8d7f946cfcd38289787510397cae1788a3d8e1db7970531bf85c3fb6e6ba7fb');
+  });
+
+  it('gives exactly the vectors of its features hashed as strings, surrogate pairs included', () => {
+    const texts = [
+      'Waterproof hiking boots, size 42',
+      'a',
+      'ab cd',
+      '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🥾🥾 boots',
+      '𠀋𠀌 mixed 𠀍x',
+      'emoji🥾inside a word',
+      'Größe ÄÖÜ ﬁne',
+      '',
+      '夏の綿ワンピース',
+    ];
+    for (const text of texts) expect(Array.from(embedder.embedOne(text)), text).toEqual(Array.from(referenceVector(text)));
+    const small = new HashingEmbedder({ dimension: 7 });
+    for (const text of texts) expect(Array.from(small.embedOne(text)), text).toEqual(Array.from(referenceVector(text, 7)));
   });
 
   it('returns one L2-normalised vector per text, in order', async () => {

@@ -1,5 +1,6 @@
 import { SystemError } from '../core/errors.js';
 import type { VectorSetRecord } from '../core/records.js';
+import { Coalescer } from './coalescer.js';
 import { buildPoints, documentPayload, type PointToWrite } from './point-payload.js';
 import {
   aspectOverlay,
@@ -48,7 +49,12 @@ export interface StoreBackend {
   knownSpec(): CollectionSpec | undefined;
   /** The heads of the given documents that exist, in one read. */
   readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>>;
-  writeHeads(heads: readonly HeadRecord[]): Promise<void>;
+  /**
+   * Writes heads in one operation. `existing` (when given) names the documents among them whose
+   * head existed when it was read; the others had none, which lets a backend append instead of
+   * merging. Only the document's one writer calls this, so nothing can have written it since.
+   */
+  writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void>;
   /** Applies upserts, then removals, then payload updates, each as one operation. */
   writePoints(changes: PointChanges): Promise<void>;
   search(query: SearchQuery): Promise<SearchHit[]>;
@@ -74,17 +80,51 @@ const STALE: BatchResult = { applied: false, reason: 'stale' };
 const APPLIED: BatchResult = { applied: true };
 
 /**
+ * Points (and documents) per combined write at most: a write is built whole in memory (LanceDB
+ * takes it as one Arrow table, about 1.6 kB a point at 384 dimensions, twice over while it is
+ * serialised), so this bounds the memory and the length of one commit.
+ */
+const MAX_POINTS_PER_WRITE = 8_000;
+
+/**
  * The version guard around a backend (docs/design.md §2), written once for every store. A batch
  * reads every head it needs at once, folds its writes in order over them (so it decides exactly
  * what applying them one by one would), then writes points and heads in few operations. The order
  * of writes makes a crash safe to replay: points first, then the removal of dropped chunks, then
  * the payload updates, then the heads. A crash before the heads are written leaves the old heads,
  * so the redelivered records apply again (equal or newer versions) and converge.
+ *
+ * Batches that run at once (partitions of the store stage) share the backend's operations: the
+ * head reads, the point writes and the head writes submitted while the previous one of their kind
+ * was running go together in one (group commit). Their documents are disjoint (the key locks hold
+ * each document for one batch at a time), so a combined write is each batch's write side by side,
+ * and every batch still writes its points before its heads.
  */
 export class GuardedVectorStore implements VectorStore {
   private readonly locks = new KeyLocks();
+  private readonly headReads: Coalescer<readonly string[], Map<string, HeadRecord>>;
+  private readonly pointWrites: Coalescer<PointChanges, undefined>;
+  private readonly headWrites: Coalescer<{ heads: HeadRecord[]; existing: ReadonlySet<string> }, undefined>;
 
-  constructor(private readonly backend: StoreBackend) {}
+  constructor(private readonly backend: StoreBackend) {
+    this.headReads = new Coalescer(async (lists) => {
+      const heads = await backend.readHeads([...new Set(lists.flat())]);
+      return lists.map(() => heads);
+    });
+    this.pointWrites = new Coalescer(
+      async (all) => {
+        await backend.writePoints({ upserts: all.flatMap((c) => c.upserts), replace: all.flatMap((c) => c.replace), payload: all.flatMap((c) => c.payload) });
+        return all.map(() => undefined);
+      },
+      { weightOf: (c) => c.upserts.length + c.replace.length + c.payload.length, maxWeight: MAX_POINTS_PER_WRITE },
+    );
+    this.headWrites = new Coalescer(async (all) => {
+      const existing = new Set<string>();
+      for (const w of all) for (const key of w.existing) existing.add(key);
+      await backend.writeHeads(all.flatMap((w) => w.heads), existing);
+      return all.map(() => undefined);
+    });
+  }
 
   connect(): Promise<void> {
     return this.backend.connect();
@@ -120,7 +160,7 @@ export class GuardedVectorStore implements VectorStore {
   }
 
   private async applyLocked(writes: readonly StoreWrite[], docKeys: string[]): Promise<BatchResult[]> {
-    const heads = await this.backend.readHeads(docKeys);
+    const heads = await this.headReads.submit(docKeys);
     const plans = new Map<string, DocPlan>();
     const planOf = (docKey: string): DocPlan => {
       let plan = plans.get(docKey);
@@ -147,8 +187,11 @@ export class GuardedVectorStore implements VectorStore {
         changes.payload.push({ docKey, fields: plan.patch });
       }
     }
-    if (changes.upserts.length > 0 || changes.replace.length > 0 || changes.payload.length > 0) await this.backend.writePoints(changes);
-    if (changedHeads.length > 0) await this.backend.writeHeads(changedHeads);
+    if (changes.upserts.length > 0 || changes.replace.length > 0 || changes.payload.length > 0) await this.pointWrites.submit(changes);
+    if (changedHeads.length > 0) {
+      const existing = new Set(changedHeads.filter((head) => heads.has(head.doc_key)).map((head) => head.doc_key));
+      await this.headWrites.submit({ heads: changedHeads, existing });
+    }
     return results;
   }
 

@@ -22,7 +22,8 @@ export function headId(docKey: string): string {
 
 export interface PointToWrite {
   id: string;
-  vector: number[];
+  /** float32, as the vector travelled; a backend that needs plain numbers converts at its edge. */
+  vector: Float32Array;
   payload: PointPayload;
 }
 
@@ -63,7 +64,7 @@ export function documentPayload(set: VectorSetRecord, overlay: Record<string, un
 export function buildPoints(set: VectorSetRecord, overlay: Record<string, unknown>): PointToWrite[] {
   const shared = documentPayload(set, overlay);
   return set.chunks.map((chunk) => {
-    const vector = Array.from(decodeVector(chunk.vector));
+    const vector = decodeVector(chunk.vector);
     if (vector.length !== set.dimension) {
       throw new PermanentError(
         `chunk ${chunk.id} has ${vector.length} vector values but the record says dimension ${set.dimension}`,

@@ -1,17 +1,20 @@
-import { connect, type Connection, type Table } from '@lancedb/lancedb';
+import { connect, Session, type Connection, type Table } from '@lancedb/lancedb';
+import type { Schema } from 'apache-arrow';
 import { SystemError } from '../../core/errors.js';
 import type { PointChanges, StoreBackend } from '../guarded-store.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import type { CollectionSpec, HeadRecord, PointFilter, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
 import { edge, specOf } from './edge.js';
+import type { PointToWrite } from '../point-payload.js';
 import {
   fromRow,
   headsSchema,
+  headsTable,
   pointsSchema,
-  type PointRow,
+  pointsTable,
   sqlString,
   toLanceDistance,
-  toRow,
+  toPointToWrite,
   toScore,
   whereOf,
 } from './tables.js';
@@ -22,22 +25,58 @@ export interface LanceDbStoreOptions {
   /** Name of the points table; heads live in `<collection>_heads`. */
   collection: string;
   /**
-   * Every write adds a table version and a small data file, and reads slow down with their number;
-   * after this many document writes the tables are compacted and versions older than ten minutes
-   * removed. 50 keeps a write near 35 ms on a 2-core machine (500 let it grow past 150 ms by 300
-   * documents). @defaultValue 50
+   * Every write adds a table version and a data file, and reads slow down with their number (each
+   * file is opened and filtered). A table is compacted (and versions older than ten minutes removed)
+   * once this many writes went to it since the last compaction, or once the rows written since
+   * reach `optimizeEveryRows`. @defaultValue 100
    */
   optimizeEveryWrites?: number;
+  /**
+   * Rows written to a table since its last compaction that trigger the next one; the threshold
+   * grows with the table (a quarter of the rows it had at the last compaction, when that is more),
+   * because compacting rewrites the table's small files: a fixed threshold would make a bulk load
+   * rewrite the growing table again and again. @defaultValue 50000
+   */
+  optimizeEveryRows?: number;
 }
 
 const KEEP_VERSIONS_MS = 10 * 60_000;
 /** Keys per `IN (…)` list: keeps one SQL predicate a reasonable size. */
-const KEYS_PER_QUERY = 500;
+const KEYS_PER_QUERY = 1_000;
+/**
+ * LanceDB's caches of file metadata and of indexes default to gigabytes. The store reads the
+ * latest manifest and a few columns of each fragment, and has no vector index to cache: small
+ * bounds cost no measurable speed and keep the worker's memory flat.
+ */
+const METADATA_CACHE_BYTES = 32n * 1024n * 1024n;
+const INDEX_CACHE_BYTES = 16n * 1024n * 1024n;
 
 function inChunks<T>(items: readonly T[]): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += KEYS_PER_QUERY) chunks.push(items.slice(i, i + KEYS_PER_QUERY));
   return chunks;
+}
+
+/** When a table is due for compaction: by writes and by rows written, see the options. */
+class CompactionSchedule {
+  private writes = 0;
+  private rows = 0;
+  private rowsAtLast = 0;
+
+  constructor(private readonly options: LanceDbStoreOptions) {}
+
+  wrote(rows: number): boolean {
+    this.writes += 1;
+    this.rows += rows;
+    const everyRows = Math.max(this.options.optimizeEveryRows ?? 50_000, this.rowsAtLast * 0.25);
+    return this.writes >= (this.options.optimizeEveryWrites ?? 100) || this.rows >= everyRows;
+  }
+
+  compacted(tableRows: number): void {
+    this.writes = 0;
+    this.rows = 0;
+    this.rowsAtLast = tableRows;
+  }
 }
 
 /** LanceDB on local disk: the embedded default when no Qdrant URL is configured. */
@@ -47,29 +86,32 @@ export class LanceDbBackend implements StoreBackend {
   private points: Table | undefined;
   private heads: Table | undefined;
   private spec: CollectionSpec | undefined;
-  private writesSinceOptimize = 0;
+  private pointsArrowSchema: Schema | undefined;
+  private readonly pointsSchedule: CompactionSchedule;
+  private readonly headsSchedule: CompactionSchedule;
 
-  constructor(private readonly options: LanceDbStoreOptions) {}
+  constructor(private readonly options: LanceDbStoreOptions) {
+    this.pointsSchedule = new CompactionSchedule(options);
+    this.headsSchedule = new CompactionSchedule(options);
+  }
 
-  /** Counts a write and compacts both tables when due. */
-  private async wrote(): Promise<void> {
-    if (++this.writesSinceOptimize < (this.options.optimizeEveryWrites ?? 50)) return;
-    this.writesSinceOptimize = 0;
-    const cleanupOlderThan = new Date(Date.now() - KEEP_VERSIONS_MS);
-    for (const table of [await this.pointsTable(), await this.headsTable()]) {
-      try {
-        await table.optimize({ cleanupOlderThan });
-      } catch {
-        // Compaction can lose a commit race with a concurrent write; the data is intact and the
-        // next round compacts again, so a record's write must not fail for it.
-      }
+  /** Counts a write of `rows` rows to `table` and compacts it when due. */
+  private async wrote(table: Table, schedule: CompactionSchedule, rows: number): Promise<void> {
+    if (!schedule.wrote(rows)) return;
+    try {
+      await table.optimize({ cleanupOlderThan: new Date(Date.now() - KEEP_VERSIONS_MS) });
+      schedule.compacted(await table.countRows());
+    } catch {
+      // Compaction can lose a commit race with a concurrent write; the data is intact and the
+      // next write tries again, so a record's write must not fail for it.
     }
   }
 
   async connect(): Promise<void> {
     // Strong consistency: the store stage, `search` and status may be separate connections (or
     // processes) on one folder; without it a reader keeps the table version it first saw.
-    this.db = await edge('connect', () => connect(this.options.path, { readConsistencyInterval: 0 }));
+    const session = new Session(INDEX_CACHE_BYTES, METADATA_CACHE_BYTES);
+    this.db = await edge('connect', () => connect(this.options.path, { readConsistencyInterval: 0, session }));
   }
 
   async close(): Promise<void> {
@@ -121,6 +163,12 @@ export class LanceDbBackend implements StoreBackend {
     return this.points;
   }
 
+  /** The points table's Arrow schema, as written rows must have it. */
+  private async pointsRowSchema(): Promise<Schema> {
+    this.pointsArrowSchema ??= (await (await this.pointsTable()).schema()) as unknown as Schema;
+    return this.pointsArrowSchema;
+  }
+
   private async headsTable(): Promise<Table> {
     this.heads ??= await this.open(`${this.options.collection}_heads`);
     return this.heads;
@@ -150,43 +198,73 @@ export class LanceDbBackend implements StoreBackend {
     return found;
   }
 
-  async writeHeads(heads: readonly HeadRecord[]): Promise<void> {
+  /** New heads are appended; heads that existed are merged on doc_key (see StoreBackend.writeHeads). */
+  async writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void> {
     const table = await this.headsTable();
     const rows = heads.map((head) => ({ doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) }));
-    await edge('write heads', () => table.mergeInsert('doc_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
-    await this.wrote();
+    const fresh = existing === undefined ? [] : rows.filter((row) => !existing.has(row.doc_key));
+    const known = existing === undefined ? rows : rows.filter((row) => existing.has(row.doc_key));
+    if (fresh.length > 0) await edge('write heads', () => table.add(headsTable(fresh)));
+    if (known.length > 0) await edge('write heads', () => table.mergeInsert('doc_key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(headsTable(known)));
+    await this.wrote(table, this.headsSchedule, rows.length);
   }
 
   /**
-   * At most three commits for a whole batch: the new points (merge on id), the removal of
-   * superseded points, the payload updates. Payload updates rewrite rows that exist (merge with
-   * no insert), so an aspect can never bring back a chunk that a save or delete removed.
+   * The points of the batch's documents are looked up first (ids only). Points whose id is not
+   * stored yet are appended (a bulk load is all appends: no join against the table); when any id
+   * is stored, the points are merged on id instead. Stored points of those documents that are not
+   * kept are then deleted by id, and payload updates rewrite rows that exist (a merge that never
+   * inserts, so an aspect can never bring back a chunk that a save or delete removed).
+   *
+   * A crash between these writes leaves points the heads do not account for yet: the redelivered
+   * records find them by the same lookup and converge (ids are deterministic).
    */
   async writePoints(changes: PointChanges): Promise<void> {
     const table = await this.pointsTable();
-    if (changes.upserts.length > 0) {
-      const rows = changes.upserts.map(toRow);
-      await edge('upsert points', () => table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
-    }
-    if (changes.replace.length > 0) {
-      const docs = changes.replace.map((r) => sqlString(r.docKey));
-      // Point ids embed their document (UUIDv5 of `docKey#n`), so one list of kept ids serves all.
-      const keep = changes.replace.flatMap((r) => r.keepIds.map(sqlString));
-      const predicate = `doc_key IN (${docs.join(', ')})${keep.length > 0 ? ` AND id NOT IN (${keep.join(', ')})` : ''}`;
-      await edge('delete points', () => table.delete(predicate));
+    let written = 0;
+    if (changes.upserts.length > 0 || changes.replace.length > 0) {
+      const stored = await this.storedIds(table, changes.replace.map((r) => r.docKey));
+      if (changes.upserts.length > 0) {
+        const data = pointsTable(await this.pointsRowSchema(), changes.upserts);
+        if (changes.upserts.some((point) => stored.has(point.id))) {
+          await edge('upsert points', () => table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
+        } else {
+          await edge('add points', () => table.add(data));
+        }
+        written += changes.upserts.length;
+      }
+      const kept = new Set(changes.replace.flatMap((r) => r.keepIds));
+      const superseded = [...stored.keys()].filter((id) => !kept.has(id));
+      for (const ids of inChunks(superseded)) {
+        await edge('delete points', () => table.delete(`id IN (${ids.map(sqlString).join(', ')})`));
+      }
     }
     if (changes.payload.length > 0) {
       const fields = new Map(changes.payload.map((p) => [p.docKey, p.fields]));
-      const rows: PointRow[] = [];
+      const points: PointToWrite[] = [];
       for (const keys of inChunks([...fields.keys()])) {
-        const stored = await edge('read points', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).toArray());
-        for (const point of (stored as Array<Record<string, unknown>>).map(fromRow)) {
-          rows.push(toRow({ ...point, payload: { ...point.payload, ...fields.get(point.payload.doc_key) } }));
+        const rows = await edge('read points', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).toArray());
+        for (const point of (rows as Array<Record<string, unknown>>).map(fromRow)) {
+          points.push(toPointToWrite({ ...point, payload: { ...point.payload, ...fields.get(point.payload.doc_key) } }));
         }
       }
-      if (rows.length > 0) await edge('set payload', () => table.mergeInsert('id').whenMatchedUpdateAll().execute(rows));
+      if (points.length > 0) {
+        const data = pointsTable(await this.pointsRowSchema(), points);
+        await edge('set payload', () => table.mergeInsert('id').whenMatchedUpdateAll().execute(data));
+        written += points.length;
+      }
     }
-    await this.wrote();
+    await this.wrote(table, this.pointsSchedule, written);
+  }
+
+  /** Ids of the stored points of the given documents, with their document. */
+  private async storedIds(table: Table, docKeys: readonly string[]): Promise<Map<string, string>> {
+    const stored = new Map<string, string>();
+    for (const keys of inChunks(docKeys)) {
+      const rows = await edge('read point ids', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).select(['id', 'doc_key']).toArray());
+      for (const row of rows as Array<Record<string, unknown>>) stored.set(String(row.id), String(row.doc_key));
+    }
+    return stored;
   }
 
   async search(query: SearchQuery): Promise<SearchHit[]> {
@@ -221,8 +299,8 @@ export class LanceDbBackend implements StoreBackend {
 
   async deleteHeads(docKeys: string[]): Promise<void> {
     const heads = await this.headsTable();
-    await edge('delete heads', () => heads.delete(`doc_key IN (${docKeys.map(sqlString).join(', ')})`));
-    await this.wrote();
+    for (const keys of inChunks(docKeys)) await edge('delete heads', () => heads.delete(`doc_key IN (${keys.map(sqlString).join(', ')})`));
+    await this.wrote(heads, this.headsSchedule, docKeys.length);
   }
 
   async liveDocKeys(): Promise<string[]> {

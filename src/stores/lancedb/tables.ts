@@ -1,6 +1,15 @@
-import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8 } from 'apache-arrow';
+import { createRequire } from 'node:module';
+import type * as Arrow from 'apache-arrow';
 import type { PointToWrite } from '../point-payload.js';
 import type { Distance, PointFilter, PointPayload, StoredPoint } from '../vector-store.js';
+
+/**
+ * apache-arrow as @lancedb/lancedb itself loads it (CommonJS). The package ships separate CommonJS
+ * and ES module builds, and LanceDB only takes a table built with its own copy as it is: a table of
+ * the other build is rebuilt row by row (or refused), which costs more than building it.
+ */
+const requireFromLanceDb = createRequire(createRequire(import.meta.url).resolve('@lancedb/lancedb'));
+const { Bool, Field, FixedSizeList, Float32, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData, vectorFromArray } = requireFromLanceDb('apache-arrow') as typeof Arrow;
 
 /**
  * LanceDB layout of one collection: `<collection>` holds the points, `<collection>_heads` the
@@ -10,7 +19,7 @@ import type { Distance, PointFilter, PointPayload, StoredPoint } from '../vector
 export const METADATA_DISTANCE = 'ragsync.distance';
 export const METADATA_MODEL = 'ragsync.model_id';
 
-export function pointsSchema(dimension: number, distance: Distance, modelId: string): Schema {
+export function pointsSchema(dimension: number, distance: Distance, modelId: string): Arrow.Schema {
   return new Schema(
     [
       new Field('id', new Utf8(), false),
@@ -52,29 +61,77 @@ export function whereOf(filter: PointFilter | undefined): string | undefined {
   return parts.length === 0 ? undefined : parts.join(' AND ');
 }
 
-// A type alias (not an interface) so rows are assignable to LanceDB's `Record<string, unknown>[]`.
-export type PointRow = {
-  id: string;
-  doc_key: string;
-  tenant: string;
-  doc_type: string;
-  store_id: number;
-  chunk_index: number;
-  vector: number[];
-  payload: string;
-};
+/** A column of strings, nulls not allowed. */
+function strings(values: string[]): Arrow.Data {
+  return vectorFromArray(values, new Utf8()).data[0]!;
+}
 
-export function toRow(point: PointToWrite): PointRow {
-  return {
-    id: point.id,
-    doc_key: point.payload.doc_key,
-    tenant: point.payload.tenant,
-    doc_type: point.payload.doc_type,
-    store_id: point.payload.store_id,
-    chunk_index: point.payload.chunk_index,
-    vector: point.vector,
-    payload: JSON.stringify(point.payload),
-  };
+function ints(values: Int32Array): Arrow.Data {
+  return makeData({ type: new Int32(), length: values.length, nullCount: 0, data: values });
+}
+
+function table(schema: Arrow.Schema, length: number, columns: Record<string, Arrow.Data>): Arrow.Table {
+  const children = schema.fields.map((field) => {
+    const column = columns[field.name];
+    if (column === undefined) throw new TypeError(`no column ${field.name} for the lancedb table`);
+    return column;
+  });
+  return new Table(schema, new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children })));
+}
+
+/**
+ * Points as one Arrow table in the points table's schema, column by column: the vectors are copied
+ * once into one Float32Array (the FixedSizeList's values), instead of going through LanceDB's row
+ * conversion, which infers and builds every value on its own and was most of a write's cost.
+ */
+export function pointsTable(schema: Arrow.Schema, points: readonly PointToWrite[]): Arrow.Table {
+  const n = points.length;
+  const vectorType = schema.fields.find((field) => field.name === 'vector')!.type as Arrow.FixedSizeList;
+  const dimension = vectorType.listSize;
+  const values = new Float32Array(n * dimension);
+  const storeIds = new Int32Array(n);
+  const chunkIndexes = new Int32Array(n);
+  const ids: string[] = new Array(n);
+  const docKeys: string[] = new Array(n);
+  const tenants: string[] = new Array(n);
+  const docTypes: string[] = new Array(n);
+  const payloads: string[] = new Array(n);
+  points.forEach((point, i) => {
+    if (point.vector.length !== dimension) throw new TypeError(`point ${point.id} has ${point.vector.length} values, the table ${dimension}`);
+    values.set(point.vector, i * dimension);
+    ids[i] = point.id;
+    docKeys[i] = point.payload.doc_key;
+    tenants[i] = point.payload.tenant;
+    docTypes[i] = point.payload.doc_type;
+    storeIds[i] = point.payload.store_id;
+    chunkIndexes[i] = point.payload.chunk_index;
+    payloads[i] = JSON.stringify(point.payload);
+  });
+  const vectors = makeData({
+    type: vectorType,
+    length: n,
+    nullCount: 0,
+    child: makeData({ type: vectorType.children[0]!.type as Arrow.Float32, length: n * dimension, nullCount: 0, data: values }),
+  });
+  return table(schema, n, {
+    id: strings(ids),
+    doc_key: strings(docKeys),
+    tenant: strings(tenants),
+    doc_type: strings(docTypes),
+    store_id: ints(storeIds),
+    chunk_index: ints(chunkIndexes),
+    vector: vectors,
+    payload: strings(payloads),
+  });
+}
+
+/** Head rows (`doc_key`, `live`, `head` as JSON) as one Arrow table. */
+export function headsTable(rows: ReadonlyArray<{ doc_key: string; live: boolean; head: string }>): Arrow.Table {
+  return table(headsSchema, rows.length, {
+    doc_key: strings(rows.map((r) => r.doc_key)),
+    live: vectorFromArray(rows.map((r) => r.live), new Bool()).data[0]!,
+    head: strings(rows.map((r) => r.head)),
+  });
 }
 
 /** Rows come back with Arrow vectors; copy them into plain arrays. */
@@ -84,6 +141,11 @@ export function fromRow(row: Record<string, unknown>): StoredPoint {
     vector: Array.from(row.vector as Iterable<number>),
     payload: JSON.parse(String(row.payload)) as PointPayload,
   };
+}
+
+/** A stored point as one to write again (its payload changed): the vector as read, in float32. */
+export function toPointToWrite(point: StoredPoint): PointToWrite {
+  return { id: point.id, vector: Float32Array.from(point.vector), payload: point.payload };
 }
 
 export function toLanceDistance(distance: Distance): 'cosine' | 'dot' | 'l2' {

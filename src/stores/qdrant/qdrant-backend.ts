@@ -141,7 +141,10 @@ export class QdrantBackend implements StoreBackend {
    */
   async writePoints(changes: PointChanges): Promise<void> {
     const operations: Schemas['UpdateOperation'][] = [];
-    if (changes.upserts.length > 0) operations.push({ upsert: { points: changes.upserts } });
+    if (changes.upserts.length > 0) {
+      // JSON has no float32 arrays: plain numbers (a Float32Array would serialise as an object).
+      operations.push({ upsert: { points: changes.upserts.map((p) => ({ id: p.id, vector: Array.from(p.vector), payload: p.payload })) } });
+    }
     if (changes.replace.length > 0) {
       const filter = changes.replace.length === 1 ? docFilterExcept(changes.replace[0]!.docKey, changes.replace[0]!.keepIds) : { should: changes.replace.map((r) => docFilterExcept(r.docKey, r.keepIds)) };
       operations.push({ delete: { filter } });

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { Coalescer } from '../../../src/stores/coalescer.js';
+
+describe('the coalescer', () => {
+  it('runs a lone item at once and everything submitted meanwhile together in the next round', async () => {
+    const rounds: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const coalescer = new Coalescer<number, number>(async (items) => {
+      rounds.push(items);
+      if (rounds.length === 1) await gate;
+      return items.map((i) => i * 10);
+    });
+    const first = coalescer.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const others = [coalescer.submit(2), coalescer.submit(3)];
+    release();
+    expect(await Promise.all([first, ...others])).toEqual([10, 20, 30]);
+    expect(rounds).toEqual([[1], [2, 3]]);
+  });
+
+  it('gives every caller of a failed round the error and goes on with the next round', async () => {
+    let calls = 0;
+    const coalescer = new Coalescer<string, string>(async (items) => {
+      calls += 1;
+      if (calls === 1) throw new Error('store is down');
+      return items;
+    });
+    const failed = coalescer.submit('a');
+    await expect(failed).rejects.toThrow('store is down');
+    await expect(coalescer.submit('b')).resolves.toBe('b');
+  });
+
+  it('caps a round by weight, but always takes at least one item', async () => {
+    const rounds: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const coalescer = new Coalescer<number, number>(
+      async (items) => {
+        rounds.push(items);
+        if (rounds.length === 1) await gate;
+        return items;
+      },
+      { weightOf: (n) => n, maxWeight: 10 },
+    );
+    const all = [coalescer.submit(1)];
+    await new Promise((resolve) => setImmediate(resolve));
+    all.push(coalescer.submit(4), coalescer.submit(5), coalescer.submit(20), coalescer.submit(3));
+    release();
+    await Promise.all(all);
+    expect(rounds).toEqual([[1], [4, 5], [20], [3]]);
+  });
+});

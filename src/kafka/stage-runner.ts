@@ -10,6 +10,7 @@ import { coPartitionAssigner, PartitionNumberLocks } from './co-partition-assign
 import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedRecord } from './dlq.js';
 import { createIdempotentProducer } from './client.js';
 import { classifyKafkaError } from './kafka-errors.js';
+import { OrderedSender, type Outgoing } from './ordered-sender.js';
 
 /**
  * Runs one stage in its own consumer group (docs/design.md §3). The runner owns everything Kafka:
@@ -39,10 +40,14 @@ export interface StageRunnerOptions {
   topicPrefix: string;
   /** Prefix of the consumer group id; a new prefix is a fresh set of groups (a full replay). @defaultValue topicPrefix */
   groupPrefix?: string;
-  /** Partitions processed at once. @defaultValue 4 */
+  /** Partitions processed at once. @defaultValue every partition the member owns */
   concurrency?: number;
-  /** Records handed to the stage per call. @defaultValue 200 */
+  /** Records handed to the stage per call. @defaultValue 500 */
   maxRecordsPerCall?: number;
+  /** Slices of one partition whose outputs may wait for Kafka's acknowledgement while the next is processed. @defaultValue 2 */
+  slicesInFlight?: number;
+  /** kafkajs fetch limits: bytes per partition and per fetch, and how long the broker may wait for `fetchMinBytes`. */
+  fetch?: { maxBytesPerPartition?: number; maxBytes?: number; minBytes?: number; maxWaitTimeInMs?: number };
   sessionTimeoutMs?: number;
   /** Above the longest batch; kafkajs waits this long for members during a rebalance. */
   rebalanceTimeoutMs?: number;
@@ -69,8 +74,6 @@ export interface StageHealth {
   lastError?: { class: ErrorClass; message: string; at: string };
 }
 
-type Outgoing = Message & { topic: string };
-
 /** One input record after the stage and the encoder: its outputs ready to send, or why it failed. */
 interface Outcome {
   message: KafkaMessage;
@@ -79,11 +82,61 @@ interface Outcome {
 
 /** Space a record needs beyond its value (key, headers, batch overhead) within `max.message.bytes`. */
 const RECORD_OVERHEAD_BYTES = 16 * 1024;
+/**
+ * Workers kafkajs starts when no concurrency is configured: more than the partitions a member of
+ * one stage owns (the store's three co-partitioned inputs of 6 partitions give 18 batches per fetch).
+ */
+const ALL_PARTITIONS = 64;
+/** A produce request at most this large, so the record batch of one partition stays well within `max.message.bytes`. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** The outputs of one slice on their way to Kafka, and what to do once they are acknowledged. */
+interface InFlightSlice {
+  acknowledged: Promise<void>;
+  plan: Plan;
+  firstOffset: string;
+}
+
+type Plan = ReturnType<StageRunner['route']>;
+
+/**
+ * Commits offsets without holding up the slices: one commit request at a time, each with every
+ * offset resolved and not yet committed at the moment it is sent (kafkajs' `uncommittedOffsets`),
+ * so a commit never carries an older offset than one before it. Offsets are resolved only once
+ * their outputs were acknowledged. A failed commit is left to the next one (or to kafkajs' commit
+ * at the end of the batch): the records would only be processed again.
+ */
+class OffsetCommitter {
+  private running = false;
+
+  constructor(private readonly onError: (error: unknown) => void) {}
+
+  request(payload: Pick<EachBatchPayload, 'uncommittedOffsets' | 'commitOffsetsIfNecessary'>): void {
+    if (this.running) return;
+    this.running = true;
+    void this.run(payload).finally(() => (this.running = false));
+  }
+
+  private async run(payload: Pick<EachBatchPayload, 'uncommittedOffsets' | 'commitOffsetsIfNecessary'>): Promise<void> {
+    for (;;) {
+      const offsets = payload.uncommittedOffsets();
+      if (offsets.topics.length === 0) return;
+      try {
+        await payload.commitOffsetsIfNecessary(offsets);
+      } catch (error) {
+        this.onError(error);
+        return;
+      }
+    }
+  }
+}
 
 export class StageRunner {
   private readonly consumer: Consumer;
   private producer: Producer;
   private producerReady: Promise<void> | undefined;
+  private readonly sender: OrderedSender;
+  private readonly committer: OffsetCommitter;
   private readonly dlqLimiter: DlqRateLimiter;
   private readonly policy: FailurePolicy;
   /** Per partition: the offset of the record that last failed in place, and how often. */
@@ -116,7 +169,12 @@ export class StageRunner {
       rebalanceTimeout: options.rebalanceTimeoutMs ?? 120_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      // What one fetch may bring: bounds the records a stage holds at once (decoded, they take a
+      // few times their size), whatever the backlog.
+      maxBytesPerPartition: options.fetch?.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytes: options.fetch?.maxBytes ?? 8 * 1024 * 1024,
+      minBytes: options.fetch?.minBytes ?? 1,
+      maxWaitTimeInMs: options.fetch?.maxWaitTimeInMs ?? 500,
       ...(stage.coPartitioned ? { partitionAssigners: [coPartitionAssigner] } : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -140,6 +198,15 @@ export class StageRunner {
       }
     });
     this.producer = createIdempotentProducer(options.kafka);
+    this.sender = new OrderedSender({
+      producer: async () => {
+        await this.connectProducer();
+        return this.producer;
+      },
+      onFailure: () => this.replaceProducer(),
+      maxRequestBytes: Math.min(MAX_REQUEST_BYTES, Math.floor((options.maxMessageBytes ?? 4 * 1024 * 1024) / 2)),
+    });
+    this.committer = new OffsetCommitter((error) => this.log.debug({ err: describeError(error) }, 'offset commit failed; the next one covers it'));
     this.dlqLimiter = new DlqRateLimiter(options.dlqRateCapPerMinute ?? 100);
   }
 
@@ -168,7 +235,7 @@ export class StageRunner {
       // Offsets are committed explicitly after each slice (see `consume`); this is only the
       // safety net for what kafkajs commits on a rebalance or at stop.
       autoCommitInterval: 5_000,
-      partitionsConsumedConcurrently: this.options.concurrency ?? 4,
+      partitionsConsumedConcurrently: this.options.concurrency ?? ALL_PARTITIONS,
       eachBatch: async (payload) => {
         try {
           await this.handleBatch(payload);
@@ -254,53 +321,94 @@ export class StageRunner {
     else await this.consume(payload);
   }
 
+  /**
+   * Slices of the batch are processed one after the other; the outputs of a slice go to the
+   * ordered sender and the next slice is processed while Kafka acknowledges them (at most
+   * `slicesInFlight` waiting). Offsets are resolved and committed strictly in order, and only once
+   * a slice's outputs were acknowledged; a failed produce stops the partition before anything after
+   * the failed slice is resolved, and the sender sends nothing of this partition after it.
+   */
   private async consume(payload: EachBatchPayload): Promise<void> {
-    const { batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary } = payload;
+    const { batch, heartbeat, isRunning, isStale } = payload;
     const started = performance.now();
-    const max = this.options.maxRecordsPerCall ?? 200;
+    const max = this.options.maxRecordsPerCall ?? 500;
+    const depth = Math.max(1, this.options.slicesInFlight ?? 2);
+    const generation = this.sender.generation;
+    const inFlight: InFlightSlice[] = [];
     this.log.debug({ topic: batch.topic, partition: batch.partition, records: batch.messages.length, firstOffset: batch.firstOffset() }, 'batch');
-    for (let i = 0; i < batch.messages.length; i += max) {
-      if (!isRunning() || isStale()) return;
-      const slice = batch.messages.slice(i, i + max);
-      const outcomes = await this.process(batch.topic, batch.partition, slice, heartbeat, isStale);
-      const plan = this.route(batch.topic, batch.partition, outcomes);
-      // A revoked or re-seeked partition belongs to someone else now: its outputs must not be
-      // produced twice out of order.
-      if (isStale()) return;
-      if (plan.messages.length > 0) {
-        try {
-          await this.send(plan.messages);
-        } catch (error) {
-          const classified = classifyKafkaError(error);
-          this.replaceProducer();
-          const attempt = this.countAttempt(batch.topic, batch.partition, slice[0]!.offset);
-          // A produce that keeps failing is Kafka's failure, not the records': never dead-letter for it.
-          const decision = decideFailure(classified, attempt, { ...this.policy, maxAttempts: Number.POSITIVE_INFINITY, retryTopics: false });
-          this.pause(payload, classified, decision, 'produce');
-          return;
+    try {
+      for (let i = 0; i < batch.messages.length; i += max) {
+        if (isStale()) return;
+        // Stopping: what is already on its way is settled below, the rest is read again later.
+        if (!isRunning()) break;
+        const slice = batch.messages.slice(i, i + max);
+        const outcomes = await this.process(batch.topic, batch.partition, slice, heartbeat, isStale);
+        const plan = this.route(batch.topic, batch.partition, outcomes);
+        // A revoked or re-seeked partition belongs to someone else now: its outputs must not be
+        // produced twice out of order.
+        if (isStale()) return;
+        const acknowledged = this.sender.send(plan.messages, generation);
+        // Settled in order below; until then a rejection is not unhandled.
+        acknowledged.catch(() => undefined);
+        inFlight.push({ acknowledged, plan, firstOffset: slice[0]!.offset });
+        if (plan.stop) break;
+        while (inFlight.length >= depth) {
+          if (!(await this.settle(payload, inFlight.shift()!))) return;
         }
+        await heartbeat();
       }
-      for (const offset of plan.resolved) resolveOffset(offset);
-      if (plan.resolved.length > 0) {
-        const next = (BigInt(plan.resolved[plan.resolved.length - 1]!) + 1n).toString();
-        await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+      while (inFlight.length > 0) {
+        if (!(await this.settle(payload, inFlight.shift()!))) return;
       }
-      for (const [outcome, count] of Object.entries(plan.counts)) {
-        if (count > 0) this.metrics.records.inc({ stage: this.stage.name, outcome }, count);
-      }
-      await heartbeat();
-      if (plan.stop) {
-        this.pause(payload, plan.stop.error, plan.stop.decision, plan.stop.reason);
-        return;
-      }
-      this.attempts.delete(partitionKey(batch.topic, batch.partition));
+      this.metrics.batchSeconds.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
+    } finally {
+      // Slices not settled are not resolved: their records are read again. Wait for their sends
+      // anyway, so nothing of this partition is still on its way when the batch is over.
+      await Promise.allSettled(inFlight.map((f) => f.acknowledged));
     }
-    this.metrics.batchSeconds.observe({ stage: this.stage.name }, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Waits for a slice's outputs to be acknowledged, then resolves and commits its offsets, counts
+   * its records and carries out a stop the slice ended with. False when the partition must stop.
+   */
+  private async settle(payload: EachBatchPayload, slice: InFlightSlice): Promise<boolean> {
+    const { batch, resolveOffset } = payload;
+    const { plan } = slice;
+    try {
+      await slice.acknowledged;
+    } catch (error) {
+      const classified = classifyKafkaError(error);
+      const attempt = this.countAttempt(batch.topic, batch.partition, slice.firstOffset);
+      // A produce that keeps failing is Kafka's failure, not the records': never dead-letter for it.
+      const decision = decideFailure(classified, attempt, { ...this.policy, maxAttempts: Number.POSITIVE_INFINITY, retryTopics: false });
+      this.pause(payload, classified, decision, 'produce');
+      return false;
+    }
+    for (const offset of plan.resolved) resolveOffset(offset);
+    if (plan.resolved.length > 0) this.committer.request(payload);
+    for (const [outcome, count] of Object.entries(plan.counts)) {
+      if (count > 0) this.metrics.records.inc({ stage: this.stage.name, outcome }, count);
+    }
+    if (plan.stop) {
+      this.pause(payload, plan.stop.error, plan.stop.decision, plan.stop.reason);
+      return false;
+    }
+    this.attempts.delete(partitionKey(batch.topic, batch.partition));
+    return true;
+  }
+
+  /** Waits for this stage's next turn on the event loop (see {@link CpuTurns}). */
+  private turn(): Promise<void> {
+    // A terminal stage mostly waits for its target; its short steps never queue behind the others'.
+    return this.stage.terminal ? yieldToEventLoop() : CPU_TURNS.take();
   }
 
   private async process(topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, isStale: () => boolean): Promise<Outcome[]> {
+    await this.turn();
     const decoded = await Promise.all(slice.map((message) => this.decode(topic, partition, message)));
     const records = decoded.filter((d): d is InputRecord => !(d instanceof Error));
+    await this.turn();
     let results: RecordResult[];
     // Keep the membership alive however long the stage takes (a slow store, a cold model): kafkajs
     // only heartbeats between batches, and a member silent for a session timeout is thrown out
@@ -316,6 +424,7 @@ export class StageRunner {
     } finally {
       clearInterval(beat);
     }
+    await this.turn();
     let next = 0;
     return Promise.all(
       slice.map(async (message, index): Promise<Outcome> => {
@@ -443,17 +552,6 @@ export class StageRunner {
     return { messages, resolved, counts, stop: undefined };
   }
 
-  private async send(messages: Outgoing[]): Promise<void> {
-    await this.connectProducer();
-    const byTopic = new Map<string, Message[]>();
-    for (const { topic, ...message } of messages) {
-      const list = byTopic.get(topic) ?? [];
-      list.push(message);
-      byTopic.set(topic, list);
-    }
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic.entries()].map(([topic, msgs]) => ({ topic, messages: msgs })) });
-  }
-
   private pause(payload: EachBatchPayload, error: unknown, decision: FailureDecision, reason: string): void {
     const { batch } = payload;
     const key = partitionKey(batch.topic, batch.partition);
@@ -491,6 +589,43 @@ export class StageRunner {
     this.paused.set(key, { reason: pausedReason, until: Date.now() + delay, timer });
   }
 }
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Turns on the event loop for the CPU-bound steps of the stages of one process (decoding a slice,
+ * the stage's work on it, encoding its outputs), one step per loop iteration, first come first
+ * served. Those steps are promise chains that never wait for I/O on their own: left alone, every
+ * partition of every stage would run its step in the same iteration, and I/O that completed
+ * meanwhile (an acknowledgement, a finished store write) would wait behind all of them, which
+ * starves a stage that mostly waits (the store) while the others have work. With turns, I/O is
+ * served between any two steps.
+ */
+class CpuTurns {
+  private readonly waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  take(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.waiting.shift()!();
+      this.schedule();
+    });
+  }
+}
+
+const CPU_TURNS = new CpuTurns();
 
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;

@@ -123,10 +123,15 @@ export const configSchema = z.object({
   runner: z.object({
     /** Prefix of consumer group ids; defaults to the topic prefix. A new one replays everything. */
     groupPrefix: z.string().optional(),
-    /** Partitions processed at once per stage; unset: 4. */
+    /** Partitions processed at once per stage; unset: every partition the member owns. */
     concurrency: z.number().int().positive().optional(),
     /** Records a stage handles per call; offsets are committed after each such slice. */
-    maxRecordsPerCall: z.number().int().positive().default(200),
+    maxRecordsPerCall: z.number().int().positive().default(500),
+    /**
+     * How a process running several stages spreads them over threads (src/cli/stage-threads.ts):
+     * `auto` (one per core, at most one per stage), a number, or groups like `map,chunk/embed,store`.
+     */
+    threads: z.string().default('auto'),
     sessionTimeoutMs: z.number().int().positive().default(30_000),
     /** A stage whose DLQ rate (records per minute) passes this pauses. */
     dlqRateCapPerMinute: z.number().int().positive().default(100),

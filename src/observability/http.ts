@@ -11,7 +11,12 @@ export interface HealthSource {
  * restart, since only a process restart brings them back), `/readyz` (every stage runs and none is
  * paused by a system error: 503 otherwise, with the reasons), `/metrics` (Prometheus text format).
  */
-export function createWorkerHttp(options: { metrics: Metrics; sources: () => HealthSource[] }): FastifyInstance {
+export function createWorkerHttp(options: {
+  metrics: Metrics;
+  sources: () => HealthSource[];
+  /** The /metrics text when it is more than this process' registry (stage threads, see src/cli/stage-threads.ts). */
+  metricsText?: () => Promise<string>;
+}): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/healthz', async (_request, reply) => {
     const crashed = options
@@ -28,7 +33,8 @@ export function createWorkerHttp(options: { metrics: Metrics; sources: () => Hea
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', stages });
   });
   app.get('/metrics', async (_request, reply) => {
-    return reply.header('content-type', options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+    const text = options.metricsText ? await options.metricsText() : await options.metrics.registry.metrics();
+    return reply.header('content-type', options.metrics.registry.contentType).send(text);
   });
   return app;
 }

@@ -34,17 +34,23 @@ export type LagSource = () => Promise<StageLag[]>;
 /** How long a scrape waits for the lag from Kafka (Prometheus' default scrape timeout is 10 s). */
 const LAG_READ_TIMEOUT_MS = 5_000;
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+/**
+ * `defaultMetrics: false` leaves out prom-client's process and Node.js metrics; `processMetrics:
+ * false` leaves out every process-wide figure, the RSS gauge too (a stage thread's registry, whose
+ * figures the main thread adds to its own: process figures would be counted once per thread).
+ */
+export function createMetrics(options: { defaultMetrics?: boolean; processMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   let lagSource: LagSource | undefined;
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'ragsync_process_' });
+  const processMetrics = options.processMetrics ?? true;
+  if (processMetrics && (options.defaultMetrics ?? true)) collectDefaultMetrics({ register: registry, prefix: 'ragsync_process_' });
   // prom-client's own RSS gauge is named `process_resident_memory_bytes`, so under our prefix it
   // reads `ragsync_process_process_…`. This one has the name alerts look for, and is there even
   // when the default metrics are off.
   new Gauge({
     name: 'ragsync_process_resident_memory_bytes',
     help: 'Resident set size of the process in bytes (read at scrape time)',
-    registers: [registry],
+    registers: processMetrics ? [registry] : [],
     collect() {
       this.set(process.memoryUsage.rss());
     },

@@ -4,6 +4,7 @@ import { createWorkerHttp } from '../../observability/http.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { Pipeline, STAGE_NAMES, type StageName } from '../pipeline.js';
+import { StageThreads, threadGroups } from '../stage-threads.js';
 import { erpBridgeOptions, runErpBridge, type ErpBridgeCliOptions } from './erp.js';
 
 /** The stages named on the command line; a wrong name is a usage error (one line, exit 2). */
@@ -32,6 +33,10 @@ export function registerRunCommand(program: Command): void {
 Each stage joins the consumer group <prefix><stage> (default ragsync.map, ragsync.chunk, …) and
 reads its compacted inputs from the start when the group is new. Run stages in one process
 (\`run all\`) or spread them over several; scale a stage by starting more processes of it.
+Several stages in one process are spread over threads, one per core by default (map on the main
+thread, the rest in worker threads), so the process uses several cores; RAGSYNC_STAGE_THREADS sets
+a number of threads (1: all on one) or the groups (map,chunk/embed,store). /metrics and /healthz
+cover every thread.
 SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
     )
     .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions) => {
@@ -40,10 +45,17 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
       const config = loadConfig({ overrides: { 'http.port': options.port } });
       const logger = createLogger({ level: config.logLevel });
       const metrics = createMetrics();
-      const pipeline = new Pipeline({ config, logger, metrics });
-      const http = createWorkerHttp({ metrics, sources: () => pipeline.runners });
+      // Several stages: spread over threads (RAGSYNC_STAGE_THREADS), so the process uses several cores.
+      const groups = threadGroups(stages, config.runner.threads);
+      const threaded = groups.length > 1;
+      const pipeline = threaded ? new StageThreads({ config, metrics, logger }) : new Pipeline({ config, logger, metrics });
+      const http = createWorkerHttp({
+        metrics,
+        sources: () => (pipeline instanceof StageThreads ? pipeline.sources() : pipeline.runners),
+        ...(pipeline instanceof StageThreads ? { metricsText: () => pipeline.metricsText() } : {}),
+      });
       await http.listen({ port: config.http.port, host: config.http.host });
-      logger.info({ url: `http://${config.http.host}:${(http.server.address() as { port: number }).port}` }, 'health and metrics');
+      logger.info({ url: `http://${config.http.host}:${(http.server.address() as { port: number }).port}`, threads: groups.map((g) => g.join(',')) }, 'health and metrics');
 
       let stopping = false;
       const shutdown = async (signal: string) => {
@@ -64,7 +76,8 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
       process.once('SIGINT', () => void shutdown('SIGINT'));
 
       try {
-        await pipeline.start(stages);
+        if (pipeline instanceof StageThreads) await pipeline.start(groups);
+        else await pipeline.start(stages);
       } catch (error) {
         await pipeline.stop().catch(() => undefined);
         await http.close();

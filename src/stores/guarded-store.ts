@@ -55,7 +55,7 @@ export interface StoreBackend {
    * merging. Only the document's one writer calls this, so nothing can have written it since.
    */
   writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void>;
-  /** Applies upserts, then removals, then payload updates, each as one operation. */
+  /** Applies upserts, then removals, then payload updates, in that order (a backend may split each into parts; a crash between parts converges on replay). */
   writePoints(changes: PointChanges): Promise<void>;
   search(query: SearchQuery): Promise<SearchHit[]>;
   docPoints(docKey: string): Promise<StoredPoint[]>;

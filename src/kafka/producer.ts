@@ -6,8 +6,9 @@ import { PermanentError } from '../core/errors.js';
 import { HEADERS } from '../core/records.js';
 import type { OutputRecord } from '../core/stage.js';
 import { changeTopicName } from '../schemas/catalogue.js';
-import { BatchingProducer, RECORD_BATCH_OVERHEAD, recordBytes, type BatchingOptions, type OutgoingRecord } from './batching-producer.js';
+import { BatchingProducer, RECORD_BATCH_OVERHEAD, recordBytes, type BatchingOptions, type OutgoingRecord, type RecordSender } from './batching-producer.js';
 import { createIdempotentProducer } from './client.js';
+import { ProducerThread } from './producer-thread.js';
 import { RegistryClient } from './registry.js';
 import type { RecordCodec } from './codec.js';
 import { RegistrySerde } from './serde.js';
@@ -41,27 +42,49 @@ export function recordRefusalsOf(error: unknown): RecordRefusal[] | undefined {
   return error instanceof RecordsRefusedError ? error.refusals : undefined;
 }
 
-const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * `String.prototype.isWellFormed` (not in the ES2023 lib types): true when a string holds no lone
+ * surrogate; it answers at once for text V8 stores one byte per character.
+ */
+const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
 
 /**
  * The path of the first string in `value` (map keys included) that holds a lone UTF-16 surrogate.
  * Such a string has no UTF-8 encoding: written anyway it becomes bytes strict decoders refuse.
  */
 export function illFormedTextPath(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : undefined;
+  const found = illFormedText(value);
+  if (found === undefined) return undefined;
+  const parts = path === '' ? found.reverse() : [path, ...found.reverse()];
+  return parts.join('.');
+}
+
+/**
+ * The path of the first ill-formed string as its parts, innermost first (empty for `value`
+ * itself), or undefined. Every record is walked before it is sent, so the walk allocates nothing
+ * until it finds one: paths are put together on the way back out.
+ */
+function illFormedText(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return isWellFormed.call(value) ? undefined : [];
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return undefined;
   if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = illFormedTextPath(item, path ? `${path}.${i}` : String(i));
-      if (found !== undefined) return found;
+    for (let i = 0; i < value.length; i++) {
+      const found = illFormedText(value[i]);
+      if (found !== undefined) {
+        found.push(String(i));
+        return found;
+      }
     }
     return undefined;
   }
-  for (const [name, item] of Object.entries(value)) {
-    const at = path ? `${path}.${name}` : name;
-    if (LONE_SURROGATE.test(name)) return at;
-    const found = illFormedTextPath(item, at);
-    if (found !== undefined) return found;
+  const object = value as Record<string, unknown>;
+  for (const name of Object.keys(object)) {
+    if (!isWellFormed.call(name)) return [name];
+    const found = illFormedText(object[name]);
+    if (found !== undefined) {
+      found.push(name);
+      return found;
+    }
   }
   return undefined;
 }
@@ -77,22 +100,27 @@ export function illFormedTextPath(value: unknown, path = ''): string | undefined
 export async function encodeRecords(codec: RecordCodec, prefix: string, outputs: readonly OutputRecord[], maxRecordBytes = Infinity): Promise<OutgoingRecord[]> {
   const encoded: OutgoingRecord[] = [];
   const refusals: RecordRefusal[] = [];
-  for (const [index, output] of outputs.entries()) {
-    const topic = `${prefix}${output.topic}`;
-    const where = `record ${index} (${output.topic}, key ${output.key.length > 120 ? `${output.key.slice(0, 120)}…` : output.key})`;
+  // One full name per logical topic: a fresh concatenation per record would be hashed anew at every lookup.
+  const topics = new Map<string, string>();
+  for (let index = 0; index < outputs.length; index++) {
+    const output = outputs[index]!;
+    let topic = topics.get(output.topic);
+    if (topic === undefined) {
+      topic = `${prefix}${output.topic}`;
+      topics.set(output.topic, topic);
+    }
     const badText = output.value === null ? undefined : illFormedTextPath(output.value);
     if (badText !== undefined) {
-      const reason = `${badText || 'the value'} contains a lone surrogate, which has no UTF-8 encoding`;
-      refusals.push({ index, code: 'invalid_text', path: badText, reason, message: `${where}: ${reason}` });
+      refusals.push(refusal(index, output, 'invalid_text', badText, `${badText || 'the value'} contains a lone surrogate, which has no UTF-8 encoding`));
       continue;
     }
     let value: Buffer | null = null;
     if (output.value !== null) {
       try {
-        value = await codec.encode(topic, output.value);
+        value = (codec instanceof RegistrySerde ? codec.encodeRegistered(topic, output.value) : undefined) ?? (await codec.encode(topic, output.value));
       } catch (error) {
         if (!(error instanceof PermanentError)) throw error;
-        refusals.push({ index, code: 'schema_mismatch', path: '', reason: error.message, message: `${where}: ${error.message}` });
+        refusals.push(refusal(index, output, 'schema_mismatch', '', error.message));
         continue;
       }
     }
@@ -105,13 +133,19 @@ export async function encodeRecords(codec: RecordCodec, prefix: string, outputs:
     const bytes = RECORD_BATCH_OVERHEAD + recordBytes(record);
     if (bytes > maxRecordBytes) {
       const reason = `too large: the encoded record takes ${bytes} bytes with its key and headers, the topic's max.message.bytes is ${maxRecordBytes} (topics.maxMessageBytes)`;
-      refusals.push({ index, code: 'record_too_large', path: '', reason, message: `${where}: ${reason}` });
+      refusals.push(refusal(index, output, 'record_too_large', '', reason));
       continue;
     }
     encoded.push(record);
   }
   if (refusals.length > 0) throw new RecordsRefusedError(refusals);
   return encoded;
+}
+
+/** Why record `index` is refused, for a RecordsRefusedError. */
+function refusal(index: number, output: OutputRecord, code: RecordRefusal['code'], path: string, reason: string): RecordRefusal {
+  const where = `record ${index} (${output.topic}, key ${output.key.length > 120 ? `${output.key.slice(0, 120)}…` : output.key})`;
+  return { index, code, path, reason, message: `${where}: ${reason}` };
 }
 
 /**
@@ -122,7 +156,7 @@ export async function encodeRecords(codec: RecordCodec, prefix: string, outputs:
  * credentials, incompatible schema).
  */
 export async function produceRecords(
-  sender: BatchingProducer,
+  sender: RecordSender,
   codec: RecordCodec,
   outputs: readonly OutputRecord[],
   options: { prefix: string; timeoutMs: number; maxRecordBytes?: number },
@@ -135,6 +169,29 @@ export async function produceRecords(
 export interface ChangeSinkOptions extends BatchingOptions {
   /** Defaults to a serde over the configured registry. */
   codec?: RecordCodec;
+  /**
+   * Runs the producer on a thread of its own (ProducerThread), for bulk publishing: the calling
+   * thread then only checks and encodes records, and the two use two cores. The thread builds its
+   * own client from `config.kafka` (with this client id suffix), so the `kafka` given to the sink
+   * is not used.
+   */
+  producerThread?: { clientIdSuffix?: string };
+}
+
+/**
+ * The value with `source_version` and `occurred_at` filled from the message where it has none.
+ * Connectors build values that carry both (the change schemas require them): those are used as
+ * they are rather than copied field by field for every record.
+ */
+function withVersion(m: ChangeMessage): Record<string, unknown> {
+  const value = m.value!;
+  if (value.source_version !== undefined && value.occurred_at !== undefined) return value;
+  return { source_version: m.sourceVersion, occurred_at: m.occurredAt, ...value };
+}
+
+/** Change messages checked and encoded by KafkaChangeSink.encode, ready for `sendEncoded`. */
+export interface EncodedChanges {
+  readonly records: OutgoingRecord[];
 }
 
 /**
@@ -142,10 +199,11 @@ export interface ChangeSinkOptions extends BatchingOptions {
  * through the idempotent producer. No I/O in the constructor; the first publish (or `prepare`)
  * registers the change schemas (FULL_TRANSITIVE) and connects. A call is all or nothing up to
  * Kafka: every record is checked against the topics' `max.message.bytes` (config
- * `topics.maxMessageBytes`) before any is sent.
+ * `topics.maxMessageBytes`) before any is sent. `encode` and `sendEncoded` are the two halves of
+ * `publish`, for a caller that checks and encodes the next call while the previous one is sent.
  */
 export class KafkaChangeSink implements ChangeSink {
-  private readonly sender: BatchingProducer;
+  private readonly sender: RecordSender;
   private readonly codec: RecordCodec;
   private ready: Promise<void> | undefined;
 
@@ -154,25 +212,46 @@ export class KafkaChangeSink implements ChangeSink {
     private readonly config: Pick<Config, 'kafka' | 'registry' | 'topics'>,
     options: ChangeSinkOptions = {},
   ) {
-    this.sender = new BatchingProducer(() => createIdempotentProducer(kafka), { maxRequestBytes: config.topics.maxMessageBytes, ...options });
-    this.codec = options.codec ?? new RegistrySerde(new RegistryClient(config.registry), { prefix: config.topics.prefix });
+    const { codec, producerThread, ...batching } = options;
+    const sending = { maxRequestBytes: config.topics.maxMessageBytes, ...batching };
+    this.sender = producerThread ? new ProducerThread(config, { ...sending, ...producerThread }) : new BatchingProducer(() => createIdempotentProducer(kafka), sending);
+    this.codec = codec ?? new RegistrySerde(new RegistryClient(config.registry), { prefix: config.topics.prefix });
   }
 
   async publish(messages: ChangeMessage[], options: { timeoutMs?: number } = {}): Promise<void> {
     if (messages.length === 0) return;
     const timeoutMs = options.timeoutMs ?? this.config.kafka.ackTimeoutMs;
     await this.prepare();
-    const outputs = messages.map(
+    await produceRecords(this.sender, this.codec, this.outputsOf(messages), { prefix: this.config.topics.prefix, timeoutMs, maxRecordBytes: this.config.topics.maxMessageBytes });
+  }
+
+  /**
+   * The first half of `publish`: checks and encodes every record, sending nothing. Throws what
+   * `publish` throws before sending (a RecordsRefusedError naming every refused record, a
+   * registry failure).
+   */
+  async encode(messages: ChangeMessage[]): Promise<EncodedChanges> {
+    await this.prepare();
+    return { records: await encodeRecords(this.codec, this.config.topics.prefix, this.outputsOf(messages), this.config.topics.maxMessageBytes) };
+  }
+
+  /** The second half of `publish`: resolves once Kafka acknowledged every record, within `timeoutMs` of the call. */
+  async sendEncoded(encoded: EncodedChanges, options: { timeoutMs?: number } = {}): Promise<void> {
+    if (encoded.records.length === 0) return;
+    await this.sender.send(encoded.records, options.timeoutMs ?? this.config.kafka.ackTimeoutMs);
+  }
+
+  private outputsOf(messages: ChangeMessage[]): OutputRecord[] {
+    return messages.map(
       (m): OutputRecord => ({
         topic: changeTopicName(m.type),
         key: m.key,
-        value: m.value === null ? null : { source_version: m.sourceVersion, occurred_at: m.occurredAt, ...m.value },
+        value: m.value === null ? null : withVersion(m),
         sourceVersion: m.sourceVersion,
         occurredAt: m.occurredAt,
         ...(m.headers ? { headers: m.headers } : {}),
       }),
     );
-    await produceRecords(this.sender, this.codec, outputs, { prefix: this.config.topics.prefix, timeoutMs, maxRecordBytes: this.config.topics.maxMessageBytes });
   }
 
   /**

@@ -8,6 +8,14 @@ import type { RegistryClient } from './registry.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
+/** Values up to this size are encoded without an allocation of their own beyond the result. */
+const SCRATCH_BYTES = 256 * 1024;
+
+interface Writer {
+  name: string;
+  type: Type;
+  id: number | undefined;
+}
 
 /**
  * Avro values in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro
@@ -25,6 +33,9 @@ const HEADER_BYTES = 5;
 export class RegistrySerde implements RecordCodec {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly decoders = new Map<string, (payload: Buffer) => unknown>();
+  /** Per full topic name: its schema's type and, once registered, its id (looked up once, not per record). */
+  private readonly writers = new Map<string, Writer>();
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
 
   constructor(
     private readonly registry: RegistryClient,
@@ -42,22 +53,65 @@ export class RegistrySerde implements RecordCodec {
   }
 
   async encode(topic: string, value: unknown): Promise<Buffer> {
-    const schema = this.schemaOf(topic);
-    if (!schema) {
-      throw new SystemError(`topic "${topic}" has no value schema (expected one of the ragsync topics)`, { code: 'no_schema_for_topic' });
+    const writer = this.writerOf(topic);
+    this.check(topic, writer, value);
+    writer.id ??= await this.schemaId(topic);
+    return this.frame(writer.id, writer.type, value);
+  }
+
+  /**
+   * `encode` without an await once the topic's schema id is known (undefined before: use `encode`),
+   * for callers that encode many records in a row. Throws as `encode` does.
+   */
+  encodeRegistered(topic: string, value: unknown): Buffer | undefined {
+    const writer = this.writerOf(topic);
+    if (writer.id === undefined) return undefined;
+    this.check(topic, writer, value);
+    return this.frame(writer.id, writer.type, value);
+  }
+
+  private writerOf(topic: string): Writer {
+    let writer = this.writers.get(topic);
+    if (!writer) {
+      const schema = this.schemaOf(topic);
+      if (!schema) {
+        throw new SystemError(`topic "${topic}" has no value schema (expected one of the ragsync topics)`, { code: 'no_schema_for_topic' });
+      }
+      writer = { name: schema.name, type: schema.avro(), id: undefined };
+      this.writers.set(topic, writer);
     }
-    const type = schema.avro();
-    const invalid = invalidAvroPaths(type, value);
+    return writer;
+  }
+
+  private check(topic: string, writer: Writer, value: unknown): void {
+    const invalid = invalidAvroPaths(writer.type, value);
     if (invalid.length > 0) {
-      throw new PermanentError(`value for ${topic} does not match schema ${schema.name}: invalid field(s) ${invalid.join(', ')}`, {
+      throw new PermanentError(`value for ${topic} does not match schema ${writer.name}: invalid field(s) ${invalid.join(', ')}`, {
         code: 'schema_mismatch',
       });
     }
-    const id = await this.schemaId(topic);
-    const header = Buffer.alloc(HEADER_BYTES);
-    header.writeUInt8(MAGIC_BYTE, 0);
-    header.writeInt32BE(id, 1);
-    return Buffer.concat([header, type.toBuffer(value)]);
+  }
+
+  /**
+   * Magic byte, schema id and the Avro bytes of `value` in one buffer. The value is written into a
+   * reused scratch buffer and copied out once; one that does not fit is written again into a buffer
+   * of its exact size, so the scratch buffer never grows.
+   */
+  private frame(id: number, type: Type, value: unknown): Buffer {
+    const scratch = this.scratch;
+    const end = type.encode(value, scratch, HEADER_BYTES);
+    let out: Buffer;
+    if (end >= 0) {
+      out = Buffer.allocUnsafe(end);
+      scratch.copy(out, HEADER_BYTES, HEADER_BYTES, end);
+    } else {
+      // A negative end is how many bytes were missing.
+      out = Buffer.allocUnsafe(scratch.length - end);
+      type.encode(value, out, HEADER_BYTES);
+    }
+    out.writeUInt8(MAGIC_BYTE, 0);
+    out.writeInt32BE(id, 1);
+    return out;
   }
 
   async decode(topic: string, bytes: Buffer): Promise<unknown> {

@@ -1,5 +1,5 @@
 import type { ChangeMessage, ChangeSink } from '../core/changes.js';
-import { recordRefusalsOf } from '../kafka/producer.js';
+import { KafkaChangeSink, recordRefusalsOf, type EncodedChanges } from '../kafka/producer.js';
 import type { FieldIssue } from './items/fields.js';
 
 /** The messages of one input unit: a webhook item, a `publish` line, a catalog row, an ERP event. */
@@ -30,31 +30,87 @@ export async function publishUnits(
 ): Promise<UnitRefusal[]> {
   const refused = new Map<number, FieldIssue[]>();
   for (;;) {
-    const messages: ChangeMessage[] = [];
-    const owner: number[] = [];
-    units.forEach((unit, index) => {
-      if (refused.has(index)) return;
-      for (const message of unit.messages) {
-        messages.push(message);
-        owner.push(index);
-      }
-    });
+    const { messages, owner } = messagesOf(units, refused);
     if (messages.length === 0) break;
     try {
       await sink.publish(messages, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
       break;
     } catch (error) {
-      const refusals = recordRefusalsOf(error);
-      if (refusals === undefined || refusals.length === 0) throw error;
-      for (const refusal of refusals) {
-        const unit = owner[refusal.index]!;
-        const path = refusal.path === '' ? '' : options.dataPath ? `${options.dataPath}.${refusal.path}` : refusal.path;
-        const issues = refused.get(unit) ?? [];
-        issues.push({ path, message: refusal.reason });
-        refused.set(unit, issues);
-      }
+      if (!noteRefusals(error, owner, refused, options.dataPath)) throw error;
       if (options.leaveOut === false) break;
     }
   }
+  return listRefusals(refused);
+}
+
+/**
+ * `publishUnits` in two steps, for a sink that can check and encode records ahead of sending them
+ * (a KafkaChangeSink; undefined for any other, which publishUnits serves). The first step checks
+ * and encodes every record and leaves the refused units out; the function it resolves with sends
+ * the rest and resolves with the units left out once Kafka acknowledged the rest. A caller can so
+ * prepare one call while the previous one is sent, and no unit is ever sent later on its own.
+ */
+export function preparePublishUnits(
+  sink: ChangeSink,
+  units: readonly PublishUnit[],
+  options: { timeoutMs?: number; dataPath?: string; leaveOut?: boolean } = {},
+): Promise<() => Promise<UnitRefusal[]>> | undefined {
+  return sink instanceof KafkaChangeSink ? prepareEncoded(sink, units, options) : undefined;
+}
+
+async function prepareEncoded(
+  sink: KafkaChangeSink,
+  units: readonly PublishUnit[],
+  options: { timeoutMs?: number; dataPath?: string; leaveOut?: boolean },
+): Promise<() => Promise<UnitRefusal[]>> {
+  const refused = new Map<number, FieldIssue[]>();
+  let encoded: EncodedChanges | undefined;
+  for (;;) {
+    const { messages, owner } = messagesOf(units, refused);
+    if (messages.length === 0) break;
+    try {
+      encoded = await sink.encode(messages);
+      break;
+    } catch (error) {
+      if (!noteRefusals(error, owner, refused, options.dataPath)) throw error;
+      if (options.leaveOut === false) break;
+    }
+  }
+  const refusals = listRefusals(refused);
+  return async () => {
+    if (encoded) await sink.sendEncoded(encoded, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+    return refusals;
+  };
+}
+
+/** The messages of every unit not refused yet, and the unit each belongs to. */
+function messagesOf(units: readonly PublishUnit[], refused: ReadonlyMap<number, FieldIssue[]>): { messages: ChangeMessage[]; owner: number[] } {
+  const messages: ChangeMessage[] = [];
+  const owner: number[] = [];
+  units.forEach((unit, index) => {
+    if (refused.has(index)) return;
+    for (const message of unit.messages) {
+      messages.push(message);
+      owner.push(index);
+    }
+  });
+  return { messages, owner };
+}
+
+/** Adds the records a sink refused to their units' issues; false when `error` is no such refusal. */
+function noteRefusals(error: unknown, owner: readonly number[], refused: Map<number, FieldIssue[]>, dataPath: string | undefined): boolean {
+  const refusals = recordRefusalsOf(error);
+  if (refusals === undefined || refusals.length === 0) return false;
+  for (const refusal of refusals) {
+    const unit = owner[refusal.index]!;
+    const path = refusal.path === '' ? '' : dataPath ? `${dataPath}.${refusal.path}` : refusal.path;
+    const issues = refused.get(unit) ?? [];
+    issues.push({ path, message: refusal.reason });
+    refused.set(unit, issues);
+  }
+  return true;
+}
+
+function listRefusals(refused: ReadonlyMap<number, FieldIssue[]>): UnitRefusal[] {
   return [...refused.entries()].sort(([a], [b]) => a - b).map(([unit, issues]) => ({ unit, issues }));
 }

@@ -18,12 +18,17 @@ import type { Schema, Type } from 'avsc';
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
+/**
+ * avsc packs the bytes `toBuffer` returns into the output at once (and writes nothing else in
+ * between), so one buffer serves every long instead of an allocation per value written.
+ */
+const LONG_BYTES = Buffer.alloc(8);
+
 const bigintLong = avro.types.LongType.__with({
   fromBuffer: (buffer: Buffer) => buffer.readBigInt64LE(),
   toBuffer: (value: bigint) => {
-    const buffer = Buffer.alloc(8);
-    buffer.writeBigInt64LE(value);
-    return buffer;
+    LONG_BYTES.writeBigInt64LE(value);
+    return LONG_BYTES;
   },
   fromJSON: (value: unknown) => BigInt(value as string | number | bigint),
   toJSON: (value: bigint) => (value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString()),
@@ -116,6 +121,9 @@ export function avroType(schema: Schema | string): Type {
 
 /** The dotted paths of the fields of `value` that `type` rejects, e.g. `["tenant", "chunks.0.vector"]`. */
 export function invalidAvroPaths(type: Type, value: unknown): string[] {
+  // avsc checks a value several times faster without an error hook (which tracks the path of every
+  // field it visits): the paths are only worked out for a value that fails.
+  if (type.isValid(value)) return [];
   const paths: string[] = [];
   type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '(value)') });
   return paths;

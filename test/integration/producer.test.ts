@@ -7,6 +7,7 @@ import { formatKey, parseKey } from '../../src/core/keys.js';
 import { HEADERS } from '../../src/core/records.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
+import { preparePublishUnits } from '../../src/producers/publish-units.js';
 import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
 import { applyTopics } from '../../src/kafka/topics.js';
@@ -251,6 +252,63 @@ describe('the Kafka change sink', () => {
       const closing = Date.now();
       await sink.close();
       expect(Date.now() - closing).toBeLessThan(2 * 1500 + 1000);
+    });
+  });
+
+  describe('with the producer on a thread of its own', () => {
+    it('publishes in order, answers Kafka\'s refusal of one caller with its class and code, and loses no later record', async () => {
+      // As the test above, through the thread: the topics take 64 KiB, the sink believes 4 MiB.
+      const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
+      const sink = new KafkaChangeSink(kafka, { ...config, topics: { ...config.topics, maxMessageBytes: 4 * 1024 * 1024 } }, { producerThread: {} });
+      const sized = (id: string, bytes: number, version = 1n): ChangeMessage => ({
+        ...productSave(config, id, version, id),
+        value: { ...SAMPLES.product.full, entity_id: id, name: id, source_version: version, description: 'x'.repeat(bytes) },
+      });
+      let results: PromiseSettledResult<void>[];
+      try {
+        for (let v = 1n; v <= 5n; v++) await sink.publish([sized('ORDERED', 100, v)]);
+        results = await Promise.allSettled([...Array.from({ length: 10 }, (_, i) => sink.publish([sized(`TOGETHER-${i}`, 100)])), sink.publish([sized('BIG', 100_000)])]);
+        for (let i = 0; i < 20; i++) await sink.publish([sized(`AFTER-${i}`, 100)]);
+      } finally {
+        await sink.close();
+      }
+      expect(results.slice(0, 10).map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+      expect(results[10]).toMatchObject({ status: 'rejected', reason: { code: 'record_too_large', errorClass: 'permanent' } });
+      expect((results[10] as PromiseRejectedResult).reason).toBeInstanceOf(PermanentError);
+      const records = await readToEnd(testKafka(), `${config.topics.prefix}changes.product`);
+      const ids = records.map((r) => parseKey(r.key).entityId);
+      expect(ids.filter((id) => id === 'ORDERED')).toHaveLength(5);
+      expect(records.filter((r) => parseKey(r.key).entityId === 'ORDERED').map((r) => r.headers[HEADERS.sourceVersion])).toEqual(['1', '2', '3', '4', '5']);
+      expect(new Set(ids.filter((id) => id.startsWith('AFTER-'))).size).toBe(20);
+      expect(ids).not.toContain('BIG');
+    });
+
+    it('rejects with kafka_ack_timeout when Kafka does not answer, and closes promptly', async () => {
+      const config = loadConfig({ overrides: { 'kafka.brokers': ['127.0.0.1:1'], 'kafka.ackTimeoutMs': 1500, 'topics.prefix': `${uniqueName('dead')}.` } });
+      const sink = new KafkaChangeSink(createKafka(config), config, { producerThread: {} });
+      const error = await sink.publish([productSave(config, 'X', 1n, 'x')]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RetryableError);
+      expect((error as RetryableError).code).toBe('kafka_ack_timeout');
+      const closing = Date.now();
+      await sink.close();
+      expect(Date.now() - closing).toBeLessThan(2 * 1500 + 2000);
+    });
+  });
+
+  describe('publishing units in two steps', () => {
+    it('leaves out a unit with a record too large for the topic when preparing, and sends the rest once', async () => {
+      const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
+      const sink = new KafkaChangeSink(kafka, config);
+      const unit = (id: string, bytes: number) => ({ messages: [{ ...productSave(config, id, 1n, id), value: { ...SAMPLES.product.full, entity_id: id, name: id, description: 'x'.repeat(bytes) } }] });
+      try {
+        const send = await preparePublishUnits(sink, [unit('FIRST', 100), unit('HUGE', 100_000), unit('LAST', 100)], { dataPath: 'data' });
+        expect(send).toBeDefined();
+        expect(await send!()).toEqual([{ unit: 1, issues: [{ path: '', message: expect.stringMatching(/^too large: the encoded record takes \d+ bytes/) }] }]);
+      } finally {
+        await sink.close();
+      }
+      const ids = (await readToEnd(testKafka(), `${config.topics.prefix}changes.product`)).map((r) => parseKey(r.key).entityId);
+      expect(ids.sort()).toEqual(['FIRST', 'LAST']);
     });
   });
 });

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { accessSync, constants, createReadStream, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { loadConfig } from '../../config/index.js';
 import { describeError } from '../../core/errors.js';
 import { TENANT_PATTERN } from '../../core/keys.js';
-import { openChangeSink } from '../../producers/connect.js';
+import { createKafka } from '../../kafka/client.js';
+import { KafkaChangeSink } from '../../kafka/producer.js';
 import { formatPublishSummary } from '../../producers/publish/report.js';
 import { PublishStoppedError, runPublish, type PublishSummary } from '../../producers/publish/run-publish.js';
 
@@ -50,7 +51,7 @@ export function registerPublishCommand(program: Command): void {
     .option('--tenant <tenant>', 'tenant for lines that carry none')
     .option('--dry-run', 'check every line and print the summary without publishing')
     .option('--json', 'print the summary as JSON')
-    .option('--batch-size <n>', 'records per acknowledged publish call', '500')
+    .option('--batch-size <n>', 'records per acknowledged publish call', '2000')
     .addHelpText('after', EXIT_HELP)
     .action(async (file: string, options: PublishOptions, command: Command) => {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: PUBLISH_EXIT.usage, code: 'ragsync.usage' });
@@ -68,23 +69,18 @@ export function registerPublishCommand(program: Command): void {
         }
       }
       const config = loadConfig();
-      const input = fromStdin ? process.stdin : createReadStream(file);
-      const lines = createInterface({ input, crlfDelay: Infinity });
-      const sink = options.dryRun ? null : await openChangeSink(config);
+      // The producer runs on a thread of its own: this one reads, checks and encodes the lines.
+      const sink = options.dryRun ? null : new KafkaChangeSink(createKafka(config, { clientIdSuffix: 'producer' }), config, { producerThread: { clientIdSuffix: 'producer' } });
 
       // A bar only for a file on a terminal: its size is known and nobody parses stderr.
       const showBar = !fromStdin && !options.json && process.stderr.isTTY === true;
       const bar = showBar ? await createBar(statSync(file).size) : null;
       let bytes = 0;
-      async function* counted(): AsyncIterable<string> {
-        for await (const line of lines) {
-          bytes += Buffer.byteLength(line) + 1;
-          yield line;
-        }
-      }
+      // Opened only now: what a stream reads before it is iterated must not be lost to the awaits above.
+      const lines = readLines(fromStdin ? process.stdin : createReadStream(file), (n) => (bytes += n));
       let summary: PublishSummary;
       try {
-        summary = await runPublish(counted(), {
+        summary = await runPublish(lines, {
           sink,
           dryRun: options.dryRun,
           tenant: options.tenant,
@@ -107,6 +103,50 @@ export function registerPublishCommand(program: Command): void {
       console.log(options.json ? JSON.stringify(summary, null, 2) : formatPublishSummary(summary));
       process.exitCode = summary.stopped ? PUBLISH_EXIT.stopped : summary.rejected > 0 ? PUBLISH_EXIT.rejected : PUBLISH_EXIT.ok;
     });
+}
+
+/**
+ * The lines of a text stream, split as node:readline splits them (`\n`, `\r\n` or a lone `\r`),
+ * but cut out of each chunk directly rather than through an event per line. The pieces of a line
+ * longer than a chunk are joined once, when it ends. `onBytes` is told the size of every chunk.
+ */
+export async function* readLines(input: NodeJS.ReadableStream, onBytes?: (bytes: number) => void): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  const carry: string[] = [];
+  // The previous chunk ended with \r: a \n starting this one belongs to it.
+  let skipLf = false;
+  const cut = (piece: string): string => {
+    if (carry.length === 0) return piece;
+    carry.push(piece);
+    return carry.splice(0).join('');
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    onBytes?.(chunk.length);
+    const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    let start = 0;
+    if (skipLf && text.length > 0) {
+      skipLf = false;
+      if (text.charCodeAt(0) === 10) start = 1;
+    }
+    let lf = text.indexOf('\n', start);
+    let cr = text.indexOf('\r', start);
+    for (;;) {
+      if (lf !== -1 && lf < start) lf = text.indexOf('\n', start);
+      if (cr !== -1 && cr < start) cr = text.indexOf('\r', start);
+      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr);
+      if (end === -1) break;
+      yield cut(text.slice(start, end));
+      start = end + 1;
+      if (end === cr) {
+        if (start === text.length) skipLf = true;
+        else if (text.charCodeAt(start) === 10) start += 1;
+      }
+    }
+    if (start < text.length) carry.push(start === 0 ? text : text.slice(start));
+  }
+  const tail = decoder.end();
+  if (tail !== '') carry.push(tail);
+  if (carry.length > 0) yield cut('');
 }
 
 async function createBar(total: number) {

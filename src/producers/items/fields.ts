@@ -143,10 +143,12 @@ export function readStringList(data: Data, field: string, issues: IssueCollector
   if (!Array.isArray(value)) return issues.add(field, `expected a list of strings, got ${describe(value)}`);
   if (value.length > MAX_LIST_ENTRIES) return issues.add(field, `has ${value.length} entries; at most ${MAX_LIST_ENTRIES}`);
   const out: string[] = [];
-  for (const [i, item] of value.entries()) {
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
     const text = scalarText(item);
     if (text === undefined) return issues.add(`${field}.${i}`, `expected a string, got ${describe(item)}`);
-    if (checkText(text, `${field}.${i}`, issues) === undefined) return undefined;
+    const problem = textProblem(text);
+    if (problem !== undefined) return issues.add(`${field}.${i}`, problem);
     out.push(text);
   }
   return out;
@@ -166,12 +168,14 @@ export function readStringMap(data: Data, field: string, issues: IssueCollector)
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, item] of entries) {
     if (absent(item)) continue;
-    if (checkText(name, `${field}.${shortName(name)}`, issues, MAX_NAME_BYTES) === undefined) return undefined;
-    const path = `${field}.${name}`;
+    // Paths are put together only for an issue: this runs for every attribute of every item.
+    const nameProblem = textProblem(name, MAX_NAME_BYTES);
+    if (nameProblem !== undefined) return issues.add(`${field}.${shortName(name)}`, nameProblem);
     let text = scalarText(item);
     if (text === undefined && Array.isArray(item) && item.length <= MAX_LIST_ENTRIES && item.every((x) => scalarText(x) !== undefined)) text = item.map(scalarText).join(', ');
-    if (text === undefined) return issues.add(path, `expected a string, got ${describe(item)}`);
-    if (checkText(text, path, issues) === undefined) return undefined;
+    if (text === undefined) return issues.add(`${field}.${name}`, `expected a string, got ${describe(item)}`);
+    const problem = textProblem(text);
+    if (problem !== undefined) return issues.add(`${field}.${name}`, problem);
     out[name] = text;
   }
   return { ...out };

@@ -248,5 +248,8 @@ export function buildChangeValue(type: ChangeType, data: Data, common: CommonFie
   const issues = new IssueCollector(pathPrefix);
   const fields = readers[type](data, issues, common);
   if (!issues.ok) return { ok: false, issues: issues.issues };
-  return { ok: true, value: { ...common, ...fields }, warnings: issues.warnings };
+  // Object.assign, not `{ ...common, ...fields }`: V8 builds a second spread into a literal
+  // property by property through fresh hidden classes, which made this the costliest step of a
+  // publish (tens of µs per value).
+  return { ok: true, value: Object.assign({}, common, fields), warnings: issues.warnings };
 }

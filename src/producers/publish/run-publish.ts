@@ -1,7 +1,7 @@
 import type { ChangeSink } from '../../core/changes.js';
 import { describeError, findRagsyncError } from '../../core/errors.js';
 import type { FieldIssue } from '../items/fields.js';
-import { publishUnits, type PublishUnit } from '../publish-units.js';
+import { preparePublishUnits, publishUnits, type PublishUnit, type UnitRefusal } from '../publish-units.js';
 import { parsePublishLine, type LineDefaults } from './ndjson-line.js';
 
 export interface PublishRejection {
@@ -32,8 +32,10 @@ export interface RunPublishOptions extends LineDefaults {
   /** Null with dryRun. */
   sink: ChangeSink | null;
   dryRun?: boolean;
-  /** Records per publish call; each call waits for Kafka's acknowledgement. */
+  /** Records per publish call; each call is acknowledged before the next is made. @defaultValue 2000 */
   batchSize?: number;
+  /** Batches read, checked and prepared ahead while a publish call waits for Kafka. @defaultValue 2 */
+  readAhead?: number;
   ackTimeoutMs?: number;
   /** Called after each line is read and after each acknowledged batch. */
   onProgress?: (progress: { lines: number; published: number; rejected: number }) => void;
@@ -59,62 +61,118 @@ export class PublishStoppedError extends Error {
  */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
+/** One publish call of a run: its lines, and where the reading was when it was cut. */
+interface Batch {
+  units: Array<PublishUnit & { line: number }>;
+  /** `summary.lines` and the last line number read when the batch was cut. */
+  linesRead: number;
+  lastLine: number;
+  /** The call, prepared (checked and encoded) from the moment the batch was cut, when the sink can do that. */
+  prepared: Promise<() => Promise<UnitRefusal[]>> | undefined;
+}
+
 /**
  * Publishes the change events of an NDJSON stream: every line is checked with the webhook's rules;
  * valid lines are published in batches, each acknowledged before the next is sent, and invalid
- * lines are reported by line number (1-based) and skipped. A line the sink refuses before sending
- * (a record too large for its topic) is reported the same way, and the rest of its batch is
- * published. Blank lines are ignored. When publishing fails (Kafka or the registry unavailable),
- * or the input breaks off, the run stops with a PublishStoppedError whose summary says from which
- * line on nothing is known to be stored, so a caller can still print it.
+ * lines are reported by line number (1-based) and skipped. While Kafka acknowledges a batch, the
+ * following lines are read, checked and their batches prepared for sending (up to `readAhead`
+ * batches; see preparePublishUnits), so the work overlaps without changing the order in which
+ * records reach Kafka. A line the sink refuses before sending (a record too large for its topic)
+ * is reported the same way, and the rest of its batch is published. Blank lines are ignored. When
+ * publishing fails (Kafka or the registry unavailable), or the input breaks off, the run stops
+ * with a PublishStoppedError whose summary says from which line on nothing is known to be stored,
+ * so a caller can still print it; lines read ahead of the batch that failed are left out of that
+ * summary, as if the run had ended with that batch.
  */
 export async function runPublish(lines: AsyncIterable<string>, options: RunPublishOptions): Promise<PublishSummary> {
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? 2000;
+  const readAhead = Math.max(1, options.readAhead ?? 2);
   const summary: PublishSummary = { lines: 0, published: 0, rejected: 0, rejections: [], dryRun: options.dryRun === true };
   let pending: Array<PublishUnit & { line: number }> = [];
   let pendingRecords = 0;
+  let lineNumber = 0;
   const reject = (line: number, issues: FieldIssue[]) => {
     summary.rejected += 1;
     summary.rejections.push({ line, issues });
   };
 
-  /** False when publishing failed (`failure` holds why): the run stops. */
-  let failure: unknown;
-  const flush = async (): Promise<boolean> => {
-    if (pending.length === 0) return true;
-    const batch = pending;
+  const publishOptions = { dataPath: 'data', ...(options.ackTimeoutMs === undefined ? {} : { timeoutMs: options.ackTimeoutMs }) };
+  /** Batches cut and not yet sent, in order. */
+  const ready: Batch[] = [];
+  /** Settles when the one publish call in flight has been taken into the summary. */
+  let sending: Promise<void> | undefined;
+  /** Set when publishing failed (the batch it failed at, and why): nothing more is sent. */
+  let failure: { batch: Batch | undefined; error: unknown } | undefined;
+
+  const taken = (batch: Batch, refused: UnitRefusal[]): void => {
+    const left = new Set(refused.map((r) => r.unit));
+    for (const r of refused) reject(batch.units[r.unit]!.line, r.issues);
+    // Lines read ahead may have been rejected already: keep the list in line order.
+    if (refused.length > 0) summary.rejections.sort((a, b) => a.line - b.line);
+    summary.published += batch.units.reduce((n, unit, index) => n + (left.has(index) ? 0 : unit.messages.length), 0);
+    options.onProgress?.(summary);
+  };
+
+  /** Starts the next publish call when none is in flight; each one starts the next when it is acknowledged. */
+  const sendNext = (): void => {
+    if (sending !== undefined || failure !== undefined || ready.length === 0) return;
+    const batch = ready.shift()!;
+    const call = batch.prepared ? batch.prepared.then((send) => send()) : publishUnits(options.sink!, batch.units, publishOptions);
+    sending = call
+      .then((refused) => taken(batch, refused))
+      .then(
+        () => {
+          sending = undefined;
+          sendNext();
+        },
+        (error: unknown) => {
+          sending = undefined;
+          failure = { batch, error };
+        },
+      );
+  };
+
+  const cut = (): void => {
+    if (pending.length === 0) return;
+    const units = pending;
     pending = [];
     pendingRecords = 0;
     if (summary.dryRun) {
-      summary.published += batch.reduce((n, unit) => n + unit.messages.length, 0);
+      summary.published += units.reduce((n, unit) => n + unit.messages.length, 0);
       options.onProgress?.(summary);
-      return true;
+      return;
     }
-    try {
-      const refused = await publishUnits(options.sink!, batch, { dataPath: 'data', ...(options.ackTimeoutMs === undefined ? {} : { timeoutMs: options.ackTimeoutMs }) });
-      const left = new Set(refused.map((r) => r.unit));
-      for (const r of refused) reject(batch[r.unit]!.line, r.issues);
-      summary.rejections.sort((a, b) => a.line - b.line);
-      summary.published += batch.reduce((n, unit, index) => n + (left.has(index) ? 0 : unit.messages.length), 0);
-      options.onProgress?.(summary);
-      return true;
-    } catch (error) {
-      summary.stopped = { line: batch[0]!.line, code: findRagsyncError(error)?.code ?? 'publish_failed', message: describeError(error) };
-      failure = error;
-      return false;
-    }
-  };
-  const stop = (): never => {
-    throw new PublishStoppedError(summary as PublishSummary & { stopped: PublishStop }, failure);
+    const prepared = preparePublishUnits(options.sink!, units, publishOptions);
+    // A failure to prepare is taken in its batch's turn, after the batches before it.
+    prepared?.catch(() => undefined);
+    ready.push({ units, linesRead: summary.lines, lastLine: lineNumber, prepared });
+    sendNext();
   };
 
-  let lineNumber = 0;
+  /** Waits until every batch cut so far is published, or publishing failed. */
+  const drain = async (): Promise<void> => {
+    while (sending !== undefined) await sending;
+  };
+
+  const stop = (): never => {
+    const { batch, error } = failure!;
+    if (batch) {
+      // The summary as it stood when the failed batch was cut: lines read ahead of it are not reported.
+      summary.lines = batch.linesRead;
+      summary.rejections = summary.rejections.filter((r) => r.line <= batch.lastLine);
+      summary.rejected = summary.rejections.length;
+      summary.stopped = { line: batch.units[0]!.line, code: findRagsyncError(error)?.code ?? 'publish_failed', message: describeError(error) };
+    }
+    throw new PublishStoppedError(summary as PublishSummary & { stopped: PublishStop }, error);
+  };
+
   try {
     for await (const text of lines) {
       lineNumber += 1;
       if (text.trim() === '') continue;
       summary.lines += 1;
-      const bytes = Buffer.byteLength(text, 'utf8');
+      // A UTF-16 unit takes at most 3 bytes in UTF-8: only a long line needs counting.
+      const bytes = text.length * 3 > MAX_LINE_BYTES ? Buffer.byteLength(text, 'utf8') : 0;
       if (bytes > MAX_LINE_BYTES) {
         reject(lineNumber, [{ path: '', message: `the line is ${bytes} bytes; at most ${MAX_LINE_BYTES}` }]);
         options.onProgress?.(summary);
@@ -132,17 +190,23 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
         pendingRecords += result.messages.length;
       } else reject(lineNumber, result.issues);
       if (pendingRecords >= batchSize) {
-        if (!(await flush())) break;
+        cut();
+        while (ready.length >= readAhead && sending !== undefined) await sending;
       } else options.onProgress?.(summary);
+      if (failure) break;
     }
   } catch (error) {
     // The input broke off (a file removed while read, a closed pipe): publish what was read, then stop.
-    if (await flush()) {
+    if (!failure) cut();
+    await drain();
+    if (!failure) {
+      failure = { batch: undefined, error };
       summary.stopped = { line: lineNumber + 1, code: 'input_failed', message: `reading the input failed: ${describeError(error)}` };
-      failure = error;
     }
     return stop();
   }
-  if (summary.stopped || !(await flush())) return stop();
+  if (!failure) cut();
+  await drain();
+  if (failure) return stop();
   return summary;
 }

@@ -75,6 +75,62 @@ describe('runPublish', () => {
   });
 });
 
+describe('runPublish reading ahead', () => {
+  /** Holds every call for a moment; counts calls at once; fails the calls whose numbers are listed. */
+  class SlowSink implements ChangeSink {
+    calls: string[][] = [];
+    active = 0;
+    mostAtOnce = 0;
+    constructor(private readonly failing: number[] = []) {}
+    async publish(messages: ChangeMessage[]): Promise<void> {
+      const call = this.calls.push(messages.map((m) => parseKey(m.key).entityId));
+      this.active += 1;
+      this.mostAtOnce = Math.max(this.mostAtOnce, this.active);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      this.active -= 1;
+      if (this.failing.includes(call)) throw new RetryableError('Kafka did not acknowledge 2 record(s) within 100 ms', { code: 'kafka_ack_timeout' });
+    }
+    async close(): Promise<void> {}
+  }
+
+  it('sends one batch at a time and in order, reading the next lines meanwhile', async () => {
+    const sink = new SlowSink();
+    let read = 0;
+    const readWhenCalled: number[] = [];
+    const publish = sink.publish.bind(sink);
+    sink.publish = async (messages) => {
+      readWhenCalled.push(read);
+      return publish(messages);
+    };
+    const summary = await runPublish(
+      (async function* () {
+        for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+          read += 1;
+          yield line(id);
+        }
+      })(),
+      { ...defaults, sink, batchSize: 2 },
+    );
+    expect(summary).toMatchObject({ lines: 7, published: 7, rejected: 0 });
+    expect(sink.calls).toEqual([['a', 'b'], ['c', 'd'], ['e', 'f'], ['g']]);
+    expect(sink.mostAtOnce).toBe(1);
+    // The second call was made only after the first was acknowledged, by which time more lines were read.
+    expect(readWhenCalled[1]).toBeGreaterThan(4);
+  });
+
+  it('stops at the first batch that fails, reporting the run as it stood when that batch was cut', async () => {
+    const sink = new SlowSink([2]);
+    const error = await runPublish(lines(line('a'), line('b'), '{broken', line('c'), line('d'), '{broken too', line('e'), line('f')), { ...defaults, sink, batchSize: 2 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PublishStoppedError);
+    const { summary } = error as PublishStoppedError;
+    // Line 6 was read ahead of the failed batch (lines 4 and 5): it is left to the next run, as the lines after it.
+    expect(summary).toMatchObject({ lines: 5, published: 2, rejected: 1, rejections: [{ line: 3 }], stopped: { line: 4, code: 'kafka_ack_timeout' } });
+    expect(sink.calls.slice(0, 2)).toEqual([['a', 'b'], ['c', 'd']]);
+  });
+});
+
 describe('ragsync publish exit codes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ragsync-publish-'));
   let out = '';

@@ -244,7 +244,7 @@ export class StageRunner {
           // anything else is a failure of ours, turned into a pause so it cannot loop at once.
           if ((error as { name?: string }).name?.startsWith('KafkaJS')) throw error;
           this.log.error({ err: describeError(error), topic: payload.batch.topic, partition: payload.batch.partition }, 'batch failed');
-          this.pause(payload, error, { action: 'pause-partition', delayMs: this.policy.backoff.maxMs }, 'unexpected');
+          this.pause(payload, error, { action: 'pause-partition', delayMs: this.policy.backoff.maxMs, counted: false }, 'unexpected');
         }
       },
     });
@@ -312,7 +312,7 @@ export class StageRunner {
     try {
       await this.ready();
     } catch (error) {
-      this.pause(payload, error, { action: 'pause-stage', delayMs: this.policy.systemPauseMs }, 'assignment');
+      this.pause(payload, error, { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' }, 'assignment');
       return;
     } finally {
       clearInterval(beat);
@@ -529,7 +529,7 @@ export class StageRunner {
       if (decision.action === 'dead-letter') {
         if (!this.dlqLimiter.tryAcquire()) {
           const error = new SystemError(`the DLQ rate of stage ${this.stage.name} passed its cap: ${describeError(result.error)}`, { code: 'dlq_rate', cause: result.error });
-          return { messages, resolved, counts, stop: { error, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs } as FailureDecision, reason: 'dlq-rate' } };
+          return { messages, resolved, counts, stop: { error, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' } as FailureDecision, reason: 'dlq-rate' } };
         }
         // A record too large to copy into the DLQ goes there as headers only: the facts, not the bytes.
         const headersOnly = (message.value?.length ?? 0) > limit - RECORD_OVERHEAD_BYTES;

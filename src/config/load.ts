@@ -7,7 +7,7 @@ import { configSchema, type Config } from './schema.js';
  * Environment variables and the config path each one sets. The table in README.md is the same
  * list; `ragsync config` prints the resolved values with secrets masked.
  */
-export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' | 'json'; secret?: boolean; doc: string }> = [
+export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'int' | 'bool' | 'list' | 'json' | 'delays'; secret?: boolean; doc: string }> = [
   { name: 'KAFKA_BROKERS', path: 'kafka.brokers', kind: 'list', doc: 'Comma-separated bootstrap brokers' },
   { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string', doc: 'Kafka client id' },
   { name: 'KAFKA_SSL', path: 'kafka.ssl', kind: 'bool', doc: 'Use TLS to the brokers' },
@@ -25,6 +25,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_MAX_RECORDS_PER_CALL', path: 'runner.maxRecordsPerCall', kind: 'int', doc: 'Records a stage handles per call (default 500); offsets are committed once a slice\'s outputs are acknowledged' },
   { name: 'RAGSYNC_STAGE_THREADS', path: 'runner.threads', kind: 'string', doc: 'Threads of a process running several stages: auto (default: one per core, at most one per stage), a number (1: all on one thread), or groups like map,chunk/embed,store' },
   { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },
+  { name: 'RAGSYNC_RETRY_DELAYS', path: 'topics.retryDelaysMs', kind: 'delays', doc: 'Delays of the retry topics of terminal groups, in order (default 5m,15m,60m; units ms, s, m, h); after the last a record goes to the DLQ' },
   { name: 'RAGSYNC_REPLICATION_FACTOR', path: 'topics.replicationFactor', kind: 'int', doc: 'Replication factor of new topics' },
   { name: 'RAGSYNC_MAX_MESSAGE_BYTES', path: 'topics.maxMessageBytes', kind: 'int', doc: 'max.message.bytes of every topic (default 4 MiB); producers refuse a record over it before sending anything' },
   { name: 'RAGSYNC_MAX_FUTURE_SECONDS', path: 'ingress.maxFutureSeconds', kind: 'int', doc: 'How far ahead of the server clock an event time may lie (default 300); a later one is refused' },
@@ -73,6 +74,8 @@ function convert(name: string, kind: string, raw: string): unknown {
       if (/^(0|false|no|off)$/i.test(raw)) return false;
       throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
     }
+    case 'delays':
+      return parseDelays(name, raw);
     case 'list':
       return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
     case 'json':
@@ -84,6 +87,16 @@ function convert(name: string, kind: string, raw: string): unknown {
     default:
       return raw;
   }
+}
+
+/** `5m,15m,60m` / `30s` / `1500ms` / `1h` → milliseconds; `name` is what an error names. */
+export function parseDelays(name: string, text: string): number[] {
+  return text.split(',').map((part) => {
+    const match = /^\s*(\d+)\s*(ms|s|m|h)\s*$/.exec(part);
+    if (!match || Number(match[1]) <= 0) throw new ConfigError(`${name}: "${part.trim()}" is not a delay such as 30s, 5m or 1h`);
+    const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+    return Number(match[1]) * factor;
+  });
 }
 
 export interface LoadOptions {

@@ -61,6 +61,12 @@ export const configSchema = z.object({
     minCompactionLagMs: z.number().int().nonnegative().default(0),
     deleteRetentionMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
     segmentMs: z.number().int().positive().default(24 * 3600 * 1000),
+    /**
+     * Delays of the terminal groups' retry topics, in order (`<group>.retry.<delay>`): a record
+     * that fails with a retryable error waits the first, then the next; after the last it goes to
+     * `<group>.dlq`. Magento plan §7.2: 5, 15 and 60 minutes.
+     */
+    retryDelaysMs: z.array(z.number().int().positive()).min(1).max(10).default([5 * 60_000, 15 * 60_000, 60 * 60_000]),
     /** Retention of retry and DLQ topics (delete policy). */
     retryRetentionMs: z.number().int().positive().default(7 * 24 * 3600 * 1000),
     dlqRetentionMs: z.number().int().positive().default(30 * 24 * 3600 * 1000),

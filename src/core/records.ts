@@ -83,6 +83,12 @@ export const HEADERS = {
   errorCode: 'ragsync-error-code',
   errorMessage: 'ragsync-error-message',
   firstFailureAt: 'ragsync-first-failure-at',
+  /** Retry records: when the record may be tried again (ISO 8601 with milliseconds). */
+  dueAt: 'ragsync-due-at',
+  /** Retry records: the tier it waits in (0 = the first delay). */
+  retryTier: 'ragsync-retry-tier',
+  /** Records sent back by `dlq replay`: the DLQ record they came from (`<group>:<partition>:<offset>`). */
+  replayOf: 'ragsync-replay-of',
   stage: 'ragsync-stage',
 } as const;
 

@@ -12,6 +12,8 @@ import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
  *   count and partitioner as the change topics, so a key's state sits on the partition with the
  *   number of its changes.
  * - `orders`: delete policy with bounded retention (orders carry personal data).
+ * - `dlq.marks`: compacted, which dead-lettered records were replayed or purged (`dlq list` counts
+ *   the others).
  * - `<group>.dlq` for every consumer group and `<group>.retry.<delay>` for the terminal groups:
  *   delete policy.
  */
@@ -54,6 +56,9 @@ export function formatDelay(ms: number): string {
 export const dlqTopicName = (group: string): string => `${group}.dlq`;
 export const retryTopicName = (group: string, delayMs: number): string => `${group}.retry.${formatDelay(delayMs)}`;
 
+/** Compacted: per dead-lettered record (`<group>:<partition>:<offset>`), whether it was replayed or purged. */
+export const DLQ_MARKS_TOPIC = 'dlq.marks';
+
 export function topicCatalogue(config: Pick<Config, 'topics'>, options: CatalogueOptions = {}): TopicSpec[] {
   const t = config.topics;
   const base = { partitions: t.partitions, replicationFactor: t.replicationFactor };
@@ -81,7 +86,7 @@ export function topicCatalogue(config: Pick<Config, 'topics'>, options: Catalogu
 
   const groups = options.groups ?? DEFAULT_GROUPS;
   const terminal = options.terminalGroups ?? DEFAULT_TERMINAL_GROUPS;
-  const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+  const delays = options.retryDelaysMs ?? t.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   return [
     ...CHANGE_TYPES.map((type) => compacted(`changes.${type}`)),
     deleting('orders', t.ordersRetentionMs),
@@ -89,6 +94,7 @@ export function topicCatalogue(config: Pick<Config, 'topics'>, options: Catalogu
     compacted('chunks'),
     compacted('vectors'),
     compacted(MAP_STATE_TOPIC),
+    compacted(DLQ_MARKS_TOPIC),
     ...groups.map((group) => deleting(dlqTopicName(group), t.dlqRetentionMs)),
     ...terminal.flatMap((group) => delays.map((delay) => deleting(retryTopicName(group, delay), t.retryRetentionMs))),
   ];

@@ -1,22 +1,12 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
-import { ConfigError } from '../../core/errors.js';
+import { loadConfig, type Config } from '../../config/index.js';
+import { parseDelays } from '../../config/load.js';
 import { withAdmin } from '../../kafka/admin.js';
 import { createKafka } from '../../kafka/client.js';
-import { DEFAULT_RETRY_DELAYS_MS, formatDelay, topicCatalogue } from '../../kafka/topic-catalogue.js';
+import { topicCatalogue } from '../../kafka/topic-catalogue.js';
 import { applyTopics, formatPlan } from '../../kafka/topics.js';
 
-/** `5m,15m,60m` / `30s` / `1500ms` / `1h` → milliseconds. */
-function parseDelays(text: string): number[] {
-  return text.split(',').map((part) => {
-    const match = /^\s*(\d+)\s*(ms|s|m|h)\s*$/.exec(part);
-    if (!match || Number(match[1]) <= 0) throw new ConfigError(`--retry-delays: "${part}" is not a delay such as 30s, 5m or 1h`);
-    const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-    return Number(match[1]) * factor;
-  });
-}
-
-const DEFAULT_DELAYS = DEFAULT_RETRY_DELAYS_MS.map(formatDelay).join(',');
+const parseDelayOption = (text: string | undefined, config: Config): number[] => (text === undefined ? config.topics.retryDelaysMs : parseDelays('--retry-delays', text));
 
 export function registerTopicsCommand(program: Command): void {
   const topics = program
@@ -35,11 +25,11 @@ compacted topic is never changed: keys would move to other partitions and their 
     .command('apply')
     .description('create missing topics and align the configs of existing ones (idempotent)')
     .option('--dry-run', 'only show what would change')
-    .option('--retry-delays <list>', 'delays of the store retry topics', DEFAULT_DELAYS)
+    .option('--retry-delays <list>', 'delays of the retry topics of terminal groups (default: RAGSYNC_RETRY_DELAYS, else 5m,15m,60m)')
     .option('--json', 'print the plan as JSON')
-    .action(async (options: { dryRun?: boolean; retryDelays: string; json?: boolean }) => {
+    .action(async (options: { dryRun?: boolean; retryDelays?: string; json?: boolean }) => {
       const config = loadConfig();
-      const retryDelaysMs = parseDelays(options.retryDelays);
+      const retryDelaysMs = parseDelayOption(options.retryDelays, config);
       const plan = await withAdmin(createKafka(config, { clientIdSuffix: 'admin' }), (admin) =>
         applyTopics(admin, config, { dryRun: options.dryRun === true, retryDelaysMs }),
       );
@@ -51,10 +41,11 @@ compacted topic is never changed: keys would move to other partitions and their 
   topics
     .command('list')
     .description('print the topics ragsync expects, with partitions and configs (no connection)')
-    .option('--retry-delays <list>', 'delays of the store retry topics', DEFAULT_DELAYS)
+    .option('--retry-delays <list>', 'delays of the retry topics of terminal groups (default: RAGSYNC_RETRY_DELAYS, else 5m,15m,60m)')
     .option('--json', 'print JSON')
-    .action((options: { retryDelays: string; json?: boolean }) => {
-      const specs = topicCatalogue(loadConfig(), { retryDelaysMs: parseDelays(options.retryDelays) });
+    .action((options: { retryDelays?: string; json?: boolean }) => {
+      const config = loadConfig();
+      const specs = topicCatalogue(config, { retryDelaysMs: parseDelayOption(options.retryDelays, config) });
       if (options.json) console.log(JSON.stringify(specs, null, 2));
       else for (const s of specs) console.log(`${s.name}  partitions=${s.partitions}  ${s.configs['cleanup.policy']}`);
     });

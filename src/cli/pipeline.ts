@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { StageDefinition } from '../core/stage.js';
+import { STAGES, type StageName } from '../core/stages.js';
 import { createChunkStage } from '../consumers/chunk/chunk-stage.js';
 import { cachedChunkEmbedder } from '../consumers/embed/cached-chunk-embedder.js';
 import { createEmbedStage } from '../consumers/embed/embed-stage.js';
@@ -21,9 +22,7 @@ import { createVectorStore, type VectorStore } from '../stores/index.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { approxTokenizer } from '../text/approx-tokenizer.js';
 
-/** The stages `ragsync run` knows, in pipeline order. */
-export const STAGE_NAMES = ['map', 'chunk', 'embed', 'store'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+export { STAGE_NAMES, type StageName } from '../core/stages.js';
 
 export interface PipelineOptions {
   config: Config;
@@ -78,41 +77,43 @@ export class Pipeline {
     return embedder.tokenizer ?? approxTokenizer;
   }
 
-  private async stage(name: StageName): Promise<StageDefinition> {
-    switch (name) {
-      case 'map': {
-        // Per-key version state on map.state (docs/design.md §2), read back on every assignment
-        // with a client of its own; the runner writes it as the stage's outputs.
-        const kafka = createKafka(this.config, { clientIdSuffix: 'map-state' });
-        await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, [MAP_STATE_TOPIC]));
-        const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
-        await serde.registerAll([MAP_STATE_TOPIC]);
-        const logger = this.options.logger.child({ stage: 'map' });
-        const state = createKafkaVersionState({ kafka, codec: serde, topicPrefix: this.config.topics.prefix, logger, changeTopics: MAP_INPUTS });
-        return createMapStage(this.config, { state, logger, maxStateValueBytes: Math.max(0, this.config.topics.maxMessageBytes - 64 * 1024) }) as StageDefinition;
-      }
-      case 'chunk':
-        return createChunkStage(this.config, await this.tokenizer()) as StageDefinition;
-      case 'embed': {
-        const embedder = await this.getEmbedder();
-        this.cache = RedisEmbeddingCache.fromUrl(this.config.redis.url, { keyPrefix: this.config.redis.keyPrefix });
-        const chunkEmbedder = cachedChunkEmbedder(embedder, this.cache, this.options.logger, this.options.metrics);
-        this.embeddingStats = chunkEmbedder.stats;
-        return createEmbedStage(chunkEmbedder) as StageDefinition;
-      }
-      case 'store': {
-        const store = await this.getStore();
-        const histogram = this.options.metrics.sourceToIndexedSeconds;
-        return createStoreStage(store, { onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000) }) as StageDefinition;
-      }
-    }
-  }
+  /**
+   * How each declared stage (src/core/stages.ts) is built: one factory per name, so a stage
+   * declared there and not buildable here does not compile.
+   */
+  private readonly factories: { [N in StageName]: () => Promise<StageDefinition> } = {
+    map: async () => {
+      // Per-key version state on map.state (docs/design.md §2), read back on every assignment
+      // with a client of its own; the runner writes it as the stage's outputs.
+      const kafka = createKafka(this.config, { clientIdSuffix: 'map-state' });
+      await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, [MAP_STATE_TOPIC]));
+      const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
+      await serde.registerAll([MAP_STATE_TOPIC]);
+      const logger = this.options.logger.child({ stage: 'map' });
+      const state = createKafkaVersionState({ kafka, codec: serde, topicPrefix: this.config.topics.prefix, logger, changeTopics: MAP_INPUTS });
+      return createMapStage(this.config, { state, logger, maxStateValueBytes: Math.max(0, this.config.topics.maxMessageBytes - 64 * 1024) }) as StageDefinition;
+    },
+    chunk: async () => createChunkStage(this.config, await this.tokenizer()) as StageDefinition,
+    embed: async () => {
+      const embedder = await this.getEmbedder();
+      this.cache = RedisEmbeddingCache.fromUrl(this.config.redis.url, { keyPrefix: this.config.redis.keyPrefix });
+      const chunkEmbedder = cachedChunkEmbedder(embedder, this.cache, this.options.logger, this.options.metrics);
+      this.embeddingStats = chunkEmbedder.stats;
+      return createEmbedStage(chunkEmbedder) as StageDefinition;
+    },
+    store: async () => {
+      const store = await this.getStore();
+      const histogram = this.options.metrics.sourceToIndexedSeconds;
+      return createStoreStage(store, { onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000) }) as StageDefinition;
+    },
+  };
 
   async start(names: readonly StageName[]): Promise<void> {
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
-      const stage = await this.stage(name);
+      const stage = await this.factories[name]();
+      const declaration = STAGES[name];
       const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`];
       // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
       await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics));
@@ -129,6 +130,7 @@ export class Pipeline {
         sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
         dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
         maxMessageBytes: this.config.topics.maxMessageBytes,
+        failurePolicy: declaration.policy,
       });
       this.runners.push(runner);
       await runner.start();

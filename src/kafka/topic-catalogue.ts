@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import { CHANGE_TYPES } from '../core/entities.js';
+import { DLQ_GROUPS, TERMINAL_GROUPS } from '../core/stages.js';
 import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
 
 /**
@@ -31,10 +32,10 @@ export interface TopicSpec {
 
 /** Delays of the terminal groups' retry topics: 5, 15 and 60 minutes (Magento plan §7.2). */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [5 * 60_000, 15 * 60_000, 60 * 60_000];
-/** Consumer groups with a DLQ. */
-export const DEFAULT_GROUPS: readonly string[] = ['map', 'chunk', 'embed', 'store'];
-/** Groups that write to an external target and so own delayed retry topics. */
-export const DEFAULT_TERMINAL_GROUPS: readonly string[] = ['store'];
+/** Consumer groups with a DLQ: every stage's (src/core/stages.ts). */
+export const DEFAULT_GROUPS: readonly string[] = DLQ_GROUPS;
+/** Groups that write to an external target and so own delayed retry topics: the terminal stages'. */
+export const DEFAULT_TERMINAL_GROUPS: readonly string[] = TERMINAL_GROUPS;
 
 export interface CatalogueOptions {
   /** @defaultValue {@link DEFAULT_RETRY_DELAYS_MS} */

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { STAGE_NAMES } from '../../src/cli/pipeline.js';
+import { STAGE_NAMES } from '../../src/core/stages.js';
 import { loadConfig } from '../../src/config/load.js';
 
 interface Container {

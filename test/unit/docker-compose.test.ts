@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { STAGE_NAMES } from '../../src/cli/pipeline.js';
+import { STAGE_NAMES } from '../../src/core/stages.js';
 
 interface Service {
   image?: string;

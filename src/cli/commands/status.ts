@@ -2,8 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { createKafka } from '../../kafka/client.js';
 import { createVectorStore } from '../../stores/index.js';
-import { createMapStage } from '../../consumers/map/map-stage.js';
-import { STORE_INPUTS } from '../../consumers/store/store-stage.js';
+import { STAGE_LIST } from '../../core/stages.js';
 import { collectStatus, formatStatus } from '../status.js';
 import { storeDescription } from '../search.js';
 
@@ -16,12 +15,7 @@ export function registerStatusCommand(program: Command): void {
     .option('--no-store', 'skip counting the store')
     .action(async (options: { json?: boolean; store: boolean }) => {
       const config = loadConfig();
-      const stages = [
-        { name: 'map', group: 'map', inputs: createMapStage(config).inputs },
-        { name: 'chunk', group: 'chunk', inputs: ['documents'] },
-        { name: 'embed', group: 'embed', inputs: ['chunks'] },
-        { name: 'store', group: 'store', inputs: STORE_INPUTS },
-      ];
+      const stages = STAGE_LIST.map((s) => ({ name: s.name, group: s.group, inputs: [...s.inputs] }));
       const store = options.store ? createVectorStore(config.store) : undefined;
       try {
         await store?.connect();

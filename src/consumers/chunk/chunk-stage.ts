@@ -1,3 +1,4 @@
+import { STAGES } from '../../core/stages.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigError, findRagsyncError, PermanentError } from '../../core/errors.js';
 import type { ChunkSetRecord, DocumentRecord } from '../../core/records.js';
@@ -46,10 +47,10 @@ export function createChunkStage(config: Pick<Config, 'chunking'>, tokenizer: To
     throw new ConfigError(`chunking.overlapTokens (${options.overlapTokens}) must be below chunking.maxTokens (${options.maxTokens})`);
   }
   return {
-    name: 'chunk',
-    group: 'chunk',
-    inputs: ['documents'],
-    output: 'chunks',
+    name: STAGES.chunk.name,
+    group: STAGES.chunk.group,
+    inputs: [...STAGES.chunk.inputs],
+    output: STAGES.chunk.output,
     async process(records) {
       return records.map((record): RecordResult<ChunkSetRecord> => {
         try {

@@ -1,3 +1,4 @@
+import { STAGES } from '../../core/stages.js';
 import { classify } from '../../core/errors.js';
 import type { ChunkSetRecord, VectorChunk, VectorSetRecord } from '../../core/records.js';
 import type { InputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
@@ -57,10 +58,10 @@ export function createEmbedStage(embedder: ChunkEmbedder): StageDefinition<Chunk
   }
 
   return {
-    name: 'embed',
-    group: 'embed',
-    inputs: ['chunks'],
-    output: 'vectors',
+    name: STAGES.embed.name,
+    group: STAGES.embed.group,
+    inputs: [...STAGES.embed.inputs],
+    output: STAGES.embed.output,
     async process(records) {
       try {
         return await embedRecords(records);

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/schema.js';
-import { ENTITY_TYPES } from '../../core/entities.js';
+import { STAGES } from '../../core/stages.js';
 import { findRagsyncError, PermanentError, SystemError } from '../../core/errors.js';
 import { parseKey, type EntityKey } from '../../core/keys.js';
 import type { DocumentRecord } from '../../core/records.js';
@@ -14,7 +14,7 @@ import { MAP_STATE_TOPIC, type AppliedChange, type ChangePartition, type MapVers
 /** Header on the tombstone of an entity that is filtered out, saying which filter. */
 export const FILTER_REASON_HEADER = 'ragsync-filter-reason';
 
-export const MAP_INPUTS = ENTITY_TYPES.map((type) => `changes.${type}`);
+export const MAP_INPUTS: readonly string[] = STAGES.map.inputs;
 
 export interface MapStageOptions {
   /** Clock for promotion expiry. @defaultValue Date.now */
@@ -217,10 +217,10 @@ export function createMapStage(config: Pick<Config, 'filters'>, options: MapStag
   const maxStateValueBytes = options.maxStateValueBytes ?? 4 * 1024 * 1024 - 64 * 1024;
   const inputs = [...MAP_INPUTS];
   return {
-    name: 'map',
-    group: 'map',
+    name: STAGES.map.name,
+    group: STAGES.map.group,
     inputs,
-    output: 'documents',
+    output: STAGES.map.output,
     async process(records) {
       const now = clock();
       const map = (record: InputRecord) => mapRecord(record, config, now);

@@ -1,16 +1,18 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { extract as untar } from 'tar';
 import { APICURIO_VERSION, KAFKA_VERSION, PROJECT_ROOT, type StackLayout } from './layout.js';
-import { checkMaven, checkTar } from './prerequisites.js';
+import { ensureMaven } from './tools.js';
 
 /**
  * Downloads the stack's distributions from Maven Central on first use. Maven keeps them in its
  * local repository, so later installs (and fresh `.stack/` folders) do not download again.
  */
-function mvn(layout: StackLayout, args: string[], what: string, log: (line: string) => void): void {
+async function mvn(layout: StackLayout, args: string[], what: string, log: (line: string) => void): Promise<void> {
+  const command = await ensureMaven(layout, log);
   log(`fetching ${what} from Maven Central (first run only)…`);
-  const result = spawnSync('mvn', ['-B', '-q', `-Dmaven.repo.local=${layout.mavenRepo}`, ...args], {
+  const result = spawnSync(command, ['-B', '-q', `-Dmaven.repo.local=${layout.mavenRepo}`, ...args], {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -21,30 +23,30 @@ function mvn(layout: StackLayout, args: string[], what: string, log: (line: stri
   }
 }
 
-export function installKafka(layout: StackLayout, log: (line: string) => void): void {
+export async function installKafka(layout: StackLayout, log: (line: string) => void): Promise<void> {
   const libs = join(layout.kafkaHome, 'libs');
   if (existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) return;
-  checkMaven();
-  mvn(layout, ['-f', join(PROJECT_ROOT, 'stack', 'pom.xml'), `-Dstack.dir=${layout.root}`, 'package'], `Apache Kafka ${KAFKA_VERSION}`, log);
+  await mvn(layout, ['-f', join(PROJECT_ROOT, 'stack', 'pom.xml'), `-Dstack.dir=${layout.root}`, 'package'], `Apache Kafka ${KAFKA_VERSION}`, log);
   if (!existsSync(join(libs, `kafka_2.13-${KAFKA_VERSION}.jar`))) throw new Error(`Kafka jars missing in ${libs} after download`);
 }
 
-export function installApicurio(layout: StackLayout, log: (line: string) => void): void {
+export async function installApicurio(layout: StackLayout, log: (line: string) => void): Promise<void> {
   const runner = join(layout.apicurioHome, `apicurio-registry-app-${APICURIO_VERSION}-runner.jar`);
   if (existsSync(runner)) return;
-  checkMaven();
-  checkTar();
   // Its parent POM is not on Maven Central, so it cannot be a dependency of stack/pom.xml;
   // dependency:get with transitive=false fetches just the archive.
   const archive = join(layout.mavenRepo, 'io', 'apicurio', 'apicurio-registry-app', APICURIO_VERSION, `apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`);
   if (!existsSync(archive)) {
-    mvn(layout, ['dependency:get', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, '-Dtransitive=false'], `Apicurio Registry ${APICURIO_VERSION}`, log);
+    await mvn(layout, ['dependency:get', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, '-Dtransitive=false'], `Apicurio Registry ${APICURIO_VERSION}`, log);
   }
   const staging = `${layout.apicurioHome}.partial`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  const untar = spawnSync('tar', ['-xzf', archive, '-C', staging], { encoding: 'utf8' });
-  if (untar.status !== 0) throw new Error(`could not unpack ${archive}: ${untar.stderr.trim()}`);
+  try {
+    await untar({ file: archive, cwd: staging });
+  } catch (error) {
+    throw new Error(`could not unpack ${archive}: ${(error as Error).message}`);
+  }
   if (!readdirSync(staging).some((f) => f.endsWith('-runner.jar'))) throw new Error(`${archive} holds no runner jar`);
   renameSync(staging, layout.apicurioHome);
 }

@@ -29,16 +29,5 @@ export function checkJava(): void {
   if (major < 17) throw new MissingPrerequisite(`java ${major} found, Kafka ${'3.9'} and Apicurio need 17+: install openjdk-17-jre-headless`);
 }
 
-export function checkMaven(): void {
-  if (!run('mvn', ['-v']).ok) throw new MissingPrerequisite('mvn not found: install Maven (Debian: apt-get install maven) to download Kafka and the registry');
-}
 
-export function checkRedis(): string {
-  const { ok } = run('redis-server', ['--version']);
-  if (!ok) throw new MissingPrerequisite('redis-server not found: install it (Debian: apt-get install redis-server)');
-  return 'redis-server';
-}
 
-export function checkTar(): void {
-  if (!run('tar', ['--version']).ok) throw new MissingPrerequisite('tar not found: install it (Debian: apt-get install tar)');
-}

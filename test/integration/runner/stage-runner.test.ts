@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { PermanentError, RetryableError, SystemError } from '../../../src/core/errors.js';
+import { CircuitOpenError, RateLimitedError } from '../../../src/core/signals.js';
 import type { InputRecord, StageDefinition } from '../../../src/core/stage.js';
 import { HEADERS } from '../../../src/core/records.js';
 import type { RecordCodec } from '../../../src/kafka/codec.js';
 import { StageRunner } from '../../../src/kafka/stage-runner.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { createWorkerHttp } from '../../../src/observability/http.js';
 import { stagesLagSource } from '../../../src/kafka/lag.js';
 import { classifyHttpStatus } from '../../../src/embedders/http-errors.js';
 import { createTestTopics, readAll, testKafka, waitUntil } from '../../support/kafka.js';
@@ -72,10 +74,10 @@ describe('the stage runner', () => {
     await admin.disconnect();
   });
 
-  async function setup(stage: StageDefinition<Item, Item>, options: Partial<ConstructorParameters<typeof StageRunner>[1]> = {}) {
+  async function setup(stage: StageDefinition<Item, Item>, options: Partial<ConstructorParameters<typeof StageRunner>[1]> = {}, partitions = 1) {
     prefix = `${uniqueName('runner')}.`;
     const topics = [`${prefix}in`, `${prefix}out`, `${prefix}upper.dlq`];
-    await createTestTopics(admin, topics);
+    await createTestTopics(admin, topics, partitions);
     created.push(...topics);
     const runner = new StageRunner(stage as StageDefinition, {
       kafka,
@@ -285,6 +287,11 @@ describe('the stage runner', () => {
     expect(Object.fromEntries(counters)).toEqual({ ok: '2', stale: '1', dlq: '1' });
   });
 
+  it('refuses retry tiers for a stage that is not terminal: a retry would reorder its output', () => {
+    const options = { kafka, codec: jsonCodec, logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), topicPrefix: 'unused.', retry: { delaysMs: [2_000] } };
+    expect(() => new StageRunner(upper() as StageDefinition, options)).toThrow(/stage upper is not terminal/);
+  });
+
   it('commits what it produced, so a restarted group goes on where it stopped', async () => {
     const first = await setup(upper());
     await publish([{ key: 'a', value: item('one', 1) }, { key: 'b', value: item('two', 2) }]);
@@ -304,5 +311,73 @@ describe('the stage runner', () => {
     await waitUntil('the third output', async () => (await readAll(kafka, `${prefix}out`)).length >= 3);
     await new Promise((r) => setTimeout(r, 1000));
     expect((await readAll(kafka, `${prefix}out`)).map((r) => r.key)).toEqual(['a', 'b', 'c']);
+  });
+  describe.each([
+    ['target-down', 'the target’s circuit is open', (waitMs: number) => new CircuitOpenError('test target', waitMs)],
+    ['rate-limited', 'the endpoint’s rate limit is spent', (waitMs: number) => new RateLimitedError('test api', waitMs, 'rate')],
+  ] as const)('when %s: %s', (reason, _why, refusal) => {
+    it('stops calling the target for the wait on every partition, dead-letters nothing and stays ready', async () => {
+      const metrics = createMetrics({ defaultMetrics: false });
+      const refusals: number[] = [];
+      const calls: number[] = [];
+      let openUntil = 0;
+      const stage = upper();
+      const inner = stage.process.bind(stage);
+      // A sink behind a shared breaker or limiter: refused calls never reach the target.
+      stage.process = async (records, context) => {
+        const now = Date.now();
+        if (now < openUntil) {
+          refusals.push(now);
+          return records.map(() => ({ ok: false as const, error: refusal(openUntil - now) }));
+        }
+        calls.push(now);
+        return inner(records, context);
+      };
+      const runner = await setup(stage, { metrics }, 3);
+      const http = createWorkerHttp({ metrics, sources: () => [runner] });
+      try {
+        await runner.start();
+        openUntil = Date.now() + 3_000;
+        await publish([1, 2, 3, 4, 5, 6].map((v) => ({ key: `k${v}`, value: item(`n${v}`, v) })));
+        await waitUntil('the stage to pause', () => runner.health().pausedPartitions.some((p) => p.reason === reason));
+        const health = runner.health();
+        expect(health.state).toBe('paused');
+        expect(health.lastError?.class).toBe('retryable');
+        const ready = await http.inject({ url: '/readyz' });
+        expect(ready.statusCode).toBe(200);
+        expect(await metrics.registry.metrics()).toMatch(new RegExp(`^ragsync_stage_paused\\{stage="upper",reason="${reason}"\\} 1$`, 'm'));
+
+        await waitUntil('six outputs after the wait', async () => (await readAll(kafka, `${prefix}out`)).length === 6);
+        // At most one refusal per partition: those in flight when the first came back; then silence.
+        expect(refusals.length).toBeGreaterThanOrEqual(1);
+        expect(refusals.length).toBeLessThanOrEqual(3);
+        expect(refusals[refusals.length - 1]! - refusals[0]!).toBeLessThan(500);
+        expect(Math.min(...calls)).toBeGreaterThanOrEqual(openUntil);
+        expect(await readAll(kafka, `${prefix}upper.dlq`)).toEqual([]);
+        await waitUntil('the pause to end', () => runner.health().state === 'running');
+        const text = await metrics.registry.metrics();
+        expect(text).toMatch(new RegExp(`^ragsync_stage_paused\\{stage="upper",reason="${reason}"\\} 0$`, 'm'));
+        // Neither attempts nor failures of the records: each is counted once, as ok.
+        expect(text).toMatch(/^ragsync_records_total\{stage="upper",outcome="ok"\} 6$/m);
+        expect(text).not.toMatch(/outcome="(retried|dlq)"/);
+      } finally {
+        await http.close();
+      }
+    });
+  });
+
+  it('turns unready on a system error, unlike a target that is down', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const runner = await setup(upper(() => new SystemError('401 from the target', { code: 'unauthorized' })), { metrics, systemPauseMs: 5_000 });
+    const http = createWorkerHttp({ metrics, sources: () => [runner] });
+    try {
+      await publish([{ key: 'a', value: item('one', 1) }]);
+      await runner.start();
+      await waitUntil('the stage to pause', () => runner.health().pausedPartitions.some((p) => p.reason === 'system'));
+      expect((await http.inject({ url: '/readyz' })).statusCode).toBe(503);
+      expect(await metrics.registry.metrics()).toMatch(/^ragsync_stage_paused\{stage="upper",reason="system"\} 1$/m);
+    } finally {
+      await http.close();
+    }
   });
 });

@@ -11,7 +11,9 @@ import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from
 import { createKafka } from '../kafka/client.js';
 import { RegistryClient } from '../kafka/registry.js';
 import { RegistrySerde } from '../kafka/serde.js';
+import { createRetryStage, retryConsumerOptions } from '../kafka/retry-topics.js';
 import { StageRunner } from '../kafka/stage-runner.js';
+import { retryTopicName } from '../kafka/topic-catalogue.js';
 import { withAdmin } from '../kafka/admin.js';
 import { stagesLagSource } from '../kafka/lag.js';
 import { verifyTopics } from '../kafka/topics.js';
@@ -114,14 +116,17 @@ export class Pipeline {
     for (const name of names) {
       const stage = await this.factories[name]();
       const declaration = STAGES[name];
-      const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`];
+      // Terminal stages hand retryable failures to their delayed retry topics (docs/design.md §4).
+      const retry = declaration.terminal ? { delaysMs: this.config.topics.retryDelaysMs } : undefined;
+      const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
+      const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
       // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
       await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics));
+      // The retry tiers have no schema of their own: their values are decoded with the original topic's.
       await serde.registerAll([...stage.inputs, ...(stage.output ? [stage.output] : [])]);
-      const runner = new StageRunner(stage, {
+      const common = {
         kafka,
         codec: serde,
-        logger: this.options.logger.child({ stage: name }),
         metrics: this.options.metrics,
         topicPrefix: this.config.topics.prefix,
         ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
@@ -131,9 +136,16 @@ export class Pipeline {
         dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
         maxMessageBytes: this.config.topics.maxMessageBytes,
         failurePolicy: declaration.policy,
-      });
+      };
+      const runner = new StageRunner(stage, { ...common, logger: this.options.logger.child({ stage: name }), ...(retry ? { retry } : {}) });
       this.runners.push(runner);
       await runner.start();
+      if (retry) {
+        // In this process and thread: the retry consumer shares the stage's target (one store, one lock per document).
+        const retryRunner = new StageRunner(createRetryStage(stage, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
+        this.runners.push(retryRunner);
+        await retryRunner.start();
+      }
     }
     this.options.metrics.setLagSource(stagesLagSource(kafka, this.config.topics.prefix, this.runners));
   }

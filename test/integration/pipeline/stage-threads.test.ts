@@ -88,9 +88,9 @@ describe('run all with a thread per stage', () => {
     expect(sample(metrics, 'ragsync_records_total', { stage: 'map', outcome: 'ok' })).toBe(lines.length);
     expect(sample(metrics, 'ragsync_batch_seconds_count', { stage: 'store' })).toBeGreaterThan(0);
 
-    await waitUntil('/readyz to list four running stages', async () => {
+    await waitUntil('/readyz to list every stage and the store\'s retry consumer running', async () => {
       const ready = (await (await fetch(`${url}/readyz`)).json()) as { status: string; stages: Array<{ stage: string; state: string }> };
-      return ready.status === 'ready' && ready.stages.map((s) => s.stage).sort().join() === 'chunk,embed,map,store' && ready.stages.every((s) => s.state === 'running');
+      return ready.status === 'ready' && ready.stages.map((s) => s.stage).sort().join() === 'chunk,embed,map,store,store.retry' && ready.stages.every((s) => s.state === 'running');
     }, 30_000);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
 

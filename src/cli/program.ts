@@ -7,6 +7,7 @@ import { registerDlqCommand } from './commands/dlq.js';
 import { registerErpCommand } from './commands/erp.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerPublishCommand } from './commands/publish.js';
+import { registerRetryCommand } from './commands/retry.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerStackCommand } from './commands/stack.js';
@@ -45,6 +46,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerRunCommand(program);
   registerStatusCommand(program);
   registerDlqCommand(program);
+  registerRetryCommand(program);
   registerSearchCommand(program);
   registerModelCommand(program);
   registerDemoCommand(program);

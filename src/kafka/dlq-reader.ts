@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { HEADERS } from '../core/records.js';
 import { withAdmin } from './admin.js';
 import { dlqTopic, headersToStrings } from './dlq.js';
@@ -113,19 +113,30 @@ export interface DlqGroupSummary {
   topic: string;
   /** False when the DLQ topic does not exist (topics never applied). */
   exists: boolean;
-  /** Records read, not high minus low offsets. */
+  /** Records the topic holds, read one by one (not high minus low offsets). */
   records: number;
-  /** Dead-letter times of the oldest and newest records, ISO 8601. */
+  /** The DLQ depth: records held that were neither replayed nor purged, still to handle. */
+  pending: number;
+  /** Records held that `dlq replay` sent back already. */
+  replayed: number;
+  /** Records `dlq purge` deleted (no longer held). */
+  purged: number;
+  /** Dead-letter times of the oldest and newest records still to handle, ISO 8601. */
   oldest?: string;
   newest?: string;
+  /** Records still to handle, by error code. */
   byCode: DlqCodeSummary[];
-  /** The newest few records: where they are, their keys and codes. */
+  /** The newest few records still to handle: where they are, their keys and codes. */
   samples: Array<{ ref: string; key: string | null; code: string; at: string }>;
 }
 
-/** Adds up DLQ records one at a time, holding only counts and a few samples in memory. */
+/**
+ * Adds up DLQ records one at a time, holding only counts and a few samples in memory. Records
+ * already replayed are counted apart; codes, times and samples are those of the records to handle.
+ */
 export class DlqSummaryBuilder {
   private records = 0;
+  private replayed = 0;
   private oldest = Infinity;
   private newest = -Infinity;
   private readonly codes = new Map<string, DlqCodeSummary & { lastAt: number; stageSet: Set<string> }>();
@@ -137,8 +148,12 @@ export class DlqSummaryBuilder {
     private readonly sampleSize = 5,
   ) {}
 
-  add(record: DeadRecord): void {
+  add(record: DeadRecord, state: 'pending' | 'replayed' = 'pending'): void {
     this.records += 1;
+    if (state === 'replayed') {
+      this.replayed += 1;
+      return;
+    }
     this.oldest = Math.min(this.oldest, record.timestamp);
     this.newest = Math.max(this.newest, record.timestamp);
     const errorClass = record.errorClass ?? 'unknown';
@@ -157,14 +172,19 @@ export class DlqSummaryBuilder {
     if (this.samples.length > this.sampleSize) this.samples.pop();
   }
 
-  result(exists = true): DlqGroupSummary {
+  /** @param purged records of this group that `dlq purge` deleted (known from their marks) */
+  result(exists = true, purged = 0): DlqGroupSummary {
     const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : undefined);
+    const pending = this.records - this.replayed;
     return {
       group: this.group,
       topic: this.topic,
       exists,
       records: this.records,
-      ...(this.records > 0 ? { oldest: iso(this.oldest), newest: iso(this.newest) } : {}),
+      pending,
+      replayed: this.replayed,
+      purged,
+      ...(pending > 0 ? { oldest: iso(this.oldest), newest: iso(this.newest) } : {}),
       byCode: [...this.codes.values()]
         .map(({ code, errorClass, count, stageSet, lastMessage, lastRef }) => ({ code, errorClass, count, stages: [...stageSet].sort(), lastMessage, lastRef }))
         .sort((a, b) => b.count - a.count || a.code.localeCompare(b.code)),
@@ -179,6 +199,106 @@ export interface PartitionRange {
   low: string;
   /** Offset the next record will get. */
   high: string;
+}
+
+/** Offsets [from, to) of one partition, to be read. */
+export interface PartitionWindow {
+  partition: number;
+  from: string;
+  to: string;
+}
+
+export interface ReadWindowsOptions {
+  /** Prefix of the throwaway consumer group. */
+  groupPrefix: string;
+  /** A read that gets no record for this long fails instead of waiting forever. @defaultValue 60000 */
+  stallTimeoutMs?: number;
+}
+
+/**
+ * Reads the records at offsets [from, to) of each window of `topic`, in offset order per partition,
+ * and hands them to `onMessages`, which is awaited before the next batch (a handler may produce).
+ * It returns once every window is read to its end.
+ *
+ * kafkajs has no manual partition assignment: a throwaway consumer group with a random name seeks
+ * each partition to its window, never commits, and is deleted afterwards (best effort: an empty
+ * group without offsets goes away by itself). The end of a window must be an offset the topic
+ * holds or its end offset: the last record of a partition is never compacted away.
+ */
+export async function readWindows(
+  kafka: Kafka,
+  topic: string,
+  windows: readonly PartitionWindow[],
+  onMessages: (partition: number, messages: KafkaMessage[]) => Promise<void> | void,
+  options: ReadWindowsOptions,
+): Promise<void> {
+  // Per partition, the next offset wanted and the end.
+  const pending = new Map(windows.filter((w) => BigInt(w.to) > BigInt(w.from)).map((w) => [w.partition, { next: BigInt(w.from), from: w.from, to: BigInt(w.to) }]));
+  if (pending.size === 0) return;
+  const groupId = `${options.groupPrefix}dlq-reader-${randomBytes(4).toString('hex')}`;
+  // A short fetch wait: a command line waits for the partitions that are already at their end.
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, retry: { retries: 3 } });
+  const stallMs = options.stallTimeoutMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  let failed = false;
+  await consumer.connect();
+  try {
+    // From the end: nothing is fetched before the seeks below place each partition.
+    await consumer.subscribe({ topics: [topic], fromBeginning: false });
+    await new Promise<void>((resolve, reject) => {
+      const watch = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => reject(new Error(`reading ${topic}: no record within ${stallMs / 1000} s`)), stallMs);
+      };
+      watch();
+      consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch, heartbeat }) => {
+            const window = pending.get(batch.partition);
+            if (failed) return;
+            if (!window) {
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              return;
+            }
+            watch();
+            // A batch fetched before a seek took effect may repeat or precede the window.
+            const inside = batch.messages.filter((m) => {
+              const offset = BigInt(m.offset);
+              return offset >= window.next && offset < window.to;
+            });
+            if (inside.length > 0) {
+              try {
+                await onMessages(batch.partition, inside);
+              } catch (error) {
+                // Fails the read at once: kafkajs would hand the same batch to the handler again.
+                failed = true;
+                pending.clear();
+                reject(error);
+                return;
+              }
+              window.next = BigInt(inside[inside.length - 1]!.offset) + 1n;
+            }
+            watch();
+            if (window.next >= window.to || BigInt(batch.lastOffset()) + 1n >= window.to) {
+              pending.delete(batch.partition);
+              consumer.pause([{ topic, partitions: [batch.partition] }]);
+              if (pending.size === 0) resolve();
+            }
+            await heartbeat();
+          },
+        })
+        .then(() => {
+          for (const [partition, window] of pending) consumer.seek({ topic, partition, offset: window.from });
+        })
+        .catch(reject);
+    });
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect();
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+  }
 }
 
 export interface PurgePlan {
@@ -208,6 +328,9 @@ export interface DlqReaderOptions {
 
 export type ProgressListener = (read: number, total: number) => void;
 
+/** Whether a record was replayed already (`dlq-marks.ts` knows); the summary counts those apart. */
+export type RecordState = (record: DeadRecord) => 'pending' | 'replayed';
+
 export class DlqReader {
   readonly groups: readonly string[];
 
@@ -222,6 +345,10 @@ export class DlqReader {
     return dlqTopic(this.options.topicPrefix, checkGroup(group, this.groups));
   }
 
+  get readOptions(): ReadWindowsOptions {
+    return { groupPrefix: this.options.groupPrefix ?? this.options.topicPrefix, ...(this.options.stallTimeoutMs ? { stallTimeoutMs: this.options.stallTimeoutMs } : {}) };
+  }
+
   /** Offsets per partition, or undefined when the topic does not exist. */
   async ranges(group: string): Promise<PartitionRange[] | undefined> {
     const topic = this.topic(group);
@@ -232,14 +359,18 @@ export class DlqReader {
     });
   }
 
-  /** Reads the whole DLQ of `group` as it is now and adds it up. */
-  async summarize(group: string, options: { ranges?: PartitionRange[]; onProgress?: ProgressListener; sampleSize?: number } = {}): Promise<DlqGroupSummary> {
+  /**
+   * Reads the whole DLQ of `group` as it is now and adds it up.
+   * @param options.stateOf which records were replayed already; without it, every record is to handle
+   * @param options.purged records of the group deleted by `dlq purge`, for the summary
+   */
+  async summarize(group: string, options: { ranges?: PartitionRange[]; onProgress?: ProgressListener; sampleSize?: number; stateOf?: RecordState; purged?: number } = {}): Promise<DlqGroupSummary> {
     const topic = this.topic(group);
     const builder = new DlqSummaryBuilder(group, topic, options.sampleSize);
     const ranges = options.ranges ?? (await this.ranges(group));
-    if (!ranges) return builder.result(false);
-    await this.scan(group, ranges, (record) => builder.add(record), options.onProgress);
-    return builder.result();
+    if (!ranges) return builder.result(false, options.purged);
+    await this.scan(group, ranges, (record) => builder.add(record, options.stateOf?.(record) ?? 'pending'), options.onProgress);
+    return builder.result(true, options.purged);
   }
 
   /** One record; throws a DlqNotFoundError naming what the partition holds when it is not there. */
@@ -256,16 +387,17 @@ export class DlqReader {
       throw new DlqNotFoundError(`no record at ${formatDlqRef(ref)} (${why}); partition ${ref.partition} of ${topic} holds ${held}`);
     }
     let found: DeadRecord | undefined;
-    await this.consume(topic, false, (consumer) => consumer.seek({ topic, partition: ref.partition, offset: ref.offset }), (partition, messages) => {
-      if (partition !== ref.partition) return false;
-      for (const message of messages) {
-        if (BigInt(message.offset) < offset) continue;
-        // A record of a delete-policy topic is never missing inside [low, high); the next one stands in only if it was deleted meanwhile.
-        if (message.offset === ref.offset) found = toDeadRecord(ref.group, topic, partition, message);
-        return true;
-      }
-      return false;
-    });
+    await readWindows(
+      this.kafka,
+      topic,
+      [{ partition: ref.partition, from: ref.offset, to: (offset + 1n).toString() }],
+      (partition, messages) => {
+        // A record of a delete-policy topic is never missing inside [low, high) unless it was deleted meanwhile.
+        const message = messages.find((m) => m.offset === ref.offset);
+        if (message) found = toDeadRecord(ref.group, topic, partition, message);
+      },
+      this.readOptions,
+    );
     if (!found) throw new DlqNotFoundError(`no record at ${formatDlqRef(ref)} (deleted while reading)`);
     return found;
   }
@@ -303,70 +435,30 @@ export class DlqReader {
     });
   }
 
-  /** Reads every partition of the group's DLQ from `low` to `high` (the offsets given), record by record. */
-  private async scan(group: string, ranges: PartitionRange[], onRecord: (record: DeadRecord) => void, onProgress?: ProgressListener): Promise<void> {
+  /**
+   * Reads every partition of the group's DLQ from `low` to `high` (the offsets given), batch by
+   * batch; `onRecords` is awaited before the next batch.
+   */
+  async scanBatches(group: string, ranges: PartitionRange[], onRecords: (records: DeadRecord[]) => Promise<void> | void, onProgress?: ProgressListener): Promise<void> {
     const topic = this.topic(group);
-    const pending = new Map(ranges.filter((r) => BigInt(r.high) > BigInt(r.low)).map((r) => [r.partition, BigInt(r.high)]));
     const total = ranges.reduce((sum, r) => sum + Number(BigInt(r.high) - BigInt(r.low)), 0);
-    if (pending.size === 0) return;
+    if (total === 0) return;
     let read = 0;
     onProgress?.(0, total);
-    await this.consume(topic, true, undefined, (partition, messages) => {
-      const high = pending.get(partition);
-      if (high === undefined) return pending.size === 0;
-      for (const message of messages) {
-        const offset = BigInt(message.offset);
-        if (offset >= high) break;
-        onRecord(toDeadRecord(group, topic, partition, message));
-        read += 1;
-        if (offset + 1n >= high) pending.delete(partition);
-      }
-      onProgress?.(read, total);
-      return pending.size === 0;
-    });
+    await readWindows(
+      this.kafka,
+      topic,
+      ranges.map((r) => ({ partition: r.partition, from: r.low, to: r.high })),
+      async (partition, messages) => {
+        await onRecords(messages.map((m) => toDeadRecord(group, topic, partition, m)));
+        read += messages.length;
+        onProgress?.(read, total);
+      },
+      this.readOptions,
+    );
   }
 
-  /**
-   * Runs a throwaway consumer on `topic` until `onBatch` says it is done. It never commits, and its
-   * group is deleted afterwards (best effort: an empty group without offsets goes away by itself).
-   */
-  private async consume(
-    topic: string,
-    fromBeginning: boolean,
-    afterRun: ((consumer: Consumer) => void) | undefined,
-    onBatch: (partition: number, messages: KafkaMessage[]) => boolean,
-  ): Promise<void> {
-    const groupId = `${this.options.groupPrefix ?? this.options.topicPrefix}dlq-reader-${randomBytes(4).toString('hex')}`;
-    // A short fetch wait: a command line waits for the partitions that are already at their end.
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500, retry: { retries: 3 } });
-    const stallMs = this.options.stallTimeoutMs ?? 60_000;
-    let timer: NodeJS.Timeout | undefined;
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topics: [topic], fromBeginning });
-      await new Promise<void>((resolve, reject) => {
-        const watch = () => {
-          clearTimeout(timer);
-          timer = setTimeout(() => reject(new Error(`reading ${topic}: no record within ${stallMs / 1000} s`)), stallMs);
-        };
-        watch();
-        consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
-        consumer
-          .run({
-            autoCommit: false,
-            eachBatch: async ({ batch, heartbeat }) => {
-              watch();
-              if (onBatch(batch.partition, batch.messages)) resolve();
-              await heartbeat();
-            },
-          })
-          .then(() => afterRun?.(consumer))
-          .catch(reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      await consumer.disconnect();
-      await withAdmin(this.kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
-    }
+  private scan(group: string, ranges: PartitionRange[], onRecord: (record: DeadRecord) => void, onProgress?: ProgressListener): Promise<void> {
+    return this.scanBatches(group, ranges, (records) => records.forEach(onRecord), onProgress);
   }
 }

@@ -52,6 +52,7 @@ describe('ragsync dlq', () => {
   const storeDlq = `${prefix}store.dlq`;
   const mapDlq = `${prefix}map.dlq`;
   const vectors = `${prefix}vectors`;
+  const marks = `${prefix}dlq.marks`;
   const registry = new RegistryClient({ url: process.env.SCHEMA_REGISTRY_URL! });
   let admin: Admin;
   let producer: Producer;
@@ -64,6 +65,7 @@ describe('ragsync dlq', () => {
     await admin.connect();
     await createTestTopics(admin, [storeDlq], 2);
     await createTestTopics(admin, [mapDlq, `${prefix}chunk.dlq`, `${prefix}embed.dlq`], 1);
+    await admin.createTopics({ topics: [{ topic: marks, numPartitions: 2, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
     const serde = new RegistrySerde(registry, { prefix });
     const vectorSet = {
       doc_key: 'acme/product/42/1',
@@ -117,7 +119,7 @@ describe('ragsync dlq', () => {
 
   afterAll(async () => {
     await producer?.disconnect();
-    await admin.deleteTopics({ topics: [storeDlq, mapDlq, `${prefix}chunk.dlq`, `${prefix}embed.dlq`] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [storeDlq, mapDlq, `${prefix}chunk.dlq`, `${prefix}embed.dlq`, marks] }).catch(() => undefined);
     await admin.disconnect();
     await registry.deleteSubject(`${vectors}-value`).catch(() => undefined);
   });
@@ -127,11 +129,11 @@ describe('ragsync dlq', () => {
     expect(err).toBe('');
     expect(code).toBe(0);
     const summaries = JSON.parse(out) as Array<Record<string, unknown>>;
-    expect(summaries.map((s) => [s.group, s.records])).toEqual([
-      ['map', 1],
-      ['chunk', 0],
-      ['embed', 0],
-      ['store', 6],
+    expect(summaries.map((s) => [s.group, s.records, s.pending, s.replayed, s.purged])).toEqual([
+      ['map', 1, 1, 0, 0],
+      ['chunk', 0, 0, 0, 0],
+      ['embed', 0, 0, 0, 0],
+      ['store', 6, 6, 0, 0],
     ]);
     const store = summaries.find((s) => s.group === 'store')!;
     expect(store.oldest).toBe(new Date(old).toISOString());
@@ -149,7 +151,7 @@ describe('ragsync dlq', () => {
     const { code, out } = await ragsync('dlq', 'list', '--group', 'store');
     expect(code).toBe(0);
     const lines = out.split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^store  ${storeDlq.replace(/\./g, '\\.')}  6 records, dead-lettered ${new Date(old).toISOString()} … `));
+    expect(lines[0]).toMatch(new RegExp(`^store  ${storeDlq.replace(/\./g, '\\.')}  6 to handle, dead-lettered ${new Date(old).toISOString()} … `));
     expect(lines[1]).toMatch(/^ +4 {2}permanent {2}invalid_document +\[store\] {2}last store:1:1: 400: bad document$/);
     expect(lines[2]).toMatch(/^ +2 {2}retryable {2}target_unavailable \[store\] {2}last store:0:3: store unreachable/);
     expect(out).not.toMatch(/^map/m);
@@ -224,9 +226,16 @@ describe('ragsync dlq', () => {
 
     const gone = await ragsync('dlq', 'show', 'store:0:0');
     expect(gone.code).toBe(1);
-    expect(gone.err.trim()).toBe(`ragsync: no record at store:0:0 (purged or past retention); partition 0 of ${storeDlq} holds offsets 2 to 3`);
+    expect(gone.err.trim()).toMatch(new RegExp(`^ragsync: no record at store:0:0 \\(purged or past retention\\); partition 0 of ${storeDlq.replace(/\./g, '\\.')} holds offsets 2 to 3; deleted by \`dlq purge\` \\(the last purge of the partition ran at \\d{4}-`));
     const listed = JSON.parse((await ragsync('dlq', 'list', '--group', 'store', '--json')).out);
-    expect(listed[0].records).toBe(3);
+    expect(listed[0]).toMatchObject({ records: 3, pending: 3, replayed: 0, purged: 3 });
     expect(listed[0].oldest).toBe(new Date(recent).toISOString());
+    const marked = await readAll(kafka, marks);
+    expect(marked.map((m) => [m.key, JSON.parse(m.value!.toString())]).sort()).toEqual([
+      ['store:0:purged', expect.objectContaining({ state: 'purged', upTo: '2', total: 2, before: new Date(now - DAY).toISOString() })],
+      ['store:1:purged', expect.objectContaining({ state: 'purged', upTo: '1', total: 1 })],
+    ]);
+    const text = await ragsync('dlq', 'list', '--group', 'store');
+    expect(text.out.split('\n')[0]).toMatch(/ 3 to handle \(3 purged\), dead-lettered /);
   });
 });

@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { describeError } from '../../core/errors.js';
-import { createKafka } from '../../kafka/client.js';
-import { DlqReader, DlqUsageError, parseDlqRef, checkGroup, type DeadRecord, type DlqGroupSummary, type PurgePlan, type PurgeResult } from '../../kafka/dlq-reader.js';
+import { createIdempotentProducer, createKafka } from '../../kafka/client.js';
+import { DlqMarks, type DlqMark } from '../../kafka/dlq-marks.js';
+import { DlqNotFoundError, DlqReader, DlqUsageError, parseDlqRef, checkGroup, type DeadRecord, type DlqGroupSummary, type PurgePlan, type PurgeResult } from '../../kafka/dlq-reader.js';
+import { DlqReplayer, parseReplayFilters, type ReplayProgress, type ReplayReport } from '../../kafka/dlq-replay.js';
+import { DEFAULT_TERMINAL_GROUPS } from '../../kafka/topic-catalogue.js';
 import { RegistryClient } from '../../kafka/registry.js';
 import { RegistrySerde } from '../../kafka/serde.js';
 
 /**
- * `ragsync dlq list|show|purge`: what the dead-letter topics hold, by error code; one record in
- * full; deleting the records older than a time. Output is for people, `--json` for scripts. Nothing
+ * `ragsync dlq list|show|replay|purge`: what the dead-letter topics hold that is still to handle,
+ * by error code; one record in full; sending records back through their stage; deleting the
+ * records older than a time. Output is for people, `--json` for scripts. Nothing
  * secret is printed: header and field names that look like credentials are masked, and so is every
  * secret of the configuration wherever it appears (an error message may quote a URL or a key).
  */
@@ -75,11 +79,13 @@ export function formatSummaries(summaries: DlqGroupSummary[], scrub: (text: stri
       lines.push(`${head}  no such topic (run \`ragsync topics apply\`)`);
       continue;
     }
-    if (s.records === 0) {
-      lines.push(`${head}  empty`);
+    const handled = [s.replayed > 0 ? `${s.replayed} replayed` : '', s.purged > 0 ? `${s.purged} purged` : ''].filter((x) => x !== '');
+    const aside = handled.length > 0 ? ` (${handled.join(', ')})` : '';
+    if (s.pending === 0) {
+      lines.push(`${head}  ${s.records === 0 && handled.length === 0 ? 'empty' : `nothing to handle${aside}`}`);
       continue;
     }
-    lines.push(`${head}  ${s.records} record${s.records === 1 ? '' : 's'}, dead-lettered ${s.oldest} … ${s.newest}`);
+    lines.push(`${head}  ${s.pending} to handle${aside}, dead-lettered ${s.oldest} … ${s.newest}`);
     const codeWidth = Math.max(...s.byCode.map((c) => c.code.length));
     for (const c of s.byCode) {
       const stages = c.stages.length > 0 ? ` [${c.stages.join(', ')}]` : '';
@@ -127,8 +133,8 @@ export async function decodeValue(record: DeadRecord, serde: () => RegistrySerde
   return { encoding: 'bytes', bytes: bytes.length, ...(note ? { note } : {}) };
 }
 
-/** The record as `--json` prints it (and the text output shows), secrets masked. */
-export function recordView(record: DeadRecord, value: ValueView, scrub: (text: string) => string) {
+/** The record as `--json` prints it (and the text output shows), secrets masked; `replayed` from its mark. */
+export function recordView(record: DeadRecord, value: ValueView, scrub: (text: string) => string, replayed?: DlqMark) {
   return {
     ref: record.ref,
     topic: record.topic,
@@ -141,6 +147,7 @@ export function recordView(record: DeadRecord, value: ValueView, scrub: (text: s
     attempt: record.attempt ?? null,
     firstFailureAt: record.firstFailureAt ?? null,
     original: record.original ?? null,
+    replayed: replayed ? { at: replayed.at, to: replayed.to ?? null } : null,
     headers: printableHeaders(record.headers, scrub),
     value: { ...value, ...(value.value !== undefined ? { value: printable(value.value, scrub) } : {}) } as ValueView,
   };
@@ -157,6 +164,7 @@ export function formatRecord(view: ReturnType<typeof recordView>): string[] {
     `attempts       ${view.attempt ?? '-'}`,
     `first failure  ${view.firstFailureAt ?? '-'}`,
     `input          ${o ? `${o.topic} partition ${o.partition} offset ${o.offset}` : '-'}`,
+    `replayed       ${formatReplayed(view.replayed)}`,
     'headers',
     ...Object.entries(view.headers).map(([k, v]) => `  ${k}: ${v}`),
   ];
@@ -165,6 +173,50 @@ export function formatRecord(view: ReturnType<typeof recordView>): string[] {
   lines.push(`value (${what})`);
   if (v.note) lines.push(`  ${v.note}`);
   if (v.value !== undefined) lines.push(...JSON.stringify(v.value, null, 2).split('\n').map((l) => `  ${l}`));
+  return lines;
+}
+
+function formatReplayed(replayed: ReturnType<typeof recordView>['replayed']): string {
+  if (!replayed) return 'no';
+  const to = replayed.to;
+  if (!to) return replayed.at;
+  const how = to.via === 'retry' ? 'its first retry tier' : "the key's current input";
+  return `${replayed.at} through ${how}, to ${to.topic} partition ${to.partition} offset ${to.offset}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** What `dlq replay` did (or would do on a dry run): per group and code, what was skipped and why. */
+export function formatReplay(report: ReplayReport, scrub: (text: string) => string): string[] {
+  const lines: string[] = [];
+  const verb = report.dryRun ? 'would replay' : 'replayed';
+  if (report.dryRun) {
+    for (const r of report.replayed) {
+      const source = r.source ? ` (current input: ${r.source.topic} partition ${r.source.partition} offset ${r.source.offset}${r.source.tombstone ? ', a delete' : ''})` : '';
+      const path = r.path === 'retry' ? 'through its first retry tier' : `from the key's current input${source}`;
+      lines.push(`${r.ref}  ${r.code}  key ${r.key === null ? '(none)' : clip(scrub(r.key), 80)}: ${verb} ${path}`);
+    }
+  } else {
+    for (const r of report.replayed.filter((x) => x.note)) lines.push(`${r.ref}  ${r.note}`);
+  }
+  for (const r of report.notReplayable) lines.push(`${r.ref}  ${r.code}  key ${r.key === null ? '(none)' : clip(scrub(r.key), 80)}: not replayable: ${r.why}`);
+  if (lines.length > 0) lines.push('');
+  for (const g of report.groups) {
+    if (!g.exists) {
+      lines.push(`${g.group}: ${g.topic} does not exist (run \`ragsync topics apply\`)`);
+      continue;
+    }
+    const codes = Object.entries(g.byCode)
+      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+      .map(([code, n]) => `${n} ${code}`);
+    const skipped = [
+      g.skipped.alreadyReplayed > 0 ? `${g.skipped.alreadyReplayed} replayed before (--again to replay them once more)` : '',
+      g.skipped.filtered > 0 ? `${g.skipped.filtered} left out by --filter` : '',
+      g.skipped.notReplayable > 0 ? `${g.skipped.notReplayable} not replayable` : '',
+    ].filter((x) => x !== '');
+    lines.push(`${g.group}: ${verb} ${plural(g.replayed, 'record')}${codes.length > 0 ? ` (${codes.join(', ')})` : ''}${skipped.length > 0 ? `; skipped ${skipped.join(', ')}` : ''}`);
+  }
+  if (report.dryRun) lines.push('dry run: nothing was produced and nothing marked');
   return lines;
 }
 
@@ -195,17 +247,28 @@ export function parseBefore(text: string): number {
   return ms;
 }
 
-async function progressBar(label: string, total: number) {
+/** Progress bars on stderr; loaded only when one is shown. */
+async function progressBars(unit = 'records') {
   const { default: cliProgress } = await import('cli-progress');
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} records`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-  bar.start(Math.max(total, 1), 0);
-  return bar;
+  return (label: string, total: number) => {
+    const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} ${unit}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+    bar.start(Math.max(total, 1), 0);
+    return bar;
+  };
+}
+
+async function progressBar(label: string, total: number) {
+  return (await progressBars())(label, total);
 }
 
 function setup() {
   const config = loadConfig();
-  const reader = new DlqReader(createKafka(config, { clientIdSuffix: 'dlq' }), { topicPrefix: config.topics.prefix, groupPrefix: config.runner.groupPrefix });
-  return { config, reader, scrub: secretScrubber(configSecrets(config)) };
+  const kafka = createKafka(config, { clientIdSuffix: 'dlq' });
+  const topicPrefix = config.topics.prefix;
+  const groupPrefix = config.runner.groupPrefix ?? topicPrefix;
+  const reader = new DlqReader(kafka, { topicPrefix, groupPrefix });
+  const marks = new DlqMarks(kafka, { topicPrefix, groupPrefix });
+  return { config, kafka, reader, marks, scrub: secretScrubber(configSecrets(config)) };
 }
 
 /** A wrong group, reference or time is a usage error: one line and exit code 2. */
@@ -219,28 +282,35 @@ function usage(command: Command, fn: () => Promise<void>): Promise<void> {
 export function registerDlqCommand(program: Command): void {
   const dlq = program
     .command('dlq')
-    .description('inspect and purge the dead-letter topics <prefix><group>.dlq')
-    .summary('inspect and purge the dead-letter topics')
+    .description('inspect, replay and purge the dead-letter topics <prefix><group>.dlq')
+    .summary('inspect, replay and purge the dead-letter topics')
     .addHelpText(
       'after',
       `
 Groups: map, chunk, embed, store. A record is named <group>:<partition>:<offset>,
-as \`dlq list\` prints it. \`dlq purge\` deletes with Kafka's DeleteRecords: there is
-no undo; try --dry-run first.
-Coming: \`dlq replay\`, which sends dead records back through their stage (terminal
-groups through their retry path, the others by re-processing the key's current
-input).`,
+as \`dlq list\` prints it. The depth \`dlq list\` shows is the records still to
+handle: neither replayed nor purged (the topic <prefix>dlq.marks records which).
+
+\`dlq replay\` sends dead records back through their stage once the cause is
+fixed: records of terminal groups (${DEFAULT_TERMINAL_GROUPS.join(', ')}) go to the group's first retry
+tier, due at once, and the target's version guard drops any that a newer version
+overtook; the others are re-processed from the key's current input (its latest
+record, produced again), so a replay never brings back an old version. A record
+is replayed once unless --again. \`dlq purge\` deletes with Kafka's DeleteRecords:
+there is no undo. Try --dry-run first with both.`,
     );
 
   const list = dlq
     .command('list')
-    .description('records per group by error code, with times and samples')
+    .description('records still to handle per group by error code, with times and samples')
     .option('--group <group>', 'one group only')
     .option('--json', 'print JSON')
     .action((options: { group?: string; json?: boolean }) =>
       usage(list, async () => {
-        const { reader, scrub } = setup();
+        const { reader, marks, scrub } = setup();
         const groups = options.group ? [checkGroup(options.group, reader.groups)] : [...reader.groups];
+        const index = await marks.load();
+        if (!index) console.error(`note: ${marks.missing()}; every record held counts as still to handle`);
         const ranges = await Promise.all(groups.map((g) => reader.ranges(g)));
         const total = ranges.reduce((sum, r) => sum + (r ?? []).reduce((n, p) => n + Number(BigInt(p.high) - BigInt(p.low)), 0), 0);
         const bar = !options.json && process.stderr.isTTY === true && total > 0 ? await progressBar('reading', total) : undefined;
@@ -248,7 +318,12 @@ input).`,
         let before = 0;
         try {
           for (const [i, group] of groups.entries()) {
-            const summary = await reader.summarize(group, { ranges: ranges[i] ?? undefined, onProgress: (read) => bar?.update(before + read) });
+            const summary = await reader.summarize(group, {
+              ranges: ranges[i] ?? undefined,
+              onProgress: (read) => bar?.update(before + read),
+              stateOf: (record) => (index?.replayed(record) ? 'replayed' : 'pending'),
+              purged: index?.purged(group, ranges[i]) ?? 0,
+            });
             before += summary.records;
             summaries.push(summary);
           }
@@ -265,24 +340,102 @@ input).`,
           return;
         }
         for (const line of formatSummaries(summaries, scrub)) console.log(line);
-        if (summaries.some((s) => s.records > 0)) console.log('\none record in full: ragsync dlq show <group>:<partition>:<offset>');
+        if (summaries.some((s) => s.pending > 0)) console.log('\none record in full: ragsync dlq show <group>:<partition>:<offset>; send them back: ragsync dlq replay --dry-run');
       }),
     );
 
   const show = dlq
     .command('show')
-    .description('one record in full, its value decoded, secrets masked')
+    .description('one record in full, decoded, secrets masked, and if it was replayed')
     .argument('<ref>', 'the record, as <group>:<partition>:<offset> (e.g. store:0:42)')
     .option('--json', 'print JSON')
     .action((refText: string, options: { json?: boolean }) =>
       usage(show, async () => {
-        const { config, reader, scrub } = setup();
-        const record = await reader.read(parseDlqRef(refText, reader.groups));
+        const { config, reader, marks, scrub } = setup();
+        const ref = parseDlqRef(refText, reader.groups);
+        const index = await marks.load();
+        let record: DeadRecord;
+        try {
+          record = await reader.read(ref);
+        } catch (error) {
+          const purgedAt = index?.purgedAt(ref.group, ref.partition, ref.offset);
+          if (error instanceof DlqNotFoundError && purgedAt) throw new DlqNotFoundError(`${error.message}; deleted by \`dlq purge\` (the last purge of the partition ran at ${purgedAt})`);
+          throw error;
+        }
         let serde: RegistrySerde | undefined;
         const value = await decodeValue(record, () => (serde ??= new RegistrySerde(new RegistryClient(config.registry), { prefix: config.topics.prefix })));
-        const view = recordView(record, value, scrub);
+        const view = recordView(record, value, scrub, index?.replayed(record));
         if (options.json) console.log(JSON.stringify(view, null, 2));
         else for (const line of formatRecord(view)) console.log(line);
+      }),
+    );
+
+  const replay = dlq
+    .command('replay')
+    .description('send dead records back through their stage once the cause is fixed')
+    .option('--group <group>', 'one group only (default: every group)')
+    .option('--filter <name=value>', 'code=<error code> or key=<part of the key>; repeatable (any value of a kind matches)', (value: string, previous: string[] | undefined) => [...(previous ?? []), value])
+    .option('--ref <ref>', 'one record, as <group>:<partition>:<offset>')
+    .option('--dry-run', 'only say what would be replayed; produce and mark nothing')
+    .option('--again', 'replay records that were replayed before, too')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      `
+Terminal groups (${DEFAULT_TERMINAL_GROUPS.join(', ')}): the dead record goes to the group's first retry tier,
+due now, with every retry ahead of it; a version that was overtaken is dropped by
+the target. Other groups: the key's latest input record (or its delete) is
+produced again to its input topic, never the dead one. A record stored without
+its value (too large for the DLQ) is replayed from the key's current input.
+Each replayed record is marked once Kafka has acknowledged what was produced.`,
+    )
+    .action((options: { group?: string; filter?: string[]; ref?: string; dryRun?: boolean; again?: boolean; json?: boolean }) =>
+      usage(replay, async () => {
+        const { config, kafka, reader, scrub } = setup();
+        const filters = parseReplayFilters(options.filter ?? []);
+        const ref = options.ref === undefined ? undefined : parseDlqRef(options.ref, reader.groups);
+        if (ref && options.group && options.group !== ref.group) throw new DlqUsageError(`--ref ${options.ref} is a record of group ${ref.group}, not of --group ${options.group}`);
+        const groups = ref ? [ref.group] : options.group ? [checkGroup(options.group, reader.groups)] : [...reader.groups];
+        const replayer = new DlqReplayer(kafka, {
+          topicPrefix: config.topics.prefix,
+          groupPrefix: config.runner.groupPrefix ?? config.topics.prefix,
+          retryDelaysMs: config.topics.retryDelaysMs,
+          maxMessageBytes: config.topics.maxMessageBytes,
+        });
+        const records = !options.json && process.stderr.isTTY === true ? await progressBars() : undefined;
+        const partitions = records ? await progressBars('input partitions') : undefined;
+        let bar: ReturnType<NonNullable<typeof records>> | undefined;
+        let phase = '';
+        const onProgress = (p: ReplayProgress) => {
+          const label = p.phase === 'dlq' ? `${p.group}: reading the DLQ` : `${p.group}: reading current inputs`;
+          if (label !== phase) {
+            bar?.stop();
+            phase = label;
+            bar = (p.phase === 'dlq' ? records : partitions)?.(label, p.total);
+          }
+          bar?.update(p.done);
+        };
+        let report: ReplayReport;
+        try {
+          report = await replayer.replay({
+            groups,
+            ...(ref ? { ref } : {}),
+            filters,
+            dryRun: options.dryRun === true,
+            again: options.again === true,
+            ...(records ? { onProgress } : {}),
+          });
+        } finally {
+          bar?.stop();
+        }
+        if (options.json) {
+          const clean = {
+            ...report,
+            replayed: report.replayed.map((r) => ({ ...r, key: r.key === null ? null : scrub(r.key) })),
+            notReplayable: report.notReplayable.map((r) => ({ ...r, key: r.key === null ? null : scrub(r.key), why: scrub(r.why) })),
+          };
+          console.log(JSON.stringify(clean, null, 2));
+        } else for (const line of formatReplay(report, scrub)) console.log(line);
       }),
     );
 
@@ -295,12 +448,27 @@ input).`,
     .option('--json', 'print JSON')
     .action((options: { group: string; before: string; dryRun?: boolean; json?: boolean }) =>
       usage(purge, async () => {
-        const { reader } = setup();
+        const { kafka, reader, marks } = setup();
         const group = checkGroup(options.group, reader.groups);
         const beforeMs = parseBefore(options.before);
         const plan = await reader.planPurge(group, beforeMs);
-        const result = options.dryRun ? undefined : await reader.purge(plan);
-        if (options.json) console.log(JSON.stringify(result ?? { dryRun: true, plan }, null, 2));
+        if (options.dryRun) {
+          if (options.json) console.log(JSON.stringify({ dryRun: true, plan }, null, 2));
+          else for (const line of formatPurge(plan)) console.log(line);
+          return;
+        }
+        // Checked first: what is deleted is counted as purged only through its marks.
+        const index = await marks.load();
+        if (!index) throw new DlqNotFoundError(marks.missing());
+        const result = await reader.purge(plan);
+        const producer = createIdempotentProducer(kafka);
+        await producer.connect();
+        try {
+          await marks.writePurged(producer, index, group, result.partitions, plan.before);
+        } finally {
+          await producer.disconnect();
+        }
+        if (options.json) console.log(JSON.stringify(result, null, 2));
         else for (const line of formatPurge(plan, result)) console.log(line);
       }),
     );

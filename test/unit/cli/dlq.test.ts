@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeValue, formatPurge, formatRecord, formatSummaries, parseBefore, printable, printableHeaders, recordView, secretScrubber } from '../../../src/cli/commands/dlq.js';
+import { decodeValue, formatPurge, formatRecord, formatReplay, formatSummaries, parseBefore, printable, printableHeaders, recordView, secretScrubber } from '../../../src/cli/commands/dlq.js';
 import type { DeadRecord, DlqGroupSummary, PurgePlan } from '../../../src/kafka/dlq-reader.js';
+import type { ReplayReport } from '../../../src/kafka/dlq-replay.js';
 import { DlqUsageError } from '../../../src/kafka/dlq-reader.js';
 
 const scrub = secretScrubber(['sk-live-0123456789', 'tenant-secret', 'abc', undefined]);
@@ -95,6 +96,7 @@ describe('the text output', () => {
       'attempts       1',
       'first failure  2024-05-01T00:00:00.000Z',
       'input          ragsync.vectors partition 3 offset 99',
+      'replayed       no',
       'headers',
       '  ragsync-error-code: invalid_document',
       '  authorization: [redacted]',
@@ -105,13 +107,17 @@ describe('the text output', () => {
 
   it('lists groups with counts by code and the newest records', () => {
     const summaries: DlqGroupSummary[] = [
-      { group: 'map', topic: 'ragsync.map.dlq', exists: false, records: 0, byCode: [], samples: [] },
-      { group: 'chunk', topic: 'ragsync.chunk.dlq', exists: true, records: 0, byCode: [], samples: [] },
+      { group: 'map', topic: 'ragsync.map.dlq', exists: false, records: 0, pending: 0, replayed: 0, purged: 0, byCode: [], samples: [] },
+      { group: 'chunk', topic: 'ragsync.chunk.dlq', exists: true, records: 0, pending: 0, replayed: 0, purged: 0, byCode: [], samples: [] },
+      { group: 'embed', topic: 'ragsync.embed.dlq', exists: true, records: 2, pending: 0, replayed: 2, purged: 4, byCode: [], samples: [] },
       {
         group: 'store',
         topic: 'ragsync.store.dlq',
         exists: true,
-        records: 3,
+        records: 4,
+        pending: 3,
+        replayed: 1,
+        purged: 0,
         oldest: '2024-05-01T00:00:00.000Z',
         newest: '2024-05-02T00:00:00.000Z',
         byCode: [
@@ -124,7 +130,8 @@ describe('the text output', () => {
     expect(formatSummaries(summaries, scrub)).toEqual([
       'map    ragsync.map.dlq    no such topic (run `ragsync topics apply`)',
       'chunk  ragsync.chunk.dlq  empty',
-      'store  ragsync.store.dlq  3 records, dead-lettered 2024-05-01T00:00:00.000Z … 2024-05-02T00:00:00.000Z',
+      'embed  ragsync.embed.dlq  nothing to handle (2 replayed, 4 purged)',
+      'store  ragsync.store.dlq  3 to handle (1 replayed), dead-lettered 2024-05-01T00:00:00.000Z … 2024-05-02T00:00:00.000Z',
       '        2  permanent  invalid_document   [store]  last store:0:1: key *** refused',
       '        1  retryable  target_unavailable [store]  last store:1:0: 503',
       '  newest:',
@@ -151,5 +158,51 @@ describe('the text output', () => {
     ]);
     const result = { plan, deleted: 5, partitions: [{ partition: 0, lowBefore: '10', lowAfter: '15', deleted: 5 }, { partition: 1, lowBefore: '3', lowAfter: '3', deleted: 0 }] };
     expect(formatPurge(plan, result).slice(3)).toEqual(['deleted 5 records', '  partition 0 now starts at offset 15']);
+  });
+});
+
+describe('the replay output', () => {
+  it('says when and where a record was replayed', async () => {
+    const mark = { state: 'replayed' as const, at: '2024-05-03T00:00:00.000Z', to: { topic: 'ragsync.store.retry.5m', partition: 1, offset: '12', via: 'retry' as const } };
+    const view = recordView(record, await decodeValue(record, noRegistry as never), scrub, mark);
+    expect(view.replayed).toEqual({ at: mark.at, to: mark.to });
+    expect(formatRecord(view)).toContain('replayed       2024-05-03T00:00:00.000Z through its first retry tier, to ragsync.store.retry.5m partition 1 offset 12');
+  });
+
+  const report: ReplayReport = {
+    dryRun: false,
+    groups: [
+      { group: 'map', topic: 'ragsync.map.dlq', exists: false, replayed: 0, byCode: {}, skipped: { alreadyReplayed: 0, filtered: 0, notReplayable: 0 } },
+      { group: 'chunk', topic: 'ragsync.chunk.dlq', exists: true, replayed: 1, byCode: { invalid_document: 1 }, skipped: { alreadyReplayed: 0, filtered: 0, notReplayable: 1 } },
+      { group: 'store', topic: 'ragsync.store.dlq', exists: true, replayed: 3, byCode: { target_unavailable: 1, invalid_document: 2 }, skipped: { alreadyReplayed: 4, filtered: 1, notReplayable: 0 } },
+    ],
+    replayed: [
+      { ref: 'chunk:0:3', group: 'chunk', key: 'acme/product/1/1', code: 'invalid_document', path: 'input', to: { topic: 'ragsync.documents', partition: 0, offset: '40' }, source: { topic: 'ragsync.documents', partition: 0, offset: '9', tombstone: false } },
+      { ref: 'store:0:1', group: 'store', key: 'k1', code: 'invalid_document', path: 'retry', to: { topic: 'ragsync.store.retry.5m', partition: 0, offset: '7' } },
+      { ref: 'store:0:2', group: 'store', key: 'k2', code: 'invalid_document', path: 'input', note: "stored without its value (too large to copy into the DLQ, or a delete): replayed from the key's current input in ragsync.vectors" },
+      { ref: 'store:1:0', group: 'store', key: 'k3', code: 'target_unavailable', path: 'retry' },
+    ],
+    notReplayable: [{ ref: 'chunk:0:4', group: 'chunk', key: 'sk-live-0123456789', code: 'invalid_document', reason: 'not-replayable', why: 'no key' }],
+  };
+
+  it('sums up per group and code, with what was skipped and why, and each record that needs a person', () => {
+    expect(formatReplay(report, scrub)).toEqual([
+      "store:0:2  stored without its value (too large to copy into the DLQ, or a delete): replayed from the key's current input in ragsync.vectors",
+      'chunk:0:4  invalid_document  key ***: not replayable: no key',
+      '',
+      'map: ragsync.map.dlq does not exist (run `ragsync topics apply`)',
+      'chunk: replayed 1 record (1 invalid_document); skipped 1 not replayable',
+      'store: replayed 3 records (2 invalid_document, 1 target_unavailable); skipped 4 replayed before (--again to replay them once more), 1 left out by --filter',
+    ]);
+  });
+
+  it('lists what a dry run would replay, and says that nothing changed', () => {
+    const lines = formatReplay({ ...report, dryRun: true, notReplayable: [] }, scrub);
+    expect(lines.slice(0, 2)).toEqual([
+      "chunk:0:3  invalid_document  key acme/product/1/1: would replay from the key's current input (current input: ragsync.documents partition 0 offset 9)",
+      'store:0:1  invalid_document  key k1: would replay through its first retry tier',
+    ]);
+    expect(lines).toContain('store: would replay 3 records (2 invalid_document, 1 target_unavailable); skipped 4 replayed before (--again to replay them once more), 1 left out by --filter');
+    expect(lines.at(-1)).toBe('dry run: nothing was produced and nothing marked');
   });
 });

@@ -69,6 +69,9 @@ describe('the summary of a DLQ', () => {
       topic: 'ragsync.store.dlq',
       exists: true,
       records: 4,
+      pending: 4,
+      replayed: 0,
+      purged: 0,
       oldest: new Date(1_000).toISOString(),
       newest: new Date(5_000).toISOString(),
       byCode: [
@@ -83,6 +86,23 @@ describe('the summary of a DLQ', () => {
   });
 
   it('says when the topic does not exist, and has no times when empty', () => {
-    expect(new DlqSummaryBuilder('map', 'ragsync.map.dlq').result(false)).toEqual({ group: 'map', topic: 'ragsync.map.dlq', exists: false, records: 0, byCode: [], samples: [] });
+    expect(new DlqSummaryBuilder('map', 'ragsync.map.dlq').result(false)).toEqual({ group: 'map', topic: 'ragsync.map.dlq', exists: false, records: 0, pending: 0, replayed: 0, purged: 0, byCode: [], samples: [] });
+  });
+
+  it('counts replayed records apart: codes, times and samples are those still to handle', () => {
+    const builder = new DlqSummaryBuilder('store', 'ragsync.store.dlq');
+    builder.add(toDeadRecord('store', 'ragsync.store.dlq', 0, consumed('0', 1_000, bad, 'permanent')), 'replayed');
+    builder.add(toDeadRecord('store', 'ragsync.store.dlq', 0, consumed('1', 2_000, down(1), 'retryable')));
+    builder.add(toDeadRecord('store', 'ragsync.store.dlq', 0, consumed('2', 3_000, bad, 'permanent')), 'replayed');
+    const result = builder.result(true, 5);
+    expect(result).toMatchObject({ records: 3, pending: 1, replayed: 2, purged: 5, oldest: new Date(2_000).toISOString(), newest: new Date(2_000).toISOString() });
+    expect(result.byCode.map((c) => [c.code, c.count])).toEqual([['target_unavailable', 1]]);
+    expect(result.samples.map((x) => x.ref)).toEqual(['store:0:1']);
+  });
+
+  it('has no times when every record was replayed', () => {
+    const builder = new DlqSummaryBuilder('store', 'ragsync.store.dlq');
+    builder.add(toDeadRecord('store', 'ragsync.store.dlq', 0, consumed('0', 1_000, bad, 'permanent')), 'replayed');
+    expect(builder.result()).toEqual({ group: 'store', topic: 'ragsync.store.dlq', exists: true, records: 1, pending: 0, replayed: 1, purged: 0, byCode: [], samples: [] });
   });
 });

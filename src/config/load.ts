@@ -44,6 +44,10 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'QDRANT_API_KEY', path: 'store.qdrantApiKey', kind: 'string', secret: true, doc: 'Qdrant API key' },
   { name: 'RAGSYNC_COLLECTION', path: 'store.collection', kind: 'string', doc: 'Qdrant collection / LanceDB table' },
   { name: 'LANCEDB_PATH', path: 'store.lancedbPath', kind: 'string', doc: 'Folder of the embedded LanceDB store' },
+  { name: 'RAGSYNC_BREAKER_THRESHOLD', path: 'sinks.breaker.threshold', kind: 'int', doc: 'Consecutive retryable failures of a sink\'s target that open its circuit (default 5)' },
+  { name: 'RAGSYNC_BREAKER_OPEN_MS', path: 'sinks.breaker.openMs', kind: 'int', doc: 'How long an open circuit stops calls to its target before probing it (default 300000: 5 minutes)' },
+  { name: 'RAGSYNC_BREAKER_HALF_OPEN_PROBES', path: 'sinks.breaker.halfOpenProbes', kind: 'int', doc: 'Calls let through at once, across all replicas, while a circuit is half-open (default 1)' },
+  { name: 'RAGSYNC_RATE_LIMITS', path: 'sinks.rateLimits', kind: 'json', doc: 'Rate limits by endpoint as JSON: {"<target>":{"ratePerSecond":50,"burst":100}}; shared by replicas through Redis' },
   { name: 'RAGSYNC_HTTP_PORT', path: 'http.port', kind: 'int', doc: 'Port of /healthz, /readyz, /metrics of workers' },
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string', doc: 'fatal, error, warn, info, debug, trace or silent' },
 ];

@@ -29,6 +29,21 @@ const filterSchema = z.object({
   skipExpiredPromotions: z.boolean().default(true),
 });
 
+const breakerSchema = z.object({
+  /** Consecutive retryable failures of a target that open its circuit. */
+  threshold: z.number().int().positive().default(5),
+  /** How long an open circuit refuses calls before it lets probes through. */
+  openMs: z.number().int().positive().default(5 * 60_000),
+  /** Calls let through at once while half-open, across all replicas. */
+  halfOpenProbes: z.number().int().positive().default(1),
+});
+
+/** A token bucket: `ratePerSecond` refills continuously up to `burst`. */
+const rateLimitSchema = z.object({
+  ratePerSecond: z.number().positive(),
+  burst: z.number().int().positive(),
+});
+
 export const configSchema = z.object({
   kafka: z.object({
     brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:19092']),
@@ -142,6 +157,14 @@ export const configSchema = z.object({
     /** A stage whose DLQ rate (records per minute) passes this pauses. */
     dlqRateCapPerMinute: z.number().int().positive().default(100),
   }),
+  sinks: z
+    .object({
+      /** The circuit breaker of every sink's target (docs/sinks.md), shared by replicas through Redis. */
+      breaker: breakerSchema.default(breakerSchema.parse({})),
+      /** Rate limits by endpoint name (a sink's target, e.g. `qdrant:host:6333/ragsync`); an endpoint not named has none. */
+      rateLimits: z.record(z.string().min(1), rateLimitSchema).default({}),
+    })
+    .default({ breaker: breakerSchema.parse({}), rateLimits: {} }),
   http: z.object({
     port: z.number().int().min(0).max(65535).default(9464),
     host: z.string().default('127.0.0.1'),

@@ -194,7 +194,11 @@ export class RedisCircuitBreaker {
     this.show(target, 'closed');
   }
 
-  private async report(permit: CircuitPermit, outcome: BreakerOutcome, error?: unknown): Promise<CircuitState | undefined> {
+  /**
+   * Reports a call's outcome as already judged (a batch whose records failed one by one, see
+   * src/sinks/batch-outcome.ts); `error`, when given, is the reason logged if the circuit opens.
+   */
+  async report(permit: CircuitPermit, outcome: BreakerOutcome, error?: unknown): Promise<CircuitState | undefined> {
     const s = this.settings;
     const target = permit.target;
     let reply: [string, string, number];

@@ -4,7 +4,10 @@
  * first caller after a quiet spell goes at once, so a lone caller waits no longer than before.
  *
  * `run` gets the items in submission order and returns one result per item; when it throws, every
- * caller of that round gets the error. `maxWeight` caps a round (by `weightOf`, at least one item).
+ * caller of that round gets the error, except for an error `splitOn` accepts (the target refused
+ * the combined write because of one caller's item): then each item of the round runs again alone,
+ * in order, and each caller gets its own outcome, so one caller's bad item fails no other caller.
+ * `maxWeight` caps a round (by `weightOf`, at least one item).
  */
 export class Coalescer<I, O> {
   private queue: Array<{ item: I; resolve: (result: O) => void; reject: (error: unknown) => void }> = [];
@@ -12,7 +15,7 @@ export class Coalescer<I, O> {
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
-    private readonly options: { weightOf?: (item: I) => number; maxWeight?: number } = {},
+    private readonly options: { weightOf?: (item: I) => number; maxWeight?: number; splitOn?: (error: unknown) => boolean } = {},
   ) {}
 
   submit(item: I): Promise<O> {
@@ -39,7 +42,15 @@ export class Coalescer<I, O> {
       .then(() => this.run(round.map((entry) => entry.item)))
       .then(
         (results) => round.forEach((entry, i) => entry.resolve(results[i]!)),
-        (error: unknown) => round.forEach((entry) => entry.reject(error)),
+        async (error: unknown) => {
+          if (round.length === 1 || !this.options.splitOn?.(error)) return round.forEach((entry) => entry.reject(error));
+          for (const entry of round) {
+            await this.run([entry.item]).then(
+              (results) => entry.resolve(results[0]!),
+              (alone: unknown) => entry.reject(alone),
+            );
+          }
+        },
       )
       .finally(() => {
         this.running = false;

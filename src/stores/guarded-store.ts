@@ -1,4 +1,4 @@
-import { SystemError } from '../core/errors.js';
+import { classify, SystemError } from '../core/errors.js';
 import type { VectorSetRecord } from '../core/records.js';
 import { Coalescer } from './coalescer.js';
 import { buildPoints, documentPayload, type PointToWrite } from './point-payload.js';
@@ -116,14 +116,17 @@ export class GuardedVectorStore implements VectorStore {
         await backend.writePoints({ upserts: all.flatMap((c) => c.upserts), replace: all.flatMap((c) => c.replace), payload: all.flatMap((c) => c.payload) });
         return all.map(() => undefined);
       },
-      { weightOf: (c) => c.upserts.length + c.replace.length + c.payload.length, maxWeight: MAX_POINTS_PER_WRITE },
+      { weightOf: (c) => c.upserts.length + c.replace.length + c.payload.length, maxWeight: MAX_POINTS_PER_WRITE, splitOn: refusedAsAWhole },
     );
-    this.headWrites = new Coalescer(async (all) => {
-      const existing = new Set<string>();
-      for (const w of all) for (const key of w.existing) existing.add(key);
-      await backend.writeHeads(all.flatMap((w) => w.heads), existing);
-      return all.map(() => undefined);
-    });
+    this.headWrites = new Coalescer(
+      async (all) => {
+        const existing = new Set<string>();
+        for (const w of all) for (const key of w.existing) existing.add(key);
+        await backend.writeHeads(all.flatMap((w) => w.heads), existing);
+        return all.map(() => undefined);
+      },
+      { splitOn: refusedAsAWhole },
+    );
   }
 
   connect(): Promise<void> {
@@ -238,6 +241,14 @@ export class GuardedVectorStore implements VectorStore {
     if (expired.length > 0) await this.backend.deleteHeads(expired.map((head) => head.doc_key));
     return expired.length;
   }
+}
+
+/**
+ * A combined write the backend refused (a 400 about one point) is tried again per batch, so that
+ * only the batch holding the refused write fails: the sink's record isolation then finds the record.
+ */
+function refusedAsAWhole(error: unknown): boolean {
+  return classify(error) === 'permanent';
 }
 
 function docKeyOf(write: StoreWrite): string {

@@ -112,6 +112,39 @@ describe('the Qdrant store against its server', () => {
     });
   });
 
+  describe('when the server is faulty', () => {
+    afterEach(() => server.setFault(undefined));
+
+    it.each([
+      ['seconds', false],
+      ['an HTTP date', true],
+    ])('keeps the whole wait it names in %s, not the first digit the client reads', async (_, asDate) => {
+      const store = storeOn(uniqueCollection());
+      server.setFault({ answer: { status: 429, retryAfterSeconds: 42, asDate } });
+      const error = await store.connect().then(() => undefined, (caught: unknown) => caught);
+      expect(error).toMatchObject({ errorClass: 'retryable', code: 'qdrant_rate_limited' });
+      // An HTTP date has whole seconds: up to a second less.
+      expect((error as RetryableError).retryAfterMs).toBeGreaterThan(40_000);
+      expect((error as RetryableError).retryAfterMs).toBeLessThanOrEqual(42_000);
+    });
+
+    it('answers late when told to, and then does the work', async () => {
+      const store = storeOn(uniqueCollection());
+      server.setFault({ answer: { delayMs: 300 }, operations: ['collection_exists'], times: 1 });
+      const started = Date.now();
+      await store.connect();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(server.requests.filter((r) => r.fault === 'delay')).toHaveLength(1);
+    });
+
+    it('keeps a 503 as a retryable server error', async () => {
+      const store = storeOn(uniqueCollection());
+      server.setFault({ answer: { status: 503 } });
+      await expect(store.connect()).rejects.toMatchObject({ errorClass: 'retryable', code: 'qdrant_server_error' });
+      expect(server.faultyCalls).toBe(1);
+    });
+  });
+
   describe('when a request does not match the published API', () => {
     it('answers 400 and records a violation', async () => {
       const collection = uniqueCollection();

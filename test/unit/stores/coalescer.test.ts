@@ -50,4 +50,48 @@ describe('the coalescer', () => {
     await Promise.all(all);
     expect(rounds).toEqual([[1], [4, 5], [20], [3]]);
   });
+  it('runs each item of a round alone again when the round was refused for one item, so only its caller fails', async () => {
+    const rounds: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const refused = (error: unknown) => (error as Error).message.startsWith('400');
+    const coalescer = new Coalescer<string, string>(
+      async (items) => {
+        rounds.push(items);
+        if (rounds.length === 1) await gate;
+        if (items.includes('bad')) throw new Error('400: point bad is invalid');
+        return items;
+      },
+      { splitOn: refused },
+    );
+    const first = coalescer.submit('first');
+    await new Promise((resolve) => setImmediate(resolve));
+    const together = [coalescer.submit('good'), coalescer.submit('bad'), coalescer.submit('also good')].map((p) => p.then((v) => v, (e: Error) => e.message));
+    release();
+    expect(await first).toBe('first');
+    expect(await Promise.all(together)).toEqual(['good', '400: point bad is invalid', 'also good']);
+    expect(rounds).toEqual([['first'], ['good', 'bad', 'also good'], ['good'], ['bad'], ['also good']]);
+  });
+
+  it('does not split a round that failed for a reason of the target', async () => {
+    const rounds: string[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const coalescer = new Coalescer<string, string>(
+      async (items) => {
+        rounds.push(items);
+        if (rounds.length === 1) await gate;
+        else throw new Error('503');
+        return items;
+      },
+      { splitOn: (error) => (error as Error).message.startsWith('400') },
+    );
+    const first = coalescer.submit('first');
+    await new Promise((resolve) => setImmediate(resolve));
+    const together = [coalescer.submit('a'), coalescer.submit('b')].map((p) => p.then((v) => v, (e: Error) => e.message));
+    release();
+    await first;
+    expect(await Promise.all(together)).toEqual(['503', '503']);
+    expect(rounds).toEqual([['first'], ['a', 'b']]);
+  });
 });

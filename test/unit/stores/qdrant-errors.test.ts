@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { RetryableError } from '../../../src/core/errors.js';
 import { classifyQdrantError } from '../../../src/stores/qdrant/errors.js';
 
 const httpError = (status: number, reason: string) =>
@@ -29,5 +30,31 @@ describe('classifying Qdrant failures', () => {
     expect(classifyQdrantError(new TypeError('fetch failed'), 'x').errorClass).toBe('retryable');
     const timeout = Object.assign(new Error('aborted'), { name: 'QdrantClientTimeoutError' });
     expect(classifyQdrantError(timeout, 'x')).toMatchObject({ errorClass: 'retryable', code: 'qdrant_timeout' });
+  });
+  describe('when the server names a wait', () => {
+    const withHeaders = (status: number, reason: string, headers: Record<string, string>) =>
+      Object.assign(new Error(reason), { status, data: { status: { error: reason } }, headers: new Headers(headers) });
+
+    it('keeps a 503 Retry-After too', () => {
+      expect(classifyQdrantError(withHeaders(503, 'Unavailable', { 'retry-after': '7' }), 'x')).toMatchObject({ code: 'qdrant_server_error', retryAfterMs: 7000 });
+      expect(classifyQdrantError(withHeaders(503, 'Unavailable', {}), 'x')).toMatchObject({ retryAfterMs: undefined });
+    });
+
+    it('reads a Retry-After given as an HTTP date', () => {
+      const error = classifyQdrantError(withHeaders(429, 'slow down', { 'retry-after': new Date(Date.now() + 60_000).toUTCString() }), 'x');
+      const wait = (error as RetryableError).retryAfterMs;
+      expect(wait).toBeGreaterThan(58_000);
+      expect(wait).toBeLessThanOrEqual(60_000);
+    });
+
+    it("reads Qdrant's own \"Retry after Ns\" when the header is missing", () => {
+      const reason = 'Rate limiting exceeded: Write rate limit exceeded: Operation requires 1 tokens but only 0.0 were available. Retry after 12s';
+      expect(classifyQdrantError(withHeaders(429, reason, {}), 'x')).toMatchObject({ code: 'qdrant_rate_limited', retryAfterMs: 12_000 });
+    });
+
+    it("takes the client's own 429 error with its retry_after", () => {
+      const exhausted = Object.assign(new Error('Too Many Requests'), { name: 'QdrantClientResourceExhaustedError', retry_after: 4 });
+      expect(classifyQdrantError(exhausted, 'x')).toMatchObject({ errorClass: 'retryable', code: 'qdrant_rate_limited', retryAfterMs: 4000 });
+    });
   });
 });

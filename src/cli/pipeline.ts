@@ -6,7 +6,13 @@ import { cachedChunkEmbedder } from '../consumers/embed/cached-chunk-embedder.js
 import { createEmbedStage } from '../consumers/embed/embed-stage.js';
 import { createMapStage, MAP_INPUTS } from '../consumers/map/map-stage.js';
 import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
+import { storeTarget } from '../consumers/store/store-sink.js';
 import { createStoreStage } from '../consumers/store/store-stage.js';
+import { RedisCircuitBreaker } from '../coordination/circuit-breaker.js';
+import { RedisRateLimiter } from '../coordination/rate-limiter.js';
+import { createCoordinationRedis } from '../coordination/redis.js';
+import type { SinkWrappers } from '../sinks/compose.js';
+import type { Redis } from 'ioredis';
 import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from '../embedders/index.js';
 import { createKafka } from '../kafka/client.js';
 import { RegistryClient } from '../kafka/registry.js';
@@ -41,6 +47,7 @@ export class Pipeline {
   private embedder: Embedder | undefined;
   private cache: RedisEmbeddingCache | undefined;
   private store: VectorStore | undefined;
+  private coordination: Redis | undefined;
   embedderNote = '';
   /** True when `EMBEDDER=auto` fell back to the hashing embedder (logged as a warning). */
   embedderFallback = false;
@@ -106,9 +113,34 @@ export class Pipeline {
     store: async () => {
       const store = await this.getStore();
       const histogram = this.options.metrics.sourceToIndexedSeconds;
-      return createStoreStage(store, { onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000) }) as StageDefinition;
+      return createStoreStage(store, {
+        onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000),
+        target: storeTarget(this.config.store),
+        wrappers: this.sinkWrappers(),
+      }) as StageDefinition;
     },
   };
+
+  /**
+   * The circuit breaker and rate limiter every sink of this process is wrapped in (docs/sinks.md):
+   * their state lives in Redis, shared by every replica, over one connection of this pipeline.
+   */
+  private sinkWrappers(): SinkWrappers {
+    this.coordination ??= createCoordinationRedis(this.config.redis.url);
+    const logger = this.options.logger.child({ component: 'coordination' });
+    const { breaker, rateLimits } = this.config.sinks;
+    return {
+      breaker: new RedisCircuitBreaker(this.coordination, {
+        keyPrefix: this.config.redis.keyPrefix,
+        failureThreshold: breaker.threshold,
+        openMs: breaker.openMs,
+        halfOpenProbes: breaker.halfOpenProbes,
+        logger,
+        metrics: this.options.metrics,
+      }),
+      limiter: new RedisRateLimiter(this.coordination, { keyPrefix: this.config.redis.keyPrefix, limits: rateLimits, logger }),
+    };
+  }
 
   async start(names: readonly StageName[]): Promise<void> {
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
@@ -157,5 +189,6 @@ export class Pipeline {
     await this.embedder?.close();
     await this.cache?.close();
     await this.store?.close();
+    this.coordination?.disconnect();
   }
 }

@@ -5,6 +5,7 @@ import { registerConfigCommand } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerErpCommand } from './commands/erp.js';
+import { registerEvalCommand } from './commands/eval.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerPublishCommand } from './commands/publish.js';
 import { registerRetryCommand } from './commands/retry.js';
@@ -48,6 +49,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerDlqCommand(program);
   registerRetryCommand(program);
   registerSearchCommand(program);
+  registerEvalCommand(program);
   registerModelCommand(program);
   registerDemoCommand(program);
   registerConfigCommand(program);

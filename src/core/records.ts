@@ -43,7 +43,7 @@ export interface Chunk {
   id: string;
   index: number;
   text: string;
-  /** sha256 hex of the chunk text: the embedding cache key together with the model id. */
+  /** sha256 hex of the embedded text (context header + chunk text): the embedding cache key together with the model id. */
   hash: string;
   token_count: number;
 }

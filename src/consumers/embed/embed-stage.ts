@@ -2,6 +2,7 @@ import { STAGES } from '../../core/stages.js';
 import { classify } from '../../core/errors.js';
 import type { ChunkSetRecord, VectorChunk, VectorSetRecord } from '../../core/records.js';
 import type { InputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
+import { contextHeader, embeddingHash, embeddingText } from '../chunk/context-header.js';
 
 /**
  * The bytes of a vector as `encodeVector` lays them out (float32 in the machine's order), without
@@ -10,6 +11,21 @@ import type { InputRecord, RecordResult, StageDefinition } from '../../core/stag
  */
 function vectorBytes(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+/**
+ * What the model embeds for each chunk of a set: the document's context header and the chunk text
+ * (context-header.ts), keyed by the sha256 of exactly that text. For a set the chunk stage wrote,
+ * that is the chunk's own hash; a set written before its header changed form (an older chunk
+ * stage, a replay of old `chunks`) is keyed by what is actually embedded, so the cache never
+ * answers it with a vector of some other text.
+ */
+function embeddingItems(set: ChunkSetRecord): Array<{ hash: string; text: string }> {
+  const header = contextHeader(set);
+  return set.chunks.map((chunk) => {
+    const text = embeddingText(header, chunk.text);
+    return { hash: embeddingHash(text), text };
+  });
 }
 
 /**
@@ -43,7 +59,7 @@ export function createEmbedStage(embedder: ChunkEmbedder): StageDefinition<Chunk
   }
 
   async function embedRecords(records: InputRecord<ChunkSetRecord>[]): Promise<RecordResult<VectorSetRecord>[]> {
-    const items = records.flatMap((r) => (r.value === null ? [] : r.value.chunks.map((c) => ({ hash: c.hash, text: c.text }))));
+    const items = records.flatMap((r) => (r.value === null ? [] : embeddingItems(r.value)));
     const { vectors, cached } = items.length > 0 ? await embedder.embed(items) : { vectors: [], cached: [] };
     let next = 0;
     return records.map((record) => {

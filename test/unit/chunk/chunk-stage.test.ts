@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createChunkStage } from '../../../src/consumers/chunk/chunk-stage.js';
+import { contextHeader } from '../../../src/consumers/chunk/context-header.js';
 import { ConfigError, PermanentError } from '../../../src/core/errors.js';
 import type { ChunkSetRecord, DocumentRecord } from '../../../src/core/records.js';
 import type { InputRecord, RecordResult, StageContext } from '../../../src/core/stage.js';
@@ -40,16 +41,18 @@ describe('the chunk stage', () => {
       expect(output.value).not.toHaveProperty('text');
     });
 
-    it('numbers chunks docKey#n from 0, hashes each chunk text with sha256 and counts its tokens', async () => {
+    it('numbers chunks docKey#n from 0, hashes what is embedded (header and chunk text) with sha256 and counts its tokens', async () => {
       const output = only(await createChunkStage({ chunking }).process([input(document(pageText()))], context));
       const set = output.value!;
+      const header = contextHeader(set);
       expect(set.chunks).toHaveLength(SECTIONS.length);
       expect(set.total_chunks).toBe(SECTIONS.length);
       expect(set.truncated).toBe(false);
       set.chunks.forEach((chunk, n) => {
         expect(chunk.id).toBe(`${DOC_KEY}#${n}`);
         expect(chunk.index).toBe(n);
-        expect(chunk.hash).toBe(createHash('sha256').update(chunk.text).digest('hex'));
+        expect(chunk.text.startsWith(header)).toBe(false);
+        expect(chunk.hash).toBe(createHash('sha256').update(`${header}\n\n${chunk.text}`).digest('hex'));
         expect(chunk.token_count).toBeGreaterThan(0);
         expect(chunk.token_count).toBeLessThanOrEqual(chunking.maxTokens);
       });
@@ -63,15 +66,33 @@ describe('the chunk stage', () => {
       expect(set.truncated).toBe(true);
     });
 
-    it('sizes chunks with the tokenizer it is given', async () => {
+    it('sizes chunks with the tokenizer it is given, leaving room for the context header', async () => {
       const words: Tokenizer = { id: 'words', count: (text) => text.split(/\s+/).filter(Boolean).length };
       const stage = createChunkStage({ chunking: { maxTokens: 20, overlapTokens: 0, maxChunksPerDocument: 200 } }, words);
       const set = only(await stage.process([input(document(pageText()))], context)).value!;
+      const headerWords = words.count(contextHeader(set));
+      expect(headerWords).toBeGreaterThan(0);
       expect(set.chunks.length).toBeGreaterThan(SECTIONS.length);
       for (const chunk of set.chunks) {
         expect(chunk.token_count).toBe(words.count(chunk.text));
-        expect(chunk.token_count).toBeLessThanOrEqual(20);
+        expect(chunk.token_count + headerWords).toBeLessThanOrEqual(20);
       }
+    });
+
+    it('gives a long header at most a third of the budget', async () => {
+      const words: Tokenizer = { id: 'words', count: (text) => text.split(/\s+/).filter(Boolean).length };
+      const stage = createChunkStage({ chunking: { maxTokens: 30, overlapTokens: 0, maxChunksPerDocument: 500 } }, words);
+      const longTitle = Array.from({ length: 40 }, (_, i) => String(i)).join(' ');
+      const set = only(await stage.process([input(document(pageText(), { title: longTitle }))], context)).value!;
+      expect(words.count(contextHeader(set))).toBeGreaterThan(30);
+      expect(Math.max(...set.chunks.map((c) => c.token_count))).toBe(20);
+    });
+
+    it('keeps the overlap below what the header leaves of a small budget', async () => {
+      const words: Tokenizer = { id: 'words', count: (text) => text.split(/\s+/).filter(Boolean).length };
+      const stage = createChunkStage({ chunking: { maxTokens: 8, overlapTokens: 7, maxChunksPerDocument: 500 } }, words);
+      const [result] = await stage.process([input(document(pageText()))], context);
+      expect(result!.ok).toBe(true);
     });
 
     it('writes an empty chunk set for a document without text', async () => {

@@ -146,8 +146,9 @@ chooses the lexical hashing embedder instead, EMBEDDING_URL an OpenAI-compatible
         if (queries.length > 0) say(`\n${queries.length - misses} of ${queries.length} sample queries found their expected document first`);
         if (options.check && misses > 0) process.exitCode = 1;
         say('\nstatus:');
-        say(formatStatus(await collectStatus(kafka, config, pipeline.runners.map((r) => r.stage), store)));
+        say(formatStatus(await collectStatus(kafka, config, pipeline.runners.map((r) => r.stage), { store, dlqMarks: true })));
         if (pipeline.embeddingStats) say(`  embeddings: ${pipeline.embeddingStats.texts} texts embedded in ${pipeline.embeddingStats.calls} calls, ${pipeline.embeddingStats.cacheHits} from the cache`);
+        if (!process.env.RAGSYNC_COLLECTION) say(`\nto search it yourself: RAGSYNC_COLLECTION=${config.store.collection} npx ragsync search "your question"`);
       } finally {
         await pipeline.stop();
       }

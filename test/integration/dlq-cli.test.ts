@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Admin, Message, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError, type ErrorClass } from '../../src/core/errors.js';
@@ -9,33 +7,18 @@ import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
 import { createTestTopics, readAll, testKafka } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 /**
  * The DLQ tools end to end: records written the way the stage runner writes them, to DLQ topics
  * under a topic prefix of this test's own, read back through `node bin/ragsync.js dlq …`.
  */
-const bin = fileURLToPath(new URL('../../bin/ragsync.js', import.meta.url));
 const prefix = `${uniqueName('dlq')}.`;
 const API_KEY = 'sk-live-0123456789abcdef';
 const DAY = 24 * 3600_000;
 
-async function ragsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    RAGSYNC_TOPIC_PREFIX: prefix,
-    EMBEDDING_API_KEY: API_KEY,
-  };
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, out, err };
+function ragsync(...args: string[]): Promise<CliResult> {
+  return runCli(args, { RAGSYNC_TOPIC_PREFIX: prefix, EMBEDDING_API_KEY: API_KEY });
 }
 
 const invalid = (message: string) => new PermanentError(message, { code: 'invalid_document' });

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Admin, Message, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError, type ErrorClass } from '../../src/core/errors.js';
@@ -14,36 +12,21 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createTestTopics, readAll, testKafka, waitUntil, type ReadRecord } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 /**
  * `dlq replay` end to end against the real broker: DLQ records written the way the stage runner
  * writes them, input topics holding older and newer records of the same keys, and what landed
  * read back with a Kafka client of the test's own.
  */
-const bin = fileURLToPath(new URL('../../bin/ragsync.js', import.meta.url));
 const prefix = `${uniqueName('replay')}.`;
 
-async function ragsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+async function ragsync(...args: string[]): Promise<CliResult> {
   return run(prefix, args);
 }
 
-async function run(topicPrefix: string, args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    RAGSYNC_TOPIC_PREFIX: topicPrefix,
-    RAGSYNC_RETRY_DELAYS: '2s,4s',
-  };
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, out, err };
+function run(topicPrefix: string, args: string[]): Promise<CliResult> {
+  return runCli(args, { RAGSYNC_TOPIC_PREFIX: topicPrefix, RAGSYNC_RETRY_DELAYS: '2s,4s' });
 }
 
 const invalid = () => new PermanentError('400: the document was refused', { code: 'invalid_document' });

@@ -1,35 +1,18 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HEADERS } from '../../src/core/records.js';
 import { createTestTopics, testKafka } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
+import { runCli, type CliResult } from '../support/cli.js';
 
 /**
  * `ragsync retry status` against the real broker: retry tiers with records, a retry consumer group
  * that committed part of them, and a prefix where no retry topic exists.
  */
-const bin = fileURLToPath(new URL('../../bin/ragsync.js', import.meta.url));
 const prefix = `${uniqueName('retry')}.`;
 
-async function ragsync(topicPrefix: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const env = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    RAGSYNC_TOPIC_PREFIX: topicPrefix,
-    RAGSYNC_RETRY_DELAYS: '30s,2m,10m',
-  };
-  const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, out, err };
+function ragsync(topicPrefix: string, ...args: string[]): Promise<CliResult> {
+  return runCli(args, { RAGSYNC_TOPIC_PREFIX: topicPrefix, RAGSYNC_RETRY_DELAYS: '30s,2m,10m' });
 }
 
 describe('ragsync retry status', () => {

@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
@@ -8,13 +6,13 @@ import { encodeMark } from '../../src/kafka/dlq-marks.js';
 import { applyTopics } from '../../src/kafka/topics.js';
 import { testKafka } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
+import { runCli } from '../support/cli.js';
 
 /**
  * `ragsync status --json` against the real broker, each number checked against what Kafka's admin
  * API says: lag per group from end offsets minus committed offsets, DLQ depth as held records
  * minus those marked replayed.
  */
-const bin = fileURLToPath(new URL('../../bin/ragsync.js', import.meta.url));
 const prefix = `${uniqueName('status')}.`;
 
 interface StatusJson {
@@ -24,13 +22,7 @@ interface StatusJson {
 }
 
 async function status(): Promise<StatusJson> {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, KAFKA_BROKERS: process.env.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL, REDIS_URL: process.env.REDIS_URL, RAGSYNC_TOPIC_PREFIX: prefix, RAGSYNC_PARTITIONS: '3', RAGSYNC_RETRY_DELAYS: '5s,20s' };
-  const child = spawn(process.execPath, [bin, 'status', '--json', '--no-store'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { code, out, err } = await runCli(['status', '--json', '--no-store'], { RAGSYNC_TOPIC_PREFIX: prefix, RAGSYNC_PARTITIONS: '3', RAGSYNC_RETRY_DELAYS: '5s,20s' });
   expect(code, err).toBe(0);
   return JSON.parse(out) as StatusJson;
 }

@@ -3,6 +3,12 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { STAGE_NAMES } from '../../src/core/stages.js';
 import { loadConfig } from '../../src/config/load.js';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 
 interface Container {
   args?: string[];
@@ -36,6 +42,23 @@ interface Manifest {
 }
 
 const KUBE = new URL('../../deploy/kubernetes/', import.meta.url);
+
+/** Validates a manifest against its kind's published JSON schema (throws naming the field). */
+type Check = (manifest: unknown) => void;
+const check =
+  <T extends { validate(): void }>(Model: new (data: never) => T): Check =>
+  (manifest) =>
+    new Model(manifest as never).validate();
+const MODELS: Record<string, Check> = {
+  'apps/v1 Deployment': check(Deployment),
+  'batch/v1 Job': check(Job),
+  'policy/v1 PodDisruptionBudget': check(PodDisruptionBudget),
+  'v1 ConfigMap': check(ConfigMap),
+  'v1 Secret': check(Secret),
+  'v1 Service': check(Service),
+  'keda.sh/v1alpha1 ScaledObject': check(ScaledObject),
+  'monitoring.coreos.com/v1 PrometheusRule': check(PrometheusRule),
+};
 const files = readdirSync(KUBE).filter((f) => /\.ya?ml$/.test(f));
 
 function documentsOf(file: string): Manifest[] {
@@ -50,10 +73,10 @@ const ofKind = (kind: string) => all.filter((m) => m.kind === kind);
 const configMap = ofKind('ConfigMap').find((m) => m.metadata.name === 'ragsync-config')!;
 const httpPort = Number(configMap.data!.RAGSYNC_HTTP_PORT);
 
-/** The stage a Deployment runs (`run <stage>`), or undefined for a non-stage Deployment. */
+/** The stage a Deployment runs (`run <stage>`), or undefined for a non-stage Deployment (the ERP bridge too). */
 function stageOf(deployment: Manifest): string | undefined {
   const args = deployment.spec?.template?.spec.containers[0]?.args ?? [];
-  return args[0] === 'run' ? args[1] : undefined;
+  return args[0] === 'run' && args[1] !== 'erp-bridge' ? args[1] : undefined;
 }
 
 function portNumber(container: Container, port: string | number): number | undefined {
@@ -83,6 +106,35 @@ describe('the Kubernetes manifests', () => {
       expect(deployment.spec!.template!.spec.containers[0]!.args).toHaveLength(2);
     }
     expect(stageDeployments.map(stageOf).sort()).toEqual([...STAGE_NAMES].sort());
+  });
+
+  it('validate against the Kubernetes, KEDA and Prometheus Operator schemas', () => {
+    for (const [file, manifests] of byFile) {
+      for (const manifest of manifests) {
+        const model = MODELS[`${manifest.apiVersion} ${manifest.kind}`];
+        if (manifest.kind === 'Kustomization') continue;
+        expect(model, `${file}: a schema for ${manifest.apiVersion} ${manifest.kind}`).toBeDefined();
+        expect(() => model!(manifest), `${file}: ${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
+      }
+    }
+  });
+
+  it('fail that validation for a manifest with a wrong field type', () => {
+    const deployment = structuredClone(stageDeployments[0]!);
+    deployment.spec!.template!.spec.containers[0]!.ports = [{ name: 'http', containerPort: 'http' as unknown as number }];
+    expect(() => MODELS['apps/v1 Deployment']!(deployment)).toThrow(/containerPort must be integer/);
+  });
+
+  it('limit voluntary disruptions of every stage and the webhook', () => {
+    const budgets = ofKind('PodDisruptionBudget') as Array<Manifest & { spec: { selector: { matchLabels: Record<string, string> } } }>;
+    const components = budgets.map((b) => b.spec.selector.matchLabels['app.kubernetes.io/component']).sort();
+    expect(components).toEqual([...STAGE_NAMES, 'webhook'].sort());
+  });
+
+  it('alert on what docs/deploy.md says to alert on', () => {
+    const rules = (ofKind('PrometheusRule')[0] as unknown as { spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> } }).spec.groups.flatMap((g) => g.rules);
+    const metrics = rules.map((r) => r.expr).join('\n');
+    for (const metric of ['ragsync_stage_paused', 'ragsync_circuit_state', 'ragsync_dlq_records_total', 'ragsync_consumer_lag', 'ragsync_source_to_indexed_seconds_bucket']) expect(metrics).toContain(metric);
   });
 
   it('run the topic setup as a Job with `topics apply`', () => {

@@ -14,7 +14,7 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .description('lag of each stage and retry consumer, DLQ depth, retry tiers, circuit states, and what the store holds')
-    .summary('lag per stage, DLQ depth, retries, circuits and what the store holds')
+    .summary('lag, DLQ depth, retries, circuits and store counts')
     .option('--json', 'print JSON')
     .option('--no-store', 'skip counting the store')
     .addHelpText(

@@ -44,6 +44,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'QDRANT_API_KEY', path: 'store.qdrantApiKey', kind: 'string', secret: true, doc: 'Qdrant API key' },
   { name: 'RAGSYNC_COLLECTION', path: 'store.collection', kind: 'string', doc: 'Qdrant collection / LanceDB table' },
   { name: 'LANCEDB_PATH', path: 'store.lancedbPath', kind: 'string', doc: 'Folder of the embedded LanceDB store' },
+  { name: 'RAGSYNC_SEARCH_MODE', path: 'search.mode', kind: 'string', doc: 'How search and eval rank: hybrid (default: BM25 and dense vectors fused by reciprocal rank fusion), dense or lexical' },
   { name: 'RAGSYNC_BREAKER_THRESHOLD', path: 'sinks.breaker.threshold', kind: 'int', doc: 'Consecutive retryable failures of a sink\'s target that open its circuit (default 5)' },
   { name: 'RAGSYNC_BREAKER_OPEN_MS', path: 'sinks.breaker.openMs', kind: 'int', doc: 'How long an open circuit stops calls to its target before probing it (default 300000: 5 minutes)' },
   { name: 'RAGSYNC_BREAKER_HALF_OPEN_PROBES', path: 'sinks.breaker.halfOpenProbes', kind: 'int', doc: 'Calls let through at once, across all replicas, while a circuit is half-open (default 1)' },

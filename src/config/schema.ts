@@ -141,6 +141,16 @@ export const configSchema = z.object({
     collection: z.string().default('ragsync'),
     lancedbPath: z.string().default('.data/lancedb'),
   }),
+  search: z
+    .object({
+      /**
+       * How `search` and `eval` rank (docs/retrieval.md): `hybrid` fuses BM25 over the chunks'
+       * words with the dense vectors (reciprocal rank fusion), `dense` uses the vectors only,
+       * `lexical` BM25 only. @defaultValue hybrid
+       */
+      mode: z.enum(['hybrid', 'dense', 'lexical']).default('hybrid'),
+    })
+    .default({ mode: 'hybrid' }),
   runner: z.object({
     /** Prefix of consumer group ids; defaults to the topic prefix. A new one replays everything. */
     groupPrefix: z.string().optional(),

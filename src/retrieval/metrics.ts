@@ -2,7 +2,7 @@ import type { EvalQuery } from './eval-set.js';
 
 /** One query's outcome: the documents in the order retrieval ranked them. */
 export interface QueryResult extends EvalQuery {
-  /** Distinct document keys, best first (a document ranks where its best chunk ranks). */
+  /** Distinct document keys, best first (a document ranks where its best chunk ranks: src/stores/group-hits.ts). */
   ranked: string[];
   /** 1-based rank of the first expected document; null when none was retrieved. */
   rank: number | null;
@@ -23,14 +23,6 @@ export interface EvalReport extends Figures {
   results: QueryResult[];
   /** Queries whose first document is not an expected one, in the set's order. */
   misses: QueryResult[];
-}
-
-/**
- * Document keys in the order of their best-ranked chunk: several chunks of one document count
- * once, where the first of them ranks.
- */
-export function rankDocuments(docKeysOfHits: readonly string[]): string[] {
-  return [...new Set(docKeysOfHits)];
 }
 
 export function scoreQuery(query: EvalQuery, ranked: string[]): QueryResult {

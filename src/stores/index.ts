@@ -4,6 +4,8 @@ import { createQdrantStore } from './qdrant/index.js';
 import type { VectorStore } from './vector-store.js';
 
 export type * from './vector-store.js';
+export { RRF_K, SEARCH_MODES } from './vector-store.js';
+export { groupByDocument, type DocumentHit } from './group-hits.js';
 export { createLanceDbStore } from './lancedb/index.js';
 export { createQdrantStore } from './qdrant/index.js';
 

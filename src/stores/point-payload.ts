@@ -75,3 +75,14 @@ export function buildPoints(set: VectorSetRecord, overlay: Record<string, unknow
     return { id: pointId(chunk.id), vector, payload };
   });
 }
+
+/**
+ * What a point's lexical index holds (LanceDB's `text` column with its full-text index, Qdrant's
+ * `bm25` sparse vector): the document's title, then the chunk's readable text. The context
+ * header is not stored (the embed stage builds it), so the title stands in for it: every chunk of
+ * a document matches its name. Both come from the saved document, never from live fields, so a
+ * price or stock change leaves the lexical data as it was.
+ */
+export function lexicalText(payload: Pick<PointPayload, 'title' | 'text'>): string {
+  return `${payload.title}\n${payload.text}`;
+}

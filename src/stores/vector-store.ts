@@ -63,6 +63,13 @@ export interface VectorStore {
    * unreadable payload) fails alone (`failed`); a failure of the store fails the whole call.
    */
   applyBatch(writes: readonly StoreWrite[]): Promise<BatchResult[]>;
+  /**
+   * The best `limit` points (chunks) for the query in its mode, best first; the filters apply
+   * before ranking. Group them with groupByDocument for one hit per document. A lexical or hybrid
+   * search of a collection created before lexical search (no lexical data) is a SystemError
+   * (`store_lexical_missing`), and so is a filter on a LanceDB column such a table lacks
+   * (`store_filter_unsupported`); a query without the text or vector its mode needs is a TypeError.
+   */
   search(query: SearchQuery): Promise<SearchHit[]>;
   /** The head and points of one document, for tests, status and repair tools. */
   getDocument(docKey: string): Promise<StoredDocument>;
@@ -166,8 +173,42 @@ export interface PointFilter {
   docKey?: string;
 }
 
-export interface SearchQuery extends PointFilter {
-  vector: ArrayLike<number>;
+/**
+ * How a search ranks points (config `search.mode`, docs/retrieval.md):
+ * - `dense`: nearest vectors to the embedded query;
+ * - `lexical`: BM25 over each point's lexical text (see {@link lexicalText}), by the store's own
+ *   index (LanceDB's full-text index, Qdrant's `qdrant/bm25` sparse vectors with IDF);
+ * - `hybrid`: both, fused by reciprocal rank fusion (k = {@link RRF_K}) inside the store.
+ */
+export type SearchMode = 'dense' | 'lexical' | 'hybrid';
+export const SEARCH_MODES: readonly SearchMode[] = ['dense', 'lexical', 'hybrid'];
+
+/** k of reciprocal rank fusion, 1/(k + rank) per ranking: the value of the RRF paper and of LanceDB's default. */
+export const RRF_K = 60;
+
+/**
+ * Filters of a search besides the point filter; they read payload fields (product fields: other
+ * documents have none, so a price or stock filter leaves only products).
+ */
+export interface SearchFilter extends PointFilter {
+  /** One of the product's `categories` (exact name, e.g. `Jackets & rainwear`). */
+  category?: string;
+  /** `price` at least this. */
+  minPrice?: number;
+  /** `price` at most this. */
+  maxPrice?: number;
+  /** `stock_status`: `in_stock` or `out_of_stock`. */
+  stockStatus?: string;
+}
+
+export interface SearchQuery extends SearchFilter {
+  /** The embedded query; needed by `dense` and `hybrid`. */
+  vector?: ArrayLike<number>;
+  /** The query's words; needed by `lexical` and `hybrid`. */
+  text?: string;
+  /** @defaultValue `dense` when only a vector is given, `hybrid` otherwise */
+  mode?: SearchMode;
+  /** Points (chunks) returned at most. */
   limit: number;
 }
 
@@ -175,8 +216,9 @@ export interface SearchHit {
   /** Point id (UUIDv5 of the chunk id). */
   id: string;
   /**
-   * Qdrant's convention for both stores: a similarity for cosine and dot (higher is closer), a
-   * distance for euclid (lower is closer).
+   * Higher is better except for euclid. Dense: Qdrant's convention for both stores, a similarity
+   * for cosine and dot, a distance for euclid (lower is closer). Lexical: the BM25 score. Hybrid:
+   * the fused RRF score, a sum of 1/(k + rank).
    */
   score: number;
   payload: PointPayload;

@@ -3,10 +3,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { createEmbedder } from '../../embedders/index.js';
 import { parseEvalSet } from '../../retrieval/eval-set.js';
-import { evaluate, rankDocuments, scoreQuery, type QueryResult } from '../../retrieval/metrics.js';
+import { evaluate, scoreQuery, type QueryResult } from '../../retrieval/metrics.js';
 import { formatReport, reportJson } from '../../retrieval/report.js';
-import { createVectorStore } from '../../stores/index.js';
+import { createVectorStore, type SearchMode } from '../../stores/index.js';
 import { searchIndex, storeDescription } from '../search.js';
+import { modeOption } from './search.js';
 
 const positiveInteger = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) === 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
@@ -25,6 +26,7 @@ interface EvalOptions {
   tenant?: string;
   store?: number;
   minRecall5?: number;
+  mode?: SearchMode;
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -33,6 +35,7 @@ export function registerEvalCommand(program: Command): void {
     .description('measure retrieval: run the queries of an evaluation set through search and print recall@1, recall@5, MRR and the misses')
     .summary('measure retrieval with an evaluation set')
     .argument('<file>', 'evaluation set, one JSON object per line (see below)')
+    .addOption(modeOption())
     .option('--limit <n>', 'chunks retrieved per query; documents are ranked from them', positiveInteger('--limit'), 50)
     .option('--tenant <tenant>', 'only this tenant')
     .option('--store <storeId>', 'only this store id', positiveInteger('--store'))
@@ -47,8 +50,8 @@ The file has one query per line:
 "expect" lists the keys of the documents that answer the query (tenant/entity_type/entity_id/
 store_id, as search --json prints them in doc_key); finding any of them counts. "tags" is
 optional and adds a row per tag. The queries go through the same search as \`ragsync search\`
-(same store, collection and embedder from the configuration); the chunks of one document count
-once, at the rank of the best of them.
+(same store, collection, embedder and search mode from the configuration, --mode overrides the
+mode); the chunks of one document count once, at the rank of the best of them.
 
 recall@1: share of queries whose first document is an expected one. recall@5: share with an
 expected document among the first five. MRR: mean of 1/rank of the first expected document (0
@@ -58,6 +61,7 @@ samples/eval.jsonl is the set for the sample catalog (\`ragsync demo\`).`,
     .action(async (file: string, options: EvalOptions) => {
       const queries = parseEvalSet(readFileSync(file, 'utf8'), file);
       const config = loadConfig();
+      const mode = options.mode ?? config.search.mode;
       const { embedder } = await createEmbedder(config.embedder);
       const store = createVectorStore(config.store);
       const titles = new Map<string, string>();
@@ -65,9 +69,16 @@ samples/eval.jsonl is the set for the sample catalog (\`ragsync demo\`).`,
       try {
         await store.connect();
         for (const query of queries) {
-          const hits = await searchIndex(embedder, store, query.query, { limit: options.limit, ...(options.tenant ? { tenant: options.tenant } : {}), ...(options.store !== undefined ? { store: options.store } : {}) });
-          for (const hit of hits) if (!titles.has(hit.payload.doc_key)) titles.set(hit.payload.doc_key, hit.payload.title);
-          results.push(scoreQuery(query, rankDocuments(hits.map((hit) => hit.payload.doc_key))));
+          // Every document of the --limit chunks, grouped by the search layer.
+          const documents = await searchIndex(embedder, store, query.query, {
+            mode,
+            limit: options.limit,
+            chunks: options.limit,
+            ...(options.tenant ? { tenant: options.tenant } : {}),
+            ...(options.store !== undefined ? { store: options.store } : {}),
+          });
+          for (const hit of documents) if (!titles.has(hit.payload.doc_key)) titles.set(hit.payload.doc_key, hit.payload.title);
+          results.push(scoreQuery(query, documents.map((hit) => hit.payload.doc_key)));
         }
       } finally {
         await store.close();
@@ -75,9 +86,9 @@ samples/eval.jsonl is the set for the sample catalog (\`ragsync demo\`).`,
       }
       const report = evaluate(results);
       if (options.json) {
-        console.log(JSON.stringify({ file, store: storeDescription(config), embedder: embedder.id, ...reportJson(report) }, null, 2));
+        console.log(JSON.stringify({ file, store: storeDescription(config), embedder: embedder.id, mode, ...reportJson(report) }, null, 2));
       } else {
-        console.log(`${queries.length} queries from ${file} against ${storeDescription(config)} (embedder ${embedder.id})`);
+        console.log(`${queries.length} queries from ${file} against ${storeDescription(config)} (${mode} search, embedder ${embedder.id})`);
         console.log(formatReport(report, titles));
       }
       if (options.minRecall5 !== undefined && report.recallAt5 < options.minRecall5) {

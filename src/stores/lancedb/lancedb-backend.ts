@@ -1,15 +1,18 @@
-import { connect, Index, Session, type Connection, type Table } from '@lancedb/lancedb';
+import { connect, Index, rerankers, Session, type Connection, type Table, type VectorQuery } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { SystemError } from '../../core/errors.js';
 import type { PointChanges, StoreBackend } from '../guarded-store.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
-import type { CollectionSpec, HeadRecord, PointFilter, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
+import { RRF_K, type CollectionSpec, type HeadRecord, type PointFilter, type SearchHit, type SearchQuery, type StoredPoint } from '../vector-store.js';
+import { searchPlan } from '../search-plan.js';
 import { edge, specOf } from './edge.js';
+import { LEXICAL_INDEX, lexicalIndexConfig, LexicalIndexUpkeep } from './lexical-index.js';
 import {
   fromRow,
   headsSchema,
   headsTable,
   inParts,
+  LEXICAL_COLUMN,
   pointsSchema,
   pointsTable,
   sqlString,
@@ -59,6 +62,12 @@ const INDEX_CACHE_BYTES = 16n * 1024n * 1024n;
  * one scans the column of every row, so it slows down as the table grows.
  */
 const DOC_KEY_INDEX = 'doc_key_idx';
+let reranker: Promise<rerankers.RRFReranker> | undefined;
+/** LanceDB's reciprocal rank fusion, made once (it is stateless). */
+function rrf(): Promise<rerankers.RRFReranker> {
+  reranker ??= rerankers.RRFReranker.create(RRF_K);
+  return reranker;
+}
 
 function inChunks<T>(items: readonly T[]): T[][] {
   const chunks: T[][] = [];
@@ -108,6 +117,7 @@ export class LanceDbBackend implements StoreBackend {
   private pointsArrowSchema: Schema | undefined;
   private readonly pointsUpkeep: Upkeep;
   private readonly headsUpkeep: Upkeep;
+  private readonly lexicalUpkeep = new LexicalIndexUpkeep();
 
   constructor(private readonly options: LanceDbStoreOptions) {
     const everyRows = options.indexEveryRows ?? 50_000;
@@ -115,23 +125,32 @@ export class LanceDbBackend implements StoreBackend {
     this.headsUpkeep = new Upkeep(options.optimizeEveryCommits ?? 100, everyRows);
   }
 
-  /** Counts `commits` commits of `rows` rows to `table`; compacts it or rebuilds its index when due. */
+  /** Counts `commits` commits of `rows` rows to `table`; compacts it or rebuilds its indexes when due. */
   private async wrote(table: Table, upkeep: Upkeep, rows: number, commits: number): Promise<void> {
     const due = upkeep.wrote(rows, commits);
-    if (due === undefined) return;
-    try {
-      if (due === 'compact') {
+    if (due === 'compact') {
+      try {
         await table.optimize({ cleanupOlderThan: new Date(Date.now() - KEEP_VERSIONS_MS) });
-        upkeep.compacted(await table.countRows());
-      } else {
+        const tableRows = await table.countRows();
+        upkeep.compacted(tableRows);
+        // Compaction brings the full-text index up to date too.
+        if (table === this.points) this.lexicalUpkeep.indexed(tableRows);
+        return;
+      } catch {
+        // Compaction can lose a commit race with a concurrent write; the data is intact and the
+        // next write tries again, so a record's write must not fail for it.
+        return;
+      }
+    }
+    if (due === 'index') {
+      try {
         await table.createIndex('doc_key', { config: Index.btree(), name: DOC_KEY_INDEX, replace: true });
         upkeep.indexed(await table.countRows());
+      } catch {
+        // As above; a lookup finds rows that are not indexed yet by scanning them.
       }
-    } catch {
-      // Compaction can lose a commit race with a concurrent write; the data is intact and the
-      // next write tries again, so a record's write must not fail for it. A lookup finds rows that
-      // are not indexed yet by scanning them.
     }
+    if (table === this.points && (await this.hasColumn(LEXICAL_COLUMN))) await this.lexicalUpkeep.wrote(table, rows);
   }
 
   async connect(): Promise<void> {
@@ -142,6 +161,7 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   async close(): Promise<void> {
+    await this.lexicalUpkeep.settled();
     this.points?.close();
     this.heads?.close();
     this.db?.close();
@@ -185,6 +205,23 @@ export class LanceDbBackend implements StoreBackend {
     this.spec = existing;
     await this.ensureDocKeyIndex(await this.pointsTable());
     await this.ensureDocKeyIndex(await this.headsTable());
+    await this.ensureLexicalIndex();
+  }
+
+  /** Tables with a lexical column get its full-text index here when it is missing. */
+  private async ensureLexicalIndex(): Promise<void> {
+    if (!(await this.hasColumn(LEXICAL_COLUMN))) return;
+    const table = await this.pointsTable();
+    const indices = await edge('list indices', () => table.listIndices());
+    if (!indices.some((index) => index.name === LEXICAL_INDEX)) {
+      await edge('create index', () => table.createIndex(LEXICAL_COLUMN, { config: lexicalIndexConfig(), name: LEXICAL_INDEX }));
+    }
+    // The index is taken as current: a restarted worker does not rebuild it on its first write.
+    this.lexicalUpkeep.indexed(await edge('count points', () => table.countRows()));
+  }
+
+  private async hasColumn(name: string): Promise<boolean> {
+    return (await this.pointsRowSchema()).fields.some((field) => field.name === name);
   }
 
   /** Tables created before the store indexed doc_key get their index here, once. */
@@ -309,16 +346,44 @@ export class LanceDbBackend implements StoreBackend {
     return stored;
   }
 
+  /**
+   * Dense: a vector search. Lexical: a full-text (BM25) search of the `text` column. Hybrid: both
+   * in one LanceDB query, fused by its RRF reranker (k = RRF_K); the filter applies to both before
+   * they are ranked.
+   */
   async search(query: SearchQuery): Promise<SearchHit[]> {
+    const plan = searchPlan(query);
     const table = await this.pointsTable();
-    const distance = this.spec?.distance ?? specOf(await table.schema()).distance;
-    let search = table.vectorSearch(Array.from(query.vector)).distanceType(toLanceDistance(distance)).limit(query.limit);
-    const where = whereOf(query);
+    const schema = await this.pointsRowSchema();
+    const distance = this.spec?.distance ?? specOf(schema).distance;
+    const columns = new Set(schema.fields.map((field) => field.name));
+    if (plan.mode !== 'dense' && !columns.has(LEXICAL_COLUMN)) {
+      throw new SystemError(
+        `lancedb table "${this.options.collection}" has no lexical text (created before lexical search): search it with mode dense, or fill a new collection`,
+        { code: 'store_lexical_missing' },
+      );
+    }
+    let where: string | undefined;
+    try {
+      where = whereOf(query, columns);
+    } catch (error) {
+      throw new SystemError(`lancedb table "${this.options.collection}": ${(error as Error).message}`, { code: 'store_filter_unsupported' });
+    }
+    const fts = { columns: [LEXICAL_COLUMN] };
+    let search: VectorQuery | ReturnType<Table['query']>;
+    if (plan.mode === 'lexical') {
+      search = table.query().fullTextSearch(plan.text, fts);
+    } else {
+      search = table.vectorSearch(Array.from(plan.vector)).distanceType(toLanceDistance(distance));
+      if (plan.mode === 'hybrid') search = search.fullTextSearch(plan.text, fts).rerank(await rrf());
+    }
+    search = search.limit(query.limit);
     if (where !== undefined) search = search.where(where);
     const rows = await edge('search', () => search.toArray());
     return rows.map((row: Record<string, unknown>) => {
       const point = fromRow(row);
-      return { id: point.id, score: toScore(distance, Number(row._distance)), payload: point.payload };
+      const score = plan.mode === 'dense' ? toScore(distance, Number(row._distance)) : plan.mode === 'lexical' ? Number(row._score) : Number(row._relevance_score);
+      return { id: point.id, score, payload: point.payload };
     });
   }
 

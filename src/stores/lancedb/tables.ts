@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Arrow from 'apache-arrow';
-import type { PointToWrite } from '../point-payload.js';
-import type { Distance, PointFilter, PointPayload, StoredPoint } from '../vector-store.js';
+import { lexicalText, type PointToWrite } from '../point-payload.js';
+import type { Distance, PointPayload, SearchFilter, StoredPoint } from '../vector-store.js';
 
 /**
  * apache-arrow as @lancedb/lancedb itself loads it (CommonJS). The package ships separate CommonJS
@@ -9,15 +9,25 @@ import type { Distance, PointFilter, PointPayload, StoredPoint } from '../vector
  * the other build is rebuilt row by row (or refused), which costs more than building it.
  */
 const requireFromLanceDb = createRequire(createRequire(import.meta.url).resolve('@lancedb/lancedb'));
-const { Bool, Field, FixedSizeList, Float32, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData } = requireFromLanceDb('apache-arrow') as typeof Arrow;
+const { Bool, Field, FixedSizeList, Float32, Float64, Int32, List, RecordBatch, Schema, Struct, Table, Utf8, makeData } = requireFromLanceDb('apache-arrow') as typeof Arrow;
 
 /**
  * LanceDB layout of one collection: `<collection>` holds the points, `<collection>_heads` the
  * guard records. Filterable payload fields are columns; the full payload is one JSON column, so
  * live fields from `payload_json` need no schema change.
+ *
+ * `text` is the point's lexical text (lexicalText: title and chunk text) under a full-text index;
+ * `categories`, `price` and `stock_status` copy payload fields for search filters, and are
+ * rewritten with the payload when a price or stock aspect arrives. Tables created before these
+ * columns existed are written without them (rows follow the table's own schema); a search that
+ * needs one of them says so (see LEXICAL_COLUMN).
  */
 export const METADATA_DISTANCE = 'ragsync.distance';
 export const METADATA_MODEL = 'ragsync.model_id';
+/** The column under the full-text index. */
+export const LEXICAL_COLUMN = 'text';
+/** Columns a search filter reads, by filter field. */
+const FILTER_COLUMNS = { category: 'categories', minPrice: 'price', maxPrice: 'price', stockStatus: 'stock_status' } as const;
 
 export function pointsSchema(dimension: number, distance: Distance, modelId: string): Arrow.Schema {
   return new Schema(
@@ -28,6 +38,10 @@ export function pointsSchema(dimension: number, distance: Distance, modelId: str
       new Field('doc_type', new Utf8(), false),
       new Field('store_id', new Int32(), false),
       new Field('chunk_index', new Int32(), false),
+      new Field(LEXICAL_COLUMN, new Utf8(), false),
+      new Field('categories', new List(new Field('item', new Utf8(), true)), false),
+      new Field('price', new Float64(), true),
+      new Field('stock_status', new Utf8(), true),
       new Field('vector', new FixedSizeList(dimension, new Field('item', new Float32(), true)), false),
       new Field('payload', new Utf8(), false),
     ],
@@ -49,7 +63,11 @@ export function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-export function whereOf(filter: PointFilter | undefined): string | undefined {
+/**
+ * The filter as a DataFusion predicate. `columns` are the table's: a filter on a column that an
+ * older table lacks is refused (TypeError) rather than answered as if nothing matched.
+ */
+export function whereOf(filter: SearchFilter | undefined, columns?: ReadonlySet<string>): string | undefined {
   const parts: string[] = [];
   if (filter?.tenant !== undefined) parts.push(`tenant = ${sqlString(filter.tenant)}`);
   if (filter?.docType !== undefined) parts.push(`doc_type = ${sqlString(filter.docType)}`);
@@ -58,7 +76,21 @@ export function whereOf(filter: PointFilter | undefined): string | undefined {
     if (!Number.isSafeInteger(filter.storeId)) throw new TypeError(`store id ${filter.storeId} is not an integer`);
     parts.push(`store_id = ${filter.storeId}`);
   }
+  for (const [field, column] of Object.entries(FILTER_COLUMNS)) {
+    if (filter?.[field as keyof typeof FILTER_COLUMNS] !== undefined && columns !== undefined && !columns.has(column)) {
+      throw new TypeError(`the table has no ${column} column (created before search filters on it): filter on ${field} needs a new collection`);
+    }
+  }
+  if (filter?.category !== undefined) parts.push(`array_has(categories, ${sqlString(filter.category)})`);
+  if (filter?.minPrice !== undefined) parts.push(`price >= ${finite(filter.minPrice)}`);
+  if (filter?.maxPrice !== undefined) parts.push(`price <= ${finite(filter.maxPrice)}`);
+  if (filter?.stockStatus !== undefined) parts.push(`stock_status = ${sqlString(filter.stockStatus)}`);
   return parts.length === 0 ? undefined : parts.join(' AND ');
+}
+
+function finite(value: number): string {
+  if (!Number.isFinite(value)) throw new TypeError(`${value} is not a finite number`);
+  return String(value);
 }
 
 /**
@@ -76,6 +108,35 @@ function strings(values: readonly string[]): Arrow.Data {
   const buffer = Buffer.allocUnsafe(bytes);
   for (let i = 0; i < values.length; i++) buffer.write(values[i]!, offsets[i]!, 'utf8');
   return makeData({ type: new Utf8(), length: values.length, nullCount: 0, valueOffsets: offsets, data: new Uint8Array(buffer.buffer, buffer.byteOffset, bytes) });
+}
+
+/** A column of strings where null is allowed. */
+function nullableStrings(values: ReadonlyArray<string | null>): Arrow.Data {
+  const data = strings(values.map((value) => value ?? ''));
+  const valid = validity(values.map((value) => value !== null));
+  return makeData({ type: new Utf8(), length: values.length, nullCount: valid.nulls, nullBitmap: valid.bits, valueOffsets: data.valueOffsets, data: data.values });
+}
+
+function nullableFloats(values: ReadonlyArray<number | null>): Arrow.Data {
+  const valid = validity(values.map((value) => value !== null));
+  return makeData({ type: new Float64(), length: values.length, nullCount: valid.nulls, nullBitmap: valid.bits, data: Float64Array.from(values, (value) => value ?? 0) });
+}
+
+/** A column of lists of strings (no null lists). */
+function stringLists(type: Arrow.List<Arrow.Utf8>, values: ReadonlyArray<readonly string[]>): Arrow.Data {
+  const offsets = new Int32Array(values.length + 1);
+  values.forEach((list, i) => (offsets[i + 1] = offsets[i]! + list.length));
+  return makeData({ type, length: values.length, nullCount: 0, valueOffsets: offsets, child: strings(values.flat()) as Arrow.Data<Arrow.Utf8> });
+}
+
+function validity(valid: readonly boolean[]): { bits: Uint8Array; nulls: number } {
+  const bits = new Uint8Array(Math.ceil(valid.length / 8));
+  let nulls = 0;
+  valid.forEach((ok, i) => {
+    if (ok) bits[i >> 3]! |= 1 << (i & 7);
+    else nulls += 1;
+  });
+  return { bits, nulls };
 }
 
 function ints(values: Int32Array): Arrow.Data {
@@ -117,6 +178,10 @@ export function pointsTable(schema: Arrow.Schema, points: readonly PointToWrite[
   const tenants: string[] = new Array(n);
   const docTypes: string[] = new Array(n);
   const payloads: string[] = new Array(n);
+  const texts: string[] = new Array(n);
+  const categories: string[][] = new Array(n);
+  const prices: Array<number | null> = new Array(n);
+  const stock: Array<string | null> = new Array(n);
   points.forEach((point, i) => {
     if (point.vector.length !== dimension) throw new TypeError(`point ${point.id} has ${point.vector.length} values, the table ${dimension}`);
     values.set(point.vector, i * dimension);
@@ -127,7 +192,12 @@ export function pointsTable(schema: Arrow.Schema, points: readonly PointToWrite[
     storeIds[i] = point.payload.store_id;
     chunkIndexes[i] = point.payload.chunk_index;
     payloads[i] = JSON.stringify(point.payload);
+    texts[i] = lexicalText(point.payload);
+    categories[i] = stringList(point.payload.categories);
+    prices[i] = typeof point.payload.price === 'number' && Number.isFinite(point.payload.price) ? point.payload.price : null;
+    stock[i] = typeof point.payload.stock_status === 'string' ? point.payload.stock_status : null;
   });
+  const categoriesType = schema.fields.find((field) => field.name === 'categories')?.type as Arrow.List<Arrow.Utf8> | undefined;
   const vectors = makeData({
     type: vectorType,
     length: n,
@@ -143,7 +213,16 @@ export function pointsTable(schema: Arrow.Schema, points: readonly PointToWrite[
     chunk_index: ints(chunkIndexes),
     vector: vectors,
     payload: strings(payloads),
+    // Built only for tables that have these columns (see table()).
+    ...(schema.fields.some((field) => field.name === LEXICAL_COLUMN) ? { [LEXICAL_COLUMN]: strings(texts) } : {}),
+    ...(categoriesType === undefined ? {} : { categories: stringLists(categoriesType, categories) }),
+    ...(schema.fields.some((field) => field.name === 'price') ? { price: nullableFloats(prices) } : {}),
+    ...(schema.fields.some((field) => field.name === 'stock_status') ? { stock_status: nullableStrings(stock) } : {}),
   });
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
 /**

@@ -1,9 +1,10 @@
 import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
 import { SystemError } from '../../core/errors.js';
 import type { PointChanges, StoreBackend } from '../guarded-store.js';
-import { headId } from '../point-payload.js';
+import { headId, lexicalText } from '../point-payload.js';
+import { searchPlan } from '../search-plan.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
-import type { CollectionSpec, Distance, HeadRecord, PointFilter, PointPayload, SearchHit, SearchQuery, StoredPoint } from '../vector-store.js';
+import { RRF_K, type CollectionSpec, type Distance, type HeadRecord, type PointFilter, type PointPayload, type SearchHit, type SearchQuery, type StoredPoint } from '../vector-store.js';
 import { qdrantCall } from './errors.js';
 import { deadHeadsFilter, docFilter, docFilterExcept, liveHeadsFilter, toQdrantFilter } from './filters.js';
 
@@ -20,6 +21,14 @@ const DISTANCES: Record<Distance, Schemas['Distance']> = { cosine: 'Cosine', dot
 const PAGE = 256;
 /** Collection metadata key holding the embedding model id. */
 const MODEL_METADATA = 'ragsync_model_id';
+/**
+ * The sparse vector of each point's lexical text (lexicalText), computed by Qdrant itself from the
+ * text with its `qdrant/bm25` model (server-side BM25 of recent Qdrant; the store is checked
+ * against the 1.19 API); the collection applies IDF (`modifier: idf`), which makes the scores BM25.
+ */
+const LEXICAL_VECTOR = 'bm25';
+const BM25_MODEL = 'qdrant/bm25';
+const bm25 = (text: string): Schemas['Document'] => ({ text, model: BM25_MODEL });
 
 /** Payload indexes of the points collection (docs/design.md §3): tenant first, as Qdrant's tenant key. */
 const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
@@ -28,6 +37,9 @@ const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
   ['entity_type', 'keyword'],
   ['doc_type', 'keyword'],
   ['store_id', 'integer'],
+  ['categories', 'keyword'],
+  ['price', 'float'],
+  ['stock_status', 'keyword'],
 ];
 
 /**
@@ -40,6 +52,12 @@ export class QdrantBackend implements StoreBackend {
   private readonly client: QdrantClient;
   private readonly heads: string;
   private spec: CollectionSpec | undefined;
+  /**
+   * Whether the points collection has the lexical sparse vector. Collections created before it
+   * existed have none (the store does not reconfigure a collection): their points are written
+   * without it, and a lexical or hybrid search of them is refused. Undefined until read.
+   */
+  private lexical: boolean | undefined;
 
   constructor(private readonly options: QdrantStoreOptions) {
     // No I/O here; the compatibility check would call the server from the constructor.
@@ -67,6 +85,7 @@ export class QdrantBackend implements StoreBackend {
     const { collection } = this.options;
     const created = await this.createIfMissing(collection, {
       vectors: { size: spec.dimension, distance: DISTANCES[spec.distance] },
+      sparse_vectors: { [LEXICAL_VECTOR]: { modifier: 'idf' } },
       metadata: { [MODEL_METADATA]: spec.modelId },
     });
     if (created) {
@@ -86,6 +105,7 @@ export class QdrantBackend implements StoreBackend {
         { code: 'store_dimension_mismatch' },
       );
     }
+    this.lexical = info.config.params.sparse_vectors?.[LEXICAL_VECTOR] !== undefined;
     const recorded = (info.config.metadata as Record<string, unknown> | null | undefined)?.[MODEL_METADATA];
     if (typeof recorded === 'string' && recorded !== spec.modelId) {
       throw new SystemError(
@@ -143,7 +163,17 @@ export class QdrantBackend implements StoreBackend {
     const operations: Schemas['UpdateOperation'][] = [];
     if (changes.upserts.length > 0) {
       // JSON has no float32 arrays: plain numbers (a Float32Array would serialise as an object).
-      operations.push({ upsert: { points: changes.upserts.map((p) => ({ id: p.id, vector: Array.from(p.vector), payload: p.payload })) } });
+      // The lexical vector goes as its text: Qdrant computes the BM25 sparse vector on its side.
+      const lexical = await this.hasLexical();
+      operations.push({
+        upsert: {
+          points: changes.upserts.map((p) => ({
+            id: p.id,
+            vector: lexical ? { '': Array.from(p.vector), [LEXICAL_VECTOR]: bm25(lexicalText(p.payload)) } : Array.from(p.vector),
+            payload: p.payload,
+          })),
+        },
+      });
     }
     if (changes.replace.length > 0) {
       const filter = changes.replace.length === 1 ? docFilterExcept(changes.replace[0]!.docKey, changes.replace[0]!.keepIds) : { should: changes.replace.map((r) => docFilterExcept(r.docKey, r.keepIds)) };
@@ -154,17 +184,41 @@ export class QdrantBackend implements StoreBackend {
     await qdrantCall('write points', () => this.client.batchUpdate(this.options.collection, { wait: true, operations }));
   }
 
+  /**
+   * One Query API request. Dense: nearest to the vector. Lexical: BM25 by the sparse vector of the
+   * query's text. Hybrid: both as prefetches of `limit` points each, fused by Qdrant with RRF
+   * (k = RRF_K); the filter applies to both prefetches.
+   */
   async search(query: SearchQuery): Promise<SearchHit[]> {
+    const plan = searchPlan(query);
+    if (plan.mode !== 'dense' && !(await this.hasLexical())) {
+      throw new SystemError(
+        `qdrant collection "${this.options.collection}" has no ${LEXICAL_VECTOR} sparse vector (created before lexical search): search it with mode dense, or fill a new collection`,
+        { code: 'store_lexical_missing' },
+      );
+    }
     const filter = toQdrantFilter(query);
+    const filtered = filter === undefined ? {} : { filter };
+    const dense = (vector: ArrayLike<number>) => ({ query: Array.from(vector) });
+    const lexical = (text: string) => ({ query: bm25(text), using: LEXICAL_VECTOR });
+    const request: Schemas['QueryRequest'] =
+      plan.mode === 'dense'
+        ? dense(plan.vector)
+        : plan.mode === 'lexical'
+          ? lexical(plan.text)
+          : { prefetch: [{ ...dense(plan.vector), limit: query.limit, ...filtered }, { ...lexical(plan.text), limit: query.limit, ...filtered }], query: { rrf: { k: RRF_K } } };
     const response = await qdrantCall('query points', () =>
-      this.client.query(this.options.collection, {
-        query: Array.from(query.vector),
-        limit: query.limit,
-        with_payload: true,
-        ...(filter === undefined ? {} : { filter }),
-      }),
+      this.client.query(this.options.collection, { ...request, limit: query.limit, with_payload: true, ...filtered }),
     );
     return response.points.map((point) => ({ id: String(point.id), score: point.score, payload: point.payload as PointPayload }));
+  }
+
+  private async hasLexical(): Promise<boolean> {
+    if (this.lexical === undefined) {
+      const info = await qdrantCall('get collection', () => this.client.getCollection(this.options.collection));
+      this.lexical = info.config.params.sparse_vectors?.[LEXICAL_VECTOR] !== undefined;
+    }
+    return this.lexical;
   }
 
   async docPoints(docKey: string): Promise<StoredPoint[]> {

@@ -79,4 +79,35 @@ describe.each<StoreKind>(['lancedb', 'qdrant'])('1,000 mixed entities indexed in
     expect(filtered.length).toBeGreaterThan(0);
     expect(filtered.every((h) => h.payload.doc_type === 'policy')).toBe(true);
   });
+
+  it('answers in every mode with one hit per document, and finds a product by its SKU lexically', async () => {
+    const { embedder } = await createEmbedder(harness.config.embedder);
+    for (const mode of ['dense', 'lexical', 'hybrid'] as const) {
+      const hits = await searchIndex(embedder, store, 'how do you protect my personal data and privacy', { tenant: 'mixed', limit: 5, mode });
+      expect(hits.length).toBeGreaterThan(0);
+      expect(new Set(hits.map((h) => h.payload.doc_key)).size).toBe(hits.length);
+      expect(hits.every((h) => h.others.every((o) => o.payload.doc_key === h.payload.doc_key))).toBe(true);
+    }
+    const product = lines.find((line) => line.type === 'product')!;
+    const lexical = await searchIndex(embedder, store, product.id, { tenant: 'mixed', limit: 3, mode: 'lexical' });
+    expect(lexical[0]?.payload.entity_id).toBe(product.id);
+    // Fused, the product's 1/(k + 1) from BM25 equals what the first dense hit gets from the vectors:
+    // which leads depends on their ranks in the other ranking.
+    const hybrid = await searchIndex(embedder, store, product.id, { tenant: 'mixed', limit: 3, mode: 'hybrid' });
+    expect(hybrid.slice(0, 2).map((h) => h.payload.entity_id)).toContain(product.id);
+  });
+
+  it('filters products by category, price range and stock status', async () => {
+    const { embedder } = await createEmbedder(harness.config.embedder);
+    const products = lines.filter((line) => line.type === 'product').map((line) => line.data as { categories: string[]; price: number; stock_status: string });
+    const category = products[0]!.categories[0]!;
+    const hits = await searchIndex(embedder, store, 'sturdy and practical', { tenant: 'mixed', limit: 10, category, minPrice: 50, maxPrice: 200, stock: 'in_stock' });
+    expect(hits.length).toBeGreaterThan(0);
+    for (const hit of hits) {
+      expect(hit.payload.categories).toContain(category);
+      expect(hit.payload.price).toBeGreaterThanOrEqual(50);
+      expect(hit.payload.price).toBeLessThanOrEqual(200);
+      expect(hit.payload.stock_status).toBe('in_stock');
+    }
+  });
 });

@@ -2,12 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '@lancedb/lancedb';
+import { Schema } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { createLanceDbStore } from '../../../src/stores/lancedb/index.js';
-import { makeVectorSet } from '../../support/vector-sets.js';
-import { runVectorStoreConformance, SPEC } from './conformance.js';
+import { pointsSchema } from '../../../src/stores/lancedb/tables.js';
+import { makeVectorSet, vectorNear } from '../../support/vector-sets.js';
+import { runVectorStoreConformance, SPEC, type StoreHarness } from './conformance.js';
+import { runHybridSearchConformance } from './hybrid-conformance.js';
 
-runVectorStoreConformance({
+const harness: StoreHarness = {
   name: 'LanceDB',
   async setup() {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));
@@ -16,7 +19,10 @@ runVectorStoreConformance({
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   },
-});
+};
+
+runVectorStoreConformance(harness);
+runHybridSearchConformance(harness);
 
 describe('when the LanceDB tables are compacted and their indexes rebuilt between writes', () => {
   it('keeps every document, version, vector and payload intact', async () => {
@@ -48,13 +54,13 @@ describe('when the LanceDB tables are compacted and their indexes rebuilt betwee
   });
 });
 
-describe('the doc_key indexes of a LanceDB collection', () => {
+describe('the doc_key and full-text indexes of a LanceDB collection', () => {
   it('are created with the tables, and for tables that lack them when a store opens them', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));
     const indexedColumns = async () => {
       const db = await connect(dir);
       try {
-        const of = async (name: string) => (await (await db.openTable(name)).listIndices()).map((index) => index.columns);
+        const of = async (name: string) => (await (await db.openTable(name)).listIndices()).map((index) => index.columns).sort();
         return [await of('chunks'), await of('chunks_heads')];
       } finally {
         db.close();
@@ -66,10 +72,11 @@ describe('the doc_key indexes of a LanceDB collection', () => {
       await first.ensureCollection(SPEC);
       await first.applyVectorSet(makeVectorSet({ entityId: 'lamp', version: 1n }));
       await first.close();
-      expect(await indexedColumns()).toEqual([[['doc_key']], [['doc_key']]]);
+      expect(await indexedColumns()).toEqual([[['doc_key'], ['text']], [['doc_key']]]);
 
       const db = await connect(dir);
       for (const name of ['chunks', 'chunks_heads']) await (await db.openTable(name)).dropIndex('doc_key_idx');
+      await (await db.openTable('chunks')).dropIndex('text_idx');
       db.close();
       expect(await indexedColumns()).toEqual([[], []]);
 
@@ -78,8 +85,34 @@ describe('the doc_key indexes of a LanceDB collection', () => {
       await second.ensureCollection(SPEC);
       expect((await second.getDocument(makeVectorSet({ entityId: 'lamp', version: 1n }).doc_key)).head?.version).toBe(1n);
       await second.close();
-      expect(await indexedColumns()).toEqual([[['doc_key']], [['doc_key']]]);
+      expect(await indexedColumns()).toEqual([[['doc_key'], ['text']], [['doc_key']]]);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a LanceDB table created before lexical search', () => {
+  it('is still written and searched by its vectors, and a lexical search or new filter of it is refused by name', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));
+    const added = new Set(['text', 'categories', 'price', 'stock_status']);
+    const full = pointsSchema(SPEC.dimension, SPEC.distance, SPEC.modelId);
+    const db = await connect(dir);
+    await db.createEmptyTable('chunks', new Schema(full.fields.filter((field) => !added.has(field.name)), full.metadata));
+    db.close();
+    const store = createLanceDbStore({ path: dir, collection: 'chunks', indexEveryRows: 1 });
+    try {
+      await store.connect();
+      await store.ensureCollection(SPEC);
+      const set = makeVectorSet({ entityId: 'lamp', version: 1n, payload: { price: 5 } });
+      expect(await store.applyVectorSet(set)).toEqual({ applied: true });
+      await store.applyAspect({ docKey: set.doc_key, aspect: 'product_price', version: 2n, fields: { price: 6 } });
+      const hits = await store.search({ mode: 'dense', text: 'lamp', vector: vectorNear(0, SPEC.dimension), limit: 5 });
+      expect(hits.map((hit) => hit.payload.price)).toEqual([6, 6]);
+      await expect(store.search({ mode: 'hybrid', text: 'lamp', vector: vectorNear(0, SPEC.dimension), limit: 5 })).rejects.toMatchObject({ code: 'store_lexical_missing', errorClass: 'system' });
+      await expect(store.search({ mode: 'dense', vector: vectorNear(0, SPEC.dimension), limit: 5, maxPrice: 10 })).rejects.toMatchObject({ code: 'store_filter_unsupported' });
+    } finally {
+      await store.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

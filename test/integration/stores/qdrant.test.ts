@@ -6,7 +6,8 @@ import type { VectorStore } from '../../../src/stores/vector-store.js';
 import { loadQdrantApiSchema } from '../../support/qdrant-server/api-schema.js';
 import { startQdrantServer, type QdrantTestServer } from '../../support/qdrant-server/server.js';
 import { createValidators } from '../../support/qdrant-server/validator.js';
-import { runVectorStoreConformance, SPEC } from './conformance.js';
+import { runVectorStoreConformance, SPEC, type StoreHarness } from './conformance.js';
+import { runHybridSearchConformance } from './hybrid-conformance.js';
 import { makeVectorSet } from '../../support/vector-sets.js';
 
 const API_KEY = 'test-key-7d1f';
@@ -34,7 +35,7 @@ afterEach(() => {
 const uniqueCollection = () => `t_${randomBytes(5).toString('hex')}`;
 const storeOn = (collection: string, apiKey = API_KEY): VectorStore => createQdrantStore({ url: server.url, apiKey, collection });
 
-runVectorStoreConformance({
+const harness: StoreHarness = {
   name: 'Qdrant',
   async setup() {
     const collection = uniqueCollection();
@@ -46,7 +47,10 @@ runVectorStoreConformance({
       },
     };
   },
-});
+};
+
+runVectorStoreConformance(harness);
+runHybridSearchConformance(harness);
 
 describe('the Qdrant store against its server', () => {
   it('creates the payload indexes with tenant as the tenant key', async () => {
@@ -62,9 +66,49 @@ describe('the Qdrant store against its server', () => {
       entity_type: { data_type: 'keyword', points: 0 },
       doc_type: { data_type: 'keyword', points: 0 },
       store_id: { data_type: 'integer', points: 0 },
+      categories: { data_type: 'keyword', points: 0 },
+      price: { data_type: 'float', points: 0 },
+      stock_status: { data_type: 'keyword', points: 0 },
     });
     expect(server.engine.collection(`${collection}_heads`).params.vectors).toEqual({});
     expect((await server.engine.info(`${collection}_heads`)).payload_schema).toEqual({ live: { data_type: 'bool', points: 0 } });
+  });
+
+  it('creates the points collection with a BM25 sparse vector whose IDF Qdrant applies', async () => {
+    const collection = uniqueCollection();
+    const store = storeOn(collection);
+    await store.connect();
+    await store.ensureCollection(SPEC);
+    expect(server.engine.collection(collection).params.sparse_vectors).toEqual({ bm25: { modifier: 'idf' } });
+    await store.applyVectorSet(makeVectorSet({ entityId: 'lamp', version: 1n, dimension: 8 }));
+    // The text goes to Qdrant, which computes the sparse vector with its own BM25 model.
+    const upsert = server.requests.find((request) => request.operationId === 'batch_update')!.body as { operations: Array<{ upsert?: { points: Array<{ vector: Record<string, unknown> }> } }> };
+    expect(upsert.operations[0]!.upsert!.points[0]!.vector.bm25).toEqual({ text: 'Item lamp v1\nItem lamp v1, part 1: sturdy walnut shelving for small rooms.', model: 'qdrant/bm25' });
+  });
+
+  describe('when the collection was created before lexical search', () => {
+    it('writes and searches it by vectors, and refuses a lexical or hybrid search by name', async () => {
+      const collection = uniqueCollection();
+      const created = await fetch(`${server.url}/collections/${collection}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', 'api-key': API_KEY },
+        body: JSON.stringify({ vectors: { size: SPEC.dimension, distance: 'Cosine' }, metadata: { ragsync_model_id: SPEC.modelId } }),
+      });
+      expect(created.status).toBe(200);
+      const store = storeOn(collection);
+      await store.connect();
+      await store.ensureCollection(SPEC);
+      expect(await store.applyVectorSet(makeVectorSet({ entityId: 'lamp', version: 1n, dimension: 8 }))).toEqual({ applied: true });
+      const vector = Array.from({ length: SPEC.dimension }, (_, i) => (i === 0 ? 1 : 0));
+      expect(await store.search({ mode: 'dense', vector, limit: 5 })).toHaveLength(2);
+      await expect(store.search({ mode: 'hybrid', text: 'lamp', vector, limit: 5 })).rejects.toMatchObject({ code: 'store_lexical_missing', errorClass: 'system' });
+      // A search-only process learns it from the collection.
+      const reader = storeOn(collection);
+      await reader.connect();
+      await expect(reader.search({ mode: 'lexical', text: 'lamp', limit: 5 })).rejects.toMatchObject({ code: 'store_lexical_missing' });
+      await server.engine.drop(collection);
+      await server.engine.drop(`${collection}_heads`);
+    });
   });
 
   describe('when the API key is wrong', () => {

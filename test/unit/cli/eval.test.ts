@@ -100,9 +100,50 @@ describe('ragsync eval', () => {
   it('prints recall@1, recall@5 and MRR of the queries against the index', async () => {
     const { code, out } = await evalCli(evalFile('found.jsonl', findable));
     expect(code).toBe(0);
-    expect(out).toContain(`2 queries from ${join(dir, 'found.jsonl')} against LanceDB at ${ENV.LANCEDB_PATH}, table eval_test (embedder hashing-`);
+    expect(out).toContain(`2 queries from ${join(dir, 'found.jsonl')} against LanceDB at ${ENV.LANCEDB_PATH}, table eval_test (hybrid search, embedder hashing-`);
     expect(out).toContain('recall@1 1.000   recall@5 1.000   MRR 1.000   (2 queries)');
     expect(out).toContain('no misses');
+  });
+
+  it('searches in the mode --mode names, over the mode of the configuration', async () => {
+    const file = evalFile('modes.jsonl', findable);
+    for (const mode of ['dense', 'lexical', 'hybrid']) {
+      const { code, out } = await evalCli(file, '--mode', mode);
+      expect(code).toBe(0);
+      expect(out).toContain(`table eval_test (${mode} search, embedder hashing-`);
+      expect(out).toContain('recall@1 1.000');
+    }
+    vi.stubEnv('RAGSYNC_SEARCH_MODE', 'lexical');
+    try {
+      expect((await evalCli(file)).out).toContain('(lexical search, embedder');
+      const report = JSON.parse((await evalCli(file, '--json', '--mode', 'dense')).out) as { mode: string };
+      expect(report.mode).toBe('dense');
+    } finally {
+      vi.stubEnv('RAGSYNC_SEARCH_MODE', '');
+    }
+  });
+
+  it('finds a product by its SKU lexically', async () => {
+    const { out } = await evalCli(evalFile('sku.jsonl', [{ query: 'FH-4002', expect: ['demo/product/FH-4002/1'] }]), '--mode', 'lexical');
+    expect(out).toContain('recall@1 1.000');
+  });
+
+  it('names RAGSYNC_SEARCH_MODE when it holds no mode', async () => {
+    vi.stubEnv('RAGSYNC_SEARCH_MODE', 'fuzzy');
+    try {
+      const { code, err } = await evalCli(evalFile('env-mode.jsonl', findable));
+      // A configuration error, as for every other variable.
+      expect(code).toBe(2);
+      expect(err).toContain('RAGSYNC_SEARCH_MODE (search.mode)');
+    } finally {
+      vi.stubEnv('RAGSYNC_SEARCH_MODE', '');
+    }
+  });
+
+  it('refuses an unknown --mode as a usage error', async () => {
+    const { code, err } = await evalCli(evalFile('mode.jsonl', findable), '--mode', 'fuzzy');
+    expect(code).toBe(2);
+    expect(err).toContain("Allowed choices are dense, lexical, hybrid");
   });
 
   it('names each miss with what was expected and what came first', async () => {

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, rankDocuments, scoreQuery } from '../../../src/retrieval/metrics.js';
+import { evaluate, scoreQuery } from '../../../src/retrieval/metrics.js';
 import { formatReport, reportJson } from '../../../src/retrieval/report.js';
 
 const query = (text: string, expect: string[], tags: string[] = []) => ({ query: text, expect, tags });
 
-describe('ranking documents from chunk hits', () => {
-  it('counts several chunks of one document once, at the rank of the best of them', () => {
-    expect(rankDocuments(['d/tent', 'd/tent', 'd/faq', 'd/tent', 'd/mat', 'd/faq'])).toEqual(['d/tent', 'd/faq', 'd/mat']);
-  });
-
+describe('ranking a query', () => {
   it('ranks a query by its first expected document, any of several', () => {
     expect(scoreQuery(query('q', ['d/returns', 'd/footer']), ['d/faq', 'd/footer', 'd/returns']).rank).toBe(2);
     expect(scoreQuery(query('q', ['d/returns']), ['d/faq', 'd/terms']).rank).toBeNull();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
-import { describeError } from '../../core/errors.js';
+import { describeError, findRagsyncError } from '../../core/errors.js';
 import { fetchModel } from '../../embedders/model-fetch.js';
 import { isModelFolder } from '../../embedders/model-files.js';
 import { createKafka } from '../../kafka/client.js';
@@ -135,8 +135,21 @@ chooses the lexical hashing embedder instead, EMBEDDING_URL an OpenAI-compatible
         const queriesFile = join(PROJECT_ROOT, 'samples', 'queries.json');
         const queries = existsSync(queriesFile) ? (JSON.parse(readFileSync(queriesFile, 'utf8')) as SampleQuery[]) : [];
         let misses = 0;
+        let mode = config.search.mode;
+        const search = async (query: string) => {
+          try {
+            return await searchIndex(embedder, store, query, { limit: 3, mode });
+          } catch (error) {
+            // A table an earlier version of the demo filled has vectors only.
+            if (mode === 'dense' || findRagsyncError(error)?.code !== 'store_lexical_missing') throw error;
+            const rebuild = config.store.qdrantUrl ? 'set a new RAGSYNC_COLLECTION' : `remove ${config.store.lancedbPath}`;
+            say(`\n${describeError(error)}; searching by vectors only (${rebuild} to rebuild it with lexical search)`);
+            mode = 'dense';
+            return searchIndex(embedder, store, query, { limit: 3, mode });
+          }
+        };
         for (const q of queries) {
-          const hits = await searchIndex(embedder, store, q.query, { limit: 3 });
+          const hits = await search(q.query);
           const top = hits[0]?.payload;
           const found = q.expect_entity_id === undefined || top?.entity_id === q.expect_entity_id;
           if (!found) misses += 1;

@@ -25,7 +25,7 @@ export interface SearchOptions {
  */
 export async function searchIndex(embedder: Embedder, store: VectorStore, query: string, options: SearchOptions): Promise<DocumentHit[]> {
   const mode = options.mode ?? 'hybrid';
-  const vector = mode === 'lexical' ? undefined : (await embedder.embed([query]))[0];
+  const vector = mode === 'lexical' ? undefined : (await embedder.embed([`${embedder.queryPrefix ?? ''}${query}`]))[0];
   const hits = await store.search({
     mode,
     text: query,

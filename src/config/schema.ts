@@ -133,7 +133,10 @@ export const configSchema = z.object({
     batchSize: z.number().int().positive().default(64),
     batchWaitMs: z.number().int().nonnegative().default(20),
     timeoutMs: z.number().int().positive().default(30_000),
-    modelDir: z.string().default('models/all-minilm-l6-v2'),
+    /** The local ONNX model by name (LOCAL_MODELS in src/embedders/model-files.ts). */
+    localModel: z.enum(['minilm', 'bge-small-en']).default('minilm'),
+    /** Its folder; empty means `models/<the model's folder>`. */
+    modelDir: z.string().default(''),
   }),
   store: z.object({
     qdrantUrl: z.string().url().optional(),

@@ -38,6 +38,10 @@ export class MicroBatcher implements Embedder {
   private closing = false;
   private readonly maxConcurrent: number;
 
+  get queryPrefix(): string | undefined {
+    return this.inner.queryPrefix;
+  }
+
   constructor(
     readonly inner: Embedder,
     private readonly options: MicroBatcherOptions,

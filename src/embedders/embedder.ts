@@ -25,6 +25,11 @@ export interface Embedder {
   /** `lexical`: similarity reflects shared words only; `semantic`: a trained model. */
   readonly kind: 'lexical' | 'semantic';
   embed(texts: string[]): Promise<Float32Array[]>;
+  /**
+   * Put before a search query, never before a document: models trained for asymmetric retrieval
+   * (BGE) expect their query instruction. Undefined for the others.
+   */
+  readonly queryPrefix?: string;
   /** The model's own tokenizer, when it has one, so chunk sizes match what the model sees. */
   readonly tokenizer?: EmbedderTokenizer;
   /** Releases sessions, sockets and native memory. Idempotent. */

@@ -18,7 +18,8 @@ export { CachedEmbedder, embedWithCache, type EmbeddingStats, type HashedText } 
 export { fetchModel, type FetchModelOptions, type FetchModelResult } from './model-fetch.js';
 export { vectorToBytes, bytesToVector } from './vector-bytes.js';
 export { checkSimilarity, cosine, SIMILARITY_PROBE } from './similarity-check.js';
-export { isModelFolder, MINILM } from './model-files.js';
+export { isModelFolder, LOCAL_MODEL_NAMES, LOCAL_MODELS, localModelDir, MINILM } from './model-files.js';
+import { localModelDir } from './model-files.js';
 
 export type EmbedderConfig = Config['embedder'];
 
@@ -44,13 +45,13 @@ export interface CreatedEmbedder {
  * the ONNX folder is missing or broken, and the endpoint's classified errors from its probe.
  */
 export async function createEmbedder(config: EmbedderConfig): Promise<CreatedEmbedder> {
-  const modelDir = resolve(config.modelDir);
+  const modelDir = resolve(localModelDir(config));
   let kind = config.kind;
   let why: string;
   let fallback = false;
   if (kind === 'auto') {
     if (config.url) [kind, why] = ['openai', 'EMBEDDING_URL is set'];
-    else if (isModelFolder(modelDir)) [kind, why] = ['onnx', `a model is in ${config.modelDir}`];
+    else if (isModelFolder(modelDir)) [kind, why] = ['onnx', `a model is in ${localModelDir(config)}`];
     else {
       [kind, why] = ['hashing', `EMBEDDING_URL is not set and no model is in ${config.modelDir} (\`ragsync model fetch\` gets one)`];
       fallback = true;

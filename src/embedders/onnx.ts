@@ -19,8 +19,9 @@ export interface OnnxEmbedderOptions {
 let loadLock: Promise<unknown> = Promise.resolve();
 
 /**
- * A local sentence-embedding model (all-MiniLM-L6-v2 quantized by default) run on the CPU with
- * Transformers.js and onnxruntime-node: mean pooling over the last hidden state, L2-normalised,
+ * A local sentence-embedding model (all-MiniLM-L6-v2 quantized by default, or another of
+ * LOCAL_MODELS) run on the CPU with Transformers.js and onnxruntime-node: the model's pooling
+ * (mean over the last hidden state, or its [CLS] state), L2-normalised,
  * texts truncated at the model's limit. Nothing is ever downloaded at run time: remote models are
  * off, and the folder must exist (`ragsync model fetch`).
  *
@@ -37,6 +38,8 @@ export class OnnxEmbedder implements Embedder {
   readonly tokenizer: EmbedderTokenizer;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly pooling: 'mean' | 'cls';
+  readonly queryPrefix: string | undefined;
 
   private constructor(
     private readonly extractor: FeatureExtractionPipeline,
@@ -45,6 +48,8 @@ export class OnnxEmbedder implements Embedder {
   ) {
     this.id = info.id;
     this.dimension = info.dimension;
+    this.pooling = info.pooling ?? 'mean';
+    this.queryPrefix = info.queryPrefix;
     this.tokenizer = {
       id: `${info.id}/tokenizer`,
       count: (text) => extractor.tokenizer.encode(text, { add_special_tokens: false }).length,
@@ -90,7 +95,7 @@ export class OnnxEmbedder implements Embedder {
       let data: Float32Array;
       let dims: number[];
       try {
-        const tensor = await this.extractor(batch, { pooling: 'mean', normalize: true });
+        const tensor = await this.extractor(batch, { pooling: this.pooling, normalize: true });
         data = tensor.data as Float32Array;
         dims = tensor.dims;
       } catch (cause) {

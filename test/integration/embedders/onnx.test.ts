@@ -84,3 +84,36 @@ describe('the local ONNX model', () => {
     }
   });
 });
+
+/** The second local model, chosen by name: its own folder, CLS pooling and query instruction. */
+describe('the bge-small-en model', () => {
+  const root = mkdtempSync(join(tmpdir(), 'ragsync-model-'));
+  let embedder: OnnxEmbedder;
+
+  beforeAll(async () => {
+    const program = new Command('ragsync').exitOverride();
+    registerModelCommand(program);
+    await program.parseAsync(['node', 'ragsync', 'model', 'fetch', '--name', 'bge-small-en', '--dir', join(root, 'bge'), '--json']);
+    embedder = await OnnxEmbedder.load({ modelDir: join(root, 'bge') });
+  }, 120_000);
+
+  afterAll(async () => {
+    await embedder?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('describes itself with its pooling and query instruction, and embeds 384 normalised dimensions', async () => {
+    const info = JSON.parse(readFileSync(join(root, 'bge', MODEL_FILES.info), 'utf8')) as ModelInfo;
+    expect(info).toMatchObject({ id: 'onnx:bge-small-en-v1.5-q', dimension: 384, maxTokens: 512, pooling: 'cls', queryPrefix: expect.stringMatching(/^Represent this sentence/) });
+    expect(embedder.queryPrefix).toBe(info.queryPrefix);
+    const [v] = await embedder.embed(['a waterproof jacket with taped seams']);
+    expect(v).toHaveLength(384);
+    expect(Math.sqrt(v!.reduce((s, x) => s + x * x, 0))).toBeCloseTo(1, 4);
+  });
+
+  it('ranks a returns-policy passage above a laptop description for a question about returns', async () => {
+    const check = await checkSimilarity(embedder);
+    expect(check.ordered).toBe(true);
+    expect(check.normError).toBeLessThan(1e-4);
+  });
+});

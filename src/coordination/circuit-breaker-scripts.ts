@@ -62,7 +62,7 @@ return {'half_open', 0, wait, '', transition}
 `;
 
 /** KEYS[1] = state hash; ARGV = now|'', outcome (success|failure|neutral), threshold, openMs, idleTtlMs, probeId|''.
- *  Returns {state, transition ''|'opened'|'reopened'|'closed', failures}. */
+ *  Returns {state, transition ''|'opened'|'reopened'|'closed', failures, waitMs until half-open (0 unless open)}. */
 export const REPORT_LUA = `${LUA_NOW}
 local key = KEYS[1]
 local outcome = ARGV[2]
@@ -87,14 +87,15 @@ if state == 'half_open' then
   end
   if outcome == 'failure' then
     open()
-    return {'open', 'reopened', 0}
+    return {'open', 'reopened', 0, openMs}
   end
   redis.call('HDEL', key, 'p:' .. probeId)
   return {'half_open', '', 0}
 end
 if state == 'open' then
   -- Answers to calls made before it opened neither extend nor end the open time.
-  return {'open', '', 0}
+  local untilMs = tonumber(redis.call('HGET', key, 'until')) or now
+  return {'open', '', 0, math.max(0, untilMs - now)}
 end
 if outcome == 'success' then
   redis.call('DEL', key)
@@ -104,7 +105,7 @@ if outcome == 'failure' then
   local failures = redis.call('HINCRBY', key, 'failures', 1)
   if failures >= threshold then
     open()
-    return {'open', 'opened', failures}
+    return {'open', 'opened', failures, openMs}
   end
   redis.call('PEXPIRE', key, ttl)
   return {'closed', '', failures}

@@ -179,6 +179,15 @@ export class RedisCircuitBreaker {
     return result;
   }
 
+  /**
+   * How long `target` stays open as this process last saw it (an acquire refused, or a report that
+   * left it open); 0 when it was not seen open or the open time is over.
+   */
+  openWait(target: string): number {
+    const until = this.knownOpen.get(target);
+    return until === undefined ? 0 : Math.max(0, until - Date.now());
+  }
+
   /** The shared state as it is now (an open circuit past its open time reads half-open). */
   async state(target: string): Promise<CircuitSnapshot> {
     const call = this.peekScript(this.key(target), this.now());
@@ -201,7 +210,7 @@ export class RedisCircuitBreaker {
   async report(permit: CircuitPermit, outcome: BreakerOutcome, error?: unknown): Promise<CircuitState | undefined> {
     const s = this.settings;
     const target = permit.target;
-    let reply: [string, string, number];
+    let reply: [string, string, number, number?];
     try {
       const call = this.reportScript(this.key(target), this.now(), outcome, s.failureThreshold, s.openMs, s.idleTtlMs, permit.probeId ?? '');
       reply = (await withDeadline(call, s.redisTimeoutMs, 'circuit breaker')) as typeof reply;
@@ -210,12 +219,14 @@ export class RedisCircuitBreaker {
       this.warning.warn({ target, err: describeError(redisError) }, 'circuit breaker: Redis unavailable, outcome not recorded');
       return undefined;
     }
-    const [luaState, transition, failures] = reply;
+    const [luaState, transition, failures, waitMs] = reply;
     const state = fromLua(luaState);
     this.show(target, state);
+    // Open, whether this outcome opened it or it was already: remembered for `openWait` (and
+    // honoured without Redis, see `withoutRedis`).
+    if (state === 'open') this.knownOpen.set(target, Date.now() + (waitMs ?? s.openMs));
     const reason = error === undefined ? undefined : describeError(error);
     if (transition === 'opened' || transition === 'reopened') {
-      this.knownOpen.set(target, Date.now() + s.openMs);
       const message = transition === 'opened' ? `circuit opened: ${failures} consecutive failures` : 'circuit opened again: the probe failed';
       this.options.logger?.error({ target, failures, openMs: s.openMs, reason }, `${message}; no calls to ${target} for ${Math.round(s.openMs / 1000)} s`);
     } else if (transition === 'closed') {

@@ -77,6 +77,29 @@ describe('the circuit breaker shared through Redis', () => {
     expect(await metrics.registry.metrics()).toContain('ragsync_circuit_state{target="qdrant"} 2');
   });
 
+  it('tells how long the circuit stays open after the report that opened it, a late answer while open, and a failed probe', async () => {
+    const a = replica();
+    const b = replica();
+    const late = permitOf(await b.acquire('qdrant'));
+    expect(a.openWait('qdrant')).toBe(0);
+    await failTimes(a, 'qdrant', 4);
+    expect(a.openWait('qdrant')).toBe(0);
+    expect(await a.failure(permitOf(await a.acquire('qdrant')), unavailable())).toBe('open');
+    expect(a.openWait('qdrant')).toBeGreaterThan(OPEN_MS - 1_000);
+    // An answer to a call made before it opened: still open, for what is left of the open time.
+    now += 100_000;
+    expect(b.openWait('qdrant')).toBe(0);
+    expect(await b.failure(late, unavailable())).toBe('open');
+    expect(b.openWait('qdrant')).toBeGreaterThan(OPEN_MS - 100_000 - 1_000);
+    expect(b.openWait('qdrant')).toBeLessThanOrEqual(OPEN_MS - 100_000);
+    // Half-open: the probe fails, open again for the whole open time.
+    now += OPEN_MS;
+    const probe = permitOf(await b.acquire('qdrant'));
+    expect(b.openWait('qdrant')).toBe(0);
+    expect(await b.failure(probe, unavailable())).toBe('open');
+    expect(b.openWait('qdrant')).toBeGreaterThan(OPEN_MS - 1_000);
+  });
+
   it('counts failures across replicas, and a success on either one ends the run', async () => {
     const a = replica();
     const b = replica();

@@ -55,7 +55,17 @@ describe('when every record of a batch fails retryably', () => {
     const down = new RetryableError('502 from the shop', { code: 'shop_unavailable' });
     const { sink, calls } = perRecordSink(() => failed(down));
     const wrapped = composeSink(sink, replica());
-    for (let i = 0; i < 3; i++) expect((await wrapped.write([record('a'), record('b')])).map((r) => r.status)).toEqual(['failed', 'failed']);
+    for (let i = 0; i < 2; i++) {
+      const results = await wrapped.write([record('a'), record('b')]);
+      expect(results).toEqual([failed(down), failed(down)]);
+    }
+    // The third opens the circuit: its records fail with the signal (no attempt), the 502 as its cause.
+    const opening = await wrapped.write([record('a'), record('b')]);
+    for (const result of opening) {
+      expect(result).toMatchObject({ status: 'failed', error: expect.any(CircuitOpenError) });
+      expect((result as { error: CircuitOpenError }).error.cause).toBe(down);
+      expect((result as { error: CircuitOpenError }).error.retryAfterMs).toBeGreaterThan(59_000);
+    }
     await expect(wrapped.write([record('a')])).rejects.toBeInstanceOf(CircuitOpenError);
     expect(calls).toHaveLength(6);
   });

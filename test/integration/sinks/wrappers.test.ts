@@ -120,7 +120,8 @@ describe('when the target answers 503', () => {
         // The runner's policy: the breaker's refusal pauses the stage; a 503 pauses the partition.
         if (error instanceof CircuitOpenError) {
           expect(decideFailure(error, 1, DEFAULT_FAILURE_POLICY)).toMatchObject({ action: 'pause-stage', reason: 'target-down' });
-          outcomes.push('refused');
+          // A 503 that left the circuit open (the fifth, a failed probe) comes back as the signal.
+          outcomes.push(error.cause === undefined ? 'refused' : 'open-after-503');
         } else {
           expect(error).toBeInstanceOf(RetryableError);
           expect(decideFailure(error, 1, DEFAULT_FAILURE_POLICY).action).toBe('pause-partition');
@@ -137,8 +138,10 @@ describe('when the target answers 503', () => {
     }
 
     // 5 failures open it; while open nothing is called; the probe after 1.5 s fails, the next succeeds.
-    expect(outcomes.slice(0, 5)).toEqual(['503', '503', '503', '503', '503']);
-    expect(outcomes.filter((o) => o === '503')).toHaveLength(6);
+    // The failure that opened it and the failed probe cost their records no attempt: the signal.
+    expect(outcomes.slice(0, 5)).toEqual(['503', '503', '503', '503', 'open-after-503']);
+    expect(outcomes.filter((o) => o === '503')).toHaveLength(4);
+    expect(outcomes.filter((o) => o === 'open-after-503')).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'refused').length).toBeGreaterThan(20);
     expect(server.faultyCalls).toBe(6);
     expect(server.requests.filter((r) => r.fault === '503')).toHaveLength(6);
@@ -237,7 +240,7 @@ describe('when the target fails 30% of calls at random', () => {
 
     expect(delivery.deadLettered).toEqual([]);
     expect(delivery.applied + delivery.stale).toBe(3_000);
-    expect(server.requests.filter((r) => r.fault === '503').length).toBeGreaterThan(50);
+    expect(server.requests.filter((r) => r.fault === '503').length).toBeGreaterThan(20);
     const store = await reader();
     for (const [docKey, state] of expected) expect(await readDocument(store, docKey), docKey).toEqual(state);
     expect(await store.listDocKeys()).toEqual([...expected].filter(([, s]) => !s.deleted).map(([k]) => k).sort());
@@ -258,7 +261,13 @@ describe('the store stage with the wrappers the pipeline passes', () => {
     const slice: InputRecord[] = batchOf('s', 5).map((r, i) => ({ ...r, partition: 0, offset: String(i), headers: {} }));
 
     server.setFault({ answer: { status: 503 } });
-    for (let i = 0; i < 2; i++) await expect(stage.process(slice, context)).rejects.toMatchObject({ code: 'qdrant_server_error' });
+    await expect(stage.process(slice, context)).rejects.toMatchObject({ code: 'qdrant_server_error' });
+    // The second 503 opens the circuit: the slice waits with the stage, its records charged no attempt.
+    const opening = await stage.process(slice, context).then(() => undefined, (error: unknown) => error);
+    expect(opening).toBeInstanceOf(CircuitOpenError);
+    expect((opening as CircuitOpenError).cause).toMatchObject({ code: 'qdrant_server_error' });
+    expect((opening as CircuitOpenError).retryAfterMs).toBeGreaterThan(300);
+    expect(decideFailure(opening, 1, { ...DEFAULT_FAILURE_POLICY, retryTopics: true })).toMatchObject({ action: 'pause-stage', reason: 'target-down' });
     await expect(stage.process(slice, context)).rejects.toBeInstanceOf(CircuitOpenError);
     expect(server.faultyCalls).toBe(2);
     server.setFault(undefined);

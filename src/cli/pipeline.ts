@@ -17,7 +17,7 @@ import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from
 import { createKafka } from '../kafka/client.js';
 import { RegistryClient } from '../kafka/registry.js';
 import { RegistrySerde } from '../kafka/serde.js';
-import { createRetryStage, retryConsumerOptions } from '../kafka/retry-topics.js';
+import { createRetryStage, retryConsumerOptions, withRetryDue } from '../kafka/retry-topics.js';
 import { StageRunner } from '../kafka/stage-runner.js';
 import { retryTopicName } from '../kafka/topic-catalogue.js';
 import { withAdmin } from '../kafka/admin.js';
@@ -146,16 +146,18 @@ export class Pipeline {
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
-      const stage = await this.factories[name]();
       const declaration = STAGES[name];
-      // Terminal stages hand retryable failures to their delayed retry topics (docs/design.md §4).
+      const built = await this.factories[name]();
+      // Terminal stages hand retryable failures to their delayed retry topics, and read them back,
+      // once due, from <group>.retry.due (docs/design.md §4).
+      const stage = declaration.terminal ? withRetryDue(built) : built;
       const retry = declaration.terminal ? { delaysMs: this.config.topics.retryDelaysMs } : undefined;
       const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
       const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
       // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
       await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics));
-      // The retry tiers have no schema of their own: their values are decoded with the original topic's.
-      await serde.registerAll([...stage.inputs, ...(stage.output ? [stage.output] : [])]);
+      // The retry tiers and the due topic have no schema of their own: their values are decoded with the original topic's.
+      await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
       const common = {
         kafka,
         codec: serde,
@@ -173,8 +175,8 @@ export class Pipeline {
       this.runners.push(runner);
       await runner.start();
       if (retry) {
-        // In this process and thread: the retry consumer shares the stage's target (one store, one lock per document).
-        const retryRunner = new StageRunner(createRetryStage(stage, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
+        // It only forwards due records to <group>.retry.due: the stage's own group writes them.
+        const retryRunner = new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
         this.runners.push(retryRunner);
         await retryRunner.start();
       }

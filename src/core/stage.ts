@@ -102,9 +102,10 @@ export interface StageDefinition<I = unknown, O = unknown> {
    * topics): where the copy with these headers came from. The runner decodes its value with the
    * origin topic's schema, hands it to `process` as read from there, adds its earlier failures to
    * its attempt count and dead-letters it with the origin's coordinates. Throws a PermanentError
-   * when the headers do not say (the copy then goes to the DLQ as it is).
+   * when the headers do not say (the copy then goes to the DLQ as it is). Undefined: the record is
+   * the stage's own, read where it was first written. `topic` is the logical topic it was read from.
    */
-  origin?(headers: Record<string, string>): RecordOrigin;
+  origin?(headers: Record<string, string>, topic: string): RecordOrigin | undefined;
   /** The group whose `<group>.dlq` and `<group>.retry.<delay>` topics take this stage's failures. @defaultValue group */
   failureGroup?: string;
   /** Called once when the runner stops. */

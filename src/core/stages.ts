@@ -66,7 +66,8 @@ export const STAGES: { readonly [N in StageName]: StageDeclaration & { readonly 
     name: 'store',
     group: 'store',
     description: 'vectors, prices and stock → the vector store, behind its version guard',
-    inputs: ['vectors', ...ASPECT_TYPES.map((type) => `changes.${type}`)],
+    // store.retry.due: records of its retry tiers once due, forwarded by its retry consumer.
+    inputs: ['vectors', ...ASPECT_TYPES.map((type) => `changes.${type}`), 'store.retry.due'],
     terminal: true,
     coPartitioned: true,
     policy: {},

@@ -1,10 +1,10 @@
 import { PermanentError, type ErrorClass } from '../core/errors.js';
 import { HEADERS } from '../core/records.js';
 import { NotDueError } from '../core/signals.js';
-import type { InputRecord, RecordOrigin, RecordResult, StageContext, StageDefinition } from '../core/stage.js';
+import type { RecordOrigin, RecordResult, StageDefinition } from '../core/stage.js';
 import { dlqMessage, type FailedRecord } from './dlq.js';
 import type { Outgoing } from './ordered-sender.js';
-import { retryTopicName } from './topic-catalogue.js';
+import { retryDueTopicName, retryTopicName } from './topic-catalogue.js';
 
 /**
  * Delayed retry topics of terminal groups (docs/design.md §4): a record whose write failed with a
@@ -71,42 +71,40 @@ function invalid(name: string, headers: Record<string, string>): PermanentError 
 }
 
 /**
- * The retry consumer of a terminal stage: reads every tier of `stage`'s group and hands each
- * record, once due, to `stage.process` as read from its original topic (its value decoded with
- * that topic's schema, see {@link StageDefinition.origin}). Run it with a second StageRunner given
- * {@link retryConsumerOptions} of the same delays as the stage's own runner: its failures go to the
- * next tier, after the last to `<group>.dlq`.
+ * The retry consumer of a terminal stage: reads every tier of `stage`'s group and, once a record
+ * is due, forwards it unchanged (key, value bytes, headers) to `<group>.retry.due`, which the stage
+ * itself reads as one of its co-partitioned inputs ({@link withRetryDue}). So the stage's own
+ * group applies every record of a document, from its inputs or from a retry tier, and one member
+ * writes a document at a time (docs/design.md §8); the retry consumer writes to no target. Run it
+ * with a second StageRunner given {@link retryConsumerOptions} of the same delays as the stage's
+ * own runner.
  *
  * A slice stops at its first record that is not due: a tier's partition is in due order (one
  * delay, appended in time order), so nothing behind it is due either. That record fails with a
- * {@link NotDueError}, which pauses the partition until it is due without counting an attempt.
- * Records of different original partitions may share a retry partition, and a record moved to a
- * later tier can be overtaken by a later record of its key: the target's version guard drops
- * whichever is older (counted `stale`).
- *
- * The definition shares the stage's target; it neither closes it nor restores its assignment
- * state (the stage's own runner does both).
+ * {@link NotDueError}, which pauses the partition until it is due without counting an attempt. A
+ * record moved to a later tier can be overtaken by a later record of its key: the stage's version
+ * guard drops whichever is older (counted `stale`).
  */
-export function createRetryStage<I, O>(stage: StageDefinition<I, O>, options: RetryTopicsOptions & { now?: () => number }): StageDefinition<I, O> {
+export function createRetryStage<I, O>(stage: StageDefinition<I, O>, options: RetryTopicsOptions & { now?: () => number }): StageDefinition<I, unknown> {
   if (!stage.terminal) throw new Error(`stage ${stage.name} is not terminal: only terminal stages have delayed retry topics (docs/design.md §4)`);
   if (options.delaysMs.length === 0) throw new Error(`stage ${stage.name}: retry topics need at least one delay`);
   const now = options.now ?? Date.now;
   const group = stage.failureGroup ?? stage.group;
+  const due = retryDueTopicName(group);
   return {
     name: `${stage.name}.retry`,
     group: retryGroupName(group),
     failureGroup: group,
     inputs: options.delaysMs.map((delay) => retryTopicName(group, delay)),
+    output: due,
     terminal: true,
     // Tiers are keyed and partitioned like the stage's inputs: partition n of every tier holds
-    // the keys of partition n, so one member writes them, as for the stage itself.
+    // the keys of partition n.
     ...(stage.coPartitioned ? { coPartitioned: true } : {}),
     origin: (headers) => parseRetryHeaders(headers).origin,
-    async process(records, context) {
+    async process(records) {
       const at = now();
-      const results: RecordResult<O>[] = new Array(records.length);
-      const due: Array<InputRecord<I>> = [];
-      const slots: number[] = [];
+      const results: RecordResult<unknown>[] = new Array(records.length);
       for (const [index, record] of records.entries()) {
         let dueAt: number;
         try {
@@ -120,28 +118,29 @@ export function createRetryStage<I, O>(stage: StageDefinition<I, O>, options: Re
           results.fill({ ok: false, error }, index);
           break;
         }
-        due.push(record);
-        slots.push(index);
+        // The exact bytes and headers: the stage reads it as the copy it is (see withRetryDue).
+        results[index] = {
+          ok: true,
+          outputs: [{ topic: due, key: record.key, value: null, rawValue: record.raw ?? null, headers: record.headers, sourceVersion: record.sourceVersion, occurredAt: record.occurredAt }],
+        };
       }
-      if (due.length > 0) (await processEach(stage, due, context)).forEach((result, i) => (results[slots[i]!] = result));
       return results;
     },
   };
 }
 
 /**
- * The stage's results for `records`. A thrown error, or a wrong number of results, fails each of
- * them: never the records behind them that were not due, which must keep waiting.
+ * `stage` reading its group's `<group>.retry.due` too: a record there is a retry copy, decoded
+ * with the schema of the topic it was first read from, presented to `process` as read from there,
+ * its earlier failures counted in its attempts (see StageDefinition.origin).
  */
-async function processEach<I, O>(stage: StageDefinition<I, O>, records: Array<InputRecord<I>>, context: StageContext): Promise<Array<RecordResult<O>>> {
-  try {
-    const results = await stage.process(records, context);
-    if (results.length === records.length) return results;
-    const error = new PermanentError(`stage ${stage.name} returned ${results.length} results for ${records.length} records`, { code: 'stage_contract' });
-    return records.map(() => ({ ok: false, error }));
-  } catch (error) {
-    return records.map(() => ({ ok: false, error }));
-  }
+export function withRetryDue<I, O>(stage: StageDefinition<I, O>): StageDefinition<I, O> {
+  const due = retryDueTopicName(stage.failureGroup ?? stage.group);
+  return {
+    ...stage,
+    inputs: stage.inputs.includes(due) ? stage.inputs : [...stage.inputs, due],
+    origin: (headers, topic) => (topic === due ? parseRetryHeaders(headers).origin : stage.origin?.(headers, topic)),
+  };
 }
 
 /**

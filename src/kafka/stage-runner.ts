@@ -522,7 +522,7 @@ export class StageRunner {
     const headers = headersToStrings(message.headers);
     if (!this.stage.origin) return { headers, origin: this.ownOrigin(topic, partition, message) };
     try {
-      return { headers, origin: this.stage.origin(headers) };
+      return { headers, origin: this.stage.origin(headers, this.logical(topic)) ?? this.ownOrigin(topic, partition, message) };
     } catch (error) {
       return { headers, origin: error instanceof Error ? error : new PermanentError(describeError(error), { code: 'invalid_origin' }) };
     }

@@ -56,6 +56,12 @@ export function formatDelay(ms: number): string {
 
 export const dlqTopicName = (group: string): string => `${group}.dlq`;
 export const retryTopicName = (group: string, delayMs: number): string => `${group}.retry.${formatDelay(delayMs)}`;
+/**
+ * Where a terminal group's retry consumer puts records once due, for the group itself to apply:
+ * read by the group as one of its co-partitioned inputs, so one member writes a document, whether
+ * the record comes from its input or from a retry tier.
+ */
+export const retryDueTopicName = (group: string): string => `${group}.retry.due`;
 
 /** Compacted: per dead-lettered record (`<group>:<partition>:<offset>`), whether it was replayed or purged. */
 export const DLQ_MARKS_TOPIC = 'dlq.marks';
@@ -97,6 +103,6 @@ export function topicCatalogue(config: Pick<Config, 'topics'>, options: Catalogu
     compacted(MAP_STATE_TOPIC),
     compacted(DLQ_MARKS_TOPIC),
     ...groups.map((group) => deleting(dlqTopicName(group), t.dlqRetentionMs)),
-    ...terminal.flatMap((group) => delays.map((delay) => deleting(retryTopicName(group, delay), t.retryRetentionMs))),
+    ...terminal.flatMap((group) => [...delays.map((delay) => deleting(retryTopicName(group, delay), t.retryRetentionMs)), deleting(retryDueTopicName(group), t.retryRetentionMs)]),
   ];
 }

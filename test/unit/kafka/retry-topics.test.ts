@@ -4,7 +4,7 @@ import { HEADERS } from '../../../src/core/records.js';
 import { NotDueError } from '../../../src/core/signals.js';
 import type { InputRecord, StageDefinition } from '../../../src/core/stage.js';
 import { dlqMessage, type FailedRecord } from '../../../src/kafka/dlq.js';
-import { createRetryStage, parseRetryHeaders, retryConsumerOptions, retryFetchWaitMs, retryGroupName, retryMessage } from '../../../src/kafka/retry-topics.js';
+import { createRetryStage, parseRetryHeaders, retryConsumerOptions, retryFetchWaitMs, retryGroupName, retryMessage, withRetryDue } from '../../../src/kafka/retry-topics.js';
 
 const now = Date.parse('2026-03-01T10:00:00.000Z');
 const failure = new RetryableError('qdrant answered 503', { code: 'http_503' });
@@ -113,21 +113,20 @@ describe('the retry stage of a terminal stage', () => {
   });
   const context = { heartbeat: async () => undefined, isStale: () => false };
 
-  it('reads every tier of the stage’s group in a group of its own, and fails into the stage’s DLQ and tiers', () => {
+  it('reads every tier of the stage’s group in a group of its own, forwards to the due topic, and fails into the stage’s DLQ and tiers', () => {
     const retry = createRetryStage(target, { delaysMs: [2_000, 300_000] });
-    expect(retry).toMatchObject({ name: 'store.retry', group: 'store.retry', failureGroup: 'store', inputs: ['store.retry.2s', 'store.retry.5m'], terminal: true, coPartitioned: true });
+    expect(retry).toMatchObject({ name: 'store.retry', group: 'store.retry', failureGroup: 'store', inputs: ['store.retry.2s', 'store.retry.5m'], output: 'store.retry.due', terminal: true, coPartitioned: true });
     expect(retryGroupName('store')).toBe('store.retry');
   });
 
-  it('hands the due records to the stage and stops at the first one not due, without calling the stage for it', async () => {
+  it('forwards the due records unchanged to the due topic, never calling the stage, and stops at the first one not due', async () => {
     seen.length = 0;
     const retry = createRetryStage(target, { delaysMs: [2_000], now: () => now });
-    const results = await retry.process([record('a', now - 10), record('b', now), record('c', now + 1_500), record('d', now - 5)], context);
-    expect(seen).toEqual([['a', 'b']]);
-    expect(results.slice(0, 2)).toEqual([
-      { ok: true, outputs: [] },
-      { ok: true, outputs: [] },
-    ]);
+    const raw = Buffer.from([0, 0, 0, 0, 7, 1, 2]);
+    const results = await retry.process([{ ...record('a', now - 10), raw }, record('b', now), record('c', now + 1_500), record('d', now - 5)], context);
+    expect(seen).toEqual([]);
+    expect(results[0]).toEqual({ ok: true, outputs: [{ topic: 'store.retry.due', key: 'a', value: null, rawValue: raw, headers: record('a', now - 10).headers, sourceVersion: 1n, occurredAt: 0 }] });
+    expect(results[1]).toMatchObject({ ok: true, outputs: [{ topic: 'store.retry.due', key: 'b', rawValue: null }] });
     for (const result of results.slice(2)) {
       expect(result.ok).toBe(false);
       const error = (result as { error: NotDueError }).error;
@@ -136,25 +135,26 @@ describe('the retry stage of a terminal stage', () => {
     }
   });
 
-  it('does not call the stage at all when the head record is not due', async () => {
-    seen.length = 0;
+  it('dead-letters a copy whose headers do not say when it is due', async () => {
     const retry = createRetryStage(target, { delaysMs: [2_000], now: () => now });
-    const results = await retry.process([record('a', now + 1)], context);
-    expect(seen).toEqual([]);
-    expect((results[0] as { error: unknown }).error).toBeInstanceOf(NotDueError);
-  });
-
-  it('fails only the due records when the stage throws, and keeps the others waiting', async () => {
-    const down = new RetryableError('qdrant unreachable', { code: 'network' });
-    const retry = createRetryStage({ ...target, process: () => Promise.reject(down) }, { delaysMs: [2_000], now: () => now });
-    const results = await retry.process([record('a', now - 1), record('b', now + 1_000)], context);
-    expect(results[0]).toEqual({ ok: false, error: down });
-    expect((results[1] as { error: unknown }).error).toBeInstanceOf(NotDueError);
+    const broken = record('a', now);
+    delete broken.headers[HEADERS.dueAt];
+    const [result] = await retry.process([broken], context);
+    expect((result as { error: { code: string } }).error.code).toBe('invalid_retry_headers');
   });
 
   it('says where a record was first read, from its headers', () => {
     const retry = createRetryStage(target, { delaysMs: [2_000] });
-    expect(retry.origin!(record('a', now).headers)).toEqual({ topic: 'ragsync.vectors', partition: 0, offset: '1', failures: 1 });
+    expect(retry.origin!(record('a', now).headers, 'store.retry.2s')).toEqual({ topic: 'ragsync.vectors', partition: 0, offset: '1', failures: 1 });
+  });
+
+  it('has the stage read its due topic as retry copies and its other inputs as its own', () => {
+    const stage = withRetryDue(target);
+    expect(stage.inputs).toEqual([...target.inputs, 'store.retry.due']);
+    expect(stage.origin!(record('a', now).headers, 'store.retry.due')).toEqual({ topic: 'ragsync.vectors', partition: 0, offset: '1', failures: 1 });
+    expect(stage.origin!({}, 'vectors')).toBeUndefined();
+    expect(() => stage.origin!({}, 'store.retry.due')).toThrow(/retry record without a valid header/);
+    expect(withRetryDue(stage).inputs).toEqual(stage.inputs);
   });
 
   it('refuses to wrap a stage that is not terminal', () => {

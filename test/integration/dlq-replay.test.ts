@@ -6,7 +6,7 @@ import type { InputRecord, RecordResult, StageDefinition } from '../../src/core/
 import type { RecordCodec } from '../../src/kafka/codec.js';
 import { dlqMessage } from '../../src/kafka/dlq.js';
 import { DlqReplayer, partitionOf } from '../../src/kafka/dlq-replay.js';
-import { createRetryStage, retryConsumerOptions } from '../../src/kafka/retry-topics.js';
+import { createRetryStage, retryConsumerOptions, withRetryDue } from '../../src/kafka/retry-topics.js';
 import { StageRunner, type StageRunnerOptions } from '../../src/kafka/stage-runner.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -282,7 +282,7 @@ describe('a replay of a terminal group through its retry consumer', () => {
   const kafka = testKafka();
   const prefix = `${uniqueName('replay-e2e')}.`;
   const delays = [2_000, 3_000];
-  const topics = [`${prefix}in`, `${prefix}sink.dlq`, `${prefix}sink.retry.2s`, `${prefix}sink.retry.3s`];
+  const topics = [`${prefix}in`, `${prefix}sink.dlq`, `${prefix}sink.retry.2s`, `${prefix}sink.retry.3s`, `${prefix}sink.retry.due`];
   const runners: StageRunner[] = [];
   let admin: Admin;
 
@@ -326,7 +326,8 @@ describe('a replay of a terminal group through its retry consumer', () => {
     const retry = { delaysMs: delays };
     const common: StageRunnerOptions = { kafka, codec, logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), topicPrefix: prefix, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 20_000, retry };
     const stage = target.stage() as StageDefinition;
-    runners.push(new StageRunner(stage, common), new StageRunner(createRetryStage(stage, retry), { ...common, ...retryConsumerOptions(retry) }));
+    // As `run` wires them: the stage reads its due topic, the retry consumer forwards to it.
+    runners.push(new StageRunner(withRetryDue(stage), common), new StageRunner(createRetryStage(stage, retry), { ...common, ...retryConsumerOptions(retry) }));
     await Promise.all(runners.map((r) => r.start()));
 
     await publish('a', 1);

@@ -39,9 +39,10 @@ describe('topics apply', () => {
     const names = first.create.map((s) => s.name);
     const p = config.topics.prefix;
     expect(names).toEqual(
-      expect.arrayContaining([`${p}changes.product`, `${p}changes.product_stock`, `${p}orders`, `${p}vectors`, `${p}map.state`, `${p}embed.dlq`, `${p}store.retry.2s`, `${p}store.retry.1m`]),
+      expect.arrayContaining([`${p}changes.product`, `${p}changes.product_stock`, `${p}orders`, `${p}vectors`, `${p}map.state`, `${p}dlq.marks`, `${p}embed.dlq`, `${p}store.retry.2s`, `${p}store.retry.1m`, `${p}store.retry.due`]),
     );
-    expect(names).toHaveLength(18);
+    // 7 change topics, orders, documents, chunks, vectors, map.state, dlq.marks, 4 DLQs, 2 retry tiers and the due topic.
+    expect(names).toHaveLength(20);
 
     const described = await admin.describeConfigs({
       includeSynonyms: false,
@@ -57,7 +58,7 @@ describe('topics apply', () => {
     const second = await apply(config, { retryDelaysMs: [2000, 60_000] });
     expect(second.create).toEqual([]);
     expect(second.alter).toEqual([]);
-    expect(second.unchanged).toHaveLength(18);
+    expect(second.unchanged).toHaveLength(20);
   });
 
   it('aligns a config that differs and reports the change', async () => {

@@ -14,6 +14,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { prng } from '../test/support/generate-entities.js';
 
 export interface CatalogOptions {
   count: number;
@@ -34,18 +35,6 @@ export interface GeneratedCatalog {
 }
 
 type Random = () => number;
-
-/** Mulberry32, as test/support/generate-entities.ts: small, seeded, the same on every platform. */
-function prng(seed: number): Random {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(random: Random, list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
 const between = (random: Random, low: number, high: number): number => low + Math.floor(random() * (high - low + 1));

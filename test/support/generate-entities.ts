@@ -51,7 +51,7 @@ const VERBS = ['explains', 'covers', 'describes', 'summarises', 'sets out'];
 const PROMO_KINDS = ['Spring clearance', 'Garden week', 'Camping weekend', 'Autumn refresh', 'Member evening', 'Winter warmers', 'Kitchen days'];
 
 /** Mulberry32: a small seeded PRNG, so runs repeat exactly (never Math.random). */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

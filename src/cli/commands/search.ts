@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { createEmbedder } from '../../embedders/index.js';
-import { createVectorStore, SEARCH_MODES, type SearchMode } from '../../stores/index.js';
-import { formatHits, hitJson, searchIndex, storeDescription } from '../search.js';
+import { createVectorStore, SEARCH_MODES } from '../../stores/index.js';
+import { formatHits, hitJson, searchIndex, storeDescription, type SearchOptions } from '../search.js';
 
 const integer = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
@@ -19,16 +19,8 @@ const amount = (name: string) => (value: string) => {
 export const modeOption = () =>
   new Option('--mode <mode>', 'hybrid (BM25 and dense vectors fused), dense or lexical; default: search.mode of the configuration (RAGSYNC_SEARCH_MODE, hybrid)').choices(SEARCH_MODES);
 
-interface SearchCommandOptions {
-  tenant?: string;
-  type?: string;
-  store?: number;
-  category?: string;
-  minPrice?: number;
-  maxPrice?: number;
-  stock?: string;
-  mode?: SearchMode;
-  limit: number;
+/** What the command's options parse into: the search's own, and how to print. */
+interface SearchCommandOptions extends Omit<SearchOptions, 'chunks'> {
   json?: boolean;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, type Config, type TenantConfig } from './schema.js';
 
 /**
  * Environment variables and the config path each one sets. The table in README.md is the same
@@ -29,7 +29,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_REPLICATION_FACTOR', path: 'topics.replicationFactor', kind: 'int', doc: 'Replication factor of new topics' },
   { name: 'RAGSYNC_MAX_MESSAGE_BYTES', path: 'topics.maxMessageBytes', kind: 'int', doc: 'max.message.bytes of every topic (default 4 MiB); producers refuse a record over it before sending anything' },
   { name: 'RAGSYNC_MAX_FUTURE_SECONDS', path: 'ingress.maxFutureSeconds', kind: 'int', doc: 'How far ahead of the server clock an event time may lie (default 300); a later one is refused' },
-  { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2]}}' },
+  { name: 'RAGSYNC_TENANTS', path: 'tenants', kind: 'json', secret: true, doc: 'Tenants as JSON: {"<tenant>":{"secrets":["…"],"stores":[1,2],"targets":{…}}} (targets: docs/connectors/shopware.md, woocommerce.md, webhook-forwarder.md)' },
   { name: 'RAGSYNC_WEBHOOK_PORT', path: 'webhook.port', kind: 'int', doc: 'Port of `webhook serve`' },
   { name: 'RAGSYNC_WEBHOOK_MAX_AGE_SECONDS', path: 'webhook.maxAgeSeconds', kind: 'int', doc: 'Reject webhook bodies older than this (0 = off)' },
   { name: 'RAGSYNC_WEBHOOK_MAX_VERSION_LEAD_SECONDS', path: 'webhook.maxVersionLeadSeconds', kind: 'int', doc: 'How far a webhook timestamp ahead of the server clock may raise versions (default 0: versions follow the server clock)' },
@@ -162,8 +162,17 @@ export function redactConfig(config: Config): unknown {
     if (node && node[leaf] !== undefined) {
       if (v.name === 'REDIS_URL') node[leaf] = String(node[leaf]).replace(/\/\/([^@/]*)@/, '//***@');
       else if (v.name === 'RAGSYNC_TENANTS') {
-        const tenants = node[leaf] as Record<string, { secrets: string[] }>;
-        for (const t of Object.values(tenants)) t.secrets = t.secrets.map(() => '***');
+        const tenants = node[leaf] as Record<string, TenantConfig>;
+        for (const t of Object.values(tenants)) {
+          t.secrets = t.secrets.map(() => '***');
+          const { shopware, woocommerce, webhooks } = t.targets;
+          if (shopware) shopware.clientSecret = '***';
+          if (woocommerce) {
+            woocommerce.consumerSecret = '***';
+            if (woocommerce.webhookSecret !== undefined) woocommerce.webhookSecret = '***';
+          }
+          for (const w of webhooks) w.secret = '***';
+        }
       } else node[leaf] = '***';
     }
   }

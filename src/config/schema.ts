@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { targetsSchema } from './targets.js';
 
 /**
  * The whole configuration, parsed once at start. Values come from a config file
@@ -10,6 +11,8 @@ const tenantSchema = z.object({
   secrets: z.array(z.string().min(1)).default([]),
   /** Store ids of the tenant: a Magento delete with store_id 0 becomes one tombstone per store. */
   stores: z.array(z.number().int().nonnegative()).default([0]),
+  /** Shops and receivers this tenant's changes are pushed to (src/config/targets.ts). */
+  targets: targetsSchema,
 });
 export type TenantConfig = z.infer<typeof tenantSchema>;
 

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../../src/config/index.js';
+import { loadConfig, type Config, type TenantConfig } from '../../../src/config/index.js';
 import type { ChangeSink } from '../../../src/core/changes.js';
 import type { ChangeType } from '../../../src/core/entities.js';
 import { withAdmin } from '../../../src/kafka/admin.js';
@@ -32,7 +32,8 @@ export interface ProducerHarness {
  * Real Kafka, registry and Redis with names of this test file only: a unique topic prefix (topics
  * created with `topics apply`'s code, deleted afterwards), a unique Redis key prefix.
  */
-export async function createProducerHarness(label: string, tenants: Config['tenants']): Promise<ProducerHarness> {
+/** Tenants as a config file would give them: what is left out takes its default. */
+export async function createProducerHarness(label: string, tenants: Record<string, Omit<TenantConfig, 'targets'> & Partial<Pick<TenantConfig, 'targets'>>>): Promise<ProducerHarness> {
   const prefix = `${uniqueName(label)}.`;
   const config = loadConfig({ overrides: { 'topics.prefix': prefix, 'topics.partitions': 3, 'redis.keyPrefix': `${prefix}:`, 'kafka.ackTimeoutMs': 15_000, tenants } });
   const kafka = createKafka(config);

@@ -21,6 +21,7 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-magento-webhook-signature"]',
   'req.headers["x-rag-signature"]',
+  'req.headers["x-wc-webhook-signature"]',
   'req.headers["api-key"]',
   'headers.authorization',
   'headers["api-key"]',

@@ -14,6 +14,7 @@ import { answerPublishFailure } from './publish-outcome.js';
 import { signatureHeader, verifySignature } from './signature.js';
 import { decodeWebhook, type DecodedItem } from './to-changes.js';
 import { createVersionClock, type StampResult, type VersionClock } from './version-clock.js';
+import { registerWoocommerceWebhook } from '../woocommerce/webhook.js';
 
 export interface WebhookServerOptions {
   config: Pick<Config, 'tenants' | 'webhook' | 'redis' | 'kafka' | 'topics' | 'ingress'>;
@@ -34,6 +35,7 @@ export interface WebhookServerOptions {
 export const WEBHOOK_LOG_REDACT = [
   'req.headers["x-magento-webhook-signature"]',
   'req.headers["x-rag-signature"]',
+  'req.headers["x-wc-webhook-signature"]',
   'req.headers.authorization',
 ];
 
@@ -234,6 +236,9 @@ export function createWebhookServer(options: WebhookServerOptions): FastifyInsta
     if (options.kafkaHealth) kafka = (await options.kafkaHealth().catch(() => false)) ? 'connected' : 'unreachable';
     return reply.code(200).send({ tenant: request.params.tenant, status: kafka === 'unreachable' ? 'degraded' : 'ok', kafka, authenticated: header !== undefined });
   });
+
+  // WooCommerce product webhooks, on the same server (docs/connectors/woocommerce-source.md).
+  registerWoocommerceWebhook(app, { config, sink, redis: options.redis, now });
 
   return app;
 }

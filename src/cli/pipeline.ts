@@ -1,6 +1,13 @@
 import type { Config } from '../config/index.js';
 import type { StageDefinition } from '../core/stage.js';
-import { STAGES, type StageName } from '../core/stages.js';
+import { ConfigError } from '../core/errors.js';
+import type { Sink } from '../core/sink.js';
+import { STAGES, type PUSH_STAGE_NAMES, type StageName } from '../core/stages.js';
+import { changeClassOf, SLA_SECONDS } from '../sinks/change-class.js';
+import { composeSink } from '../sinks/compose.js';
+import { createSinkStage } from '../sinks/sink-stage.js';
+import { routeByTenant } from '../sinks/tenant-router.js';
+import { buildTargetSinks } from '../sinks/targets.js';
 import { createChunkStage } from '../consumers/chunk/chunk-stage.js';
 import { cachedChunkEmbedder } from '../consumers/embed/cached-chunk-embedder.js';
 import { createEmbedStage } from '../consumers/embed/embed-stage.js';
@@ -19,7 +26,7 @@ import { RegistryClient } from '../kafka/registry.js';
 import { RegistrySerde } from '../kafka/serde.js';
 import { createRetryStage, retryConsumerOptions, withRetryDue } from '../kafka/retry-topics.js';
 import { StageRunner } from '../kafka/stage-runner.js';
-import { retryTopicName } from '../kafka/topic-catalogue.js';
+import { retryDueTopicName, retryTopicName } from '../kafka/topic-catalogue.js';
 import { withAdmin } from '../kafka/admin.js';
 import { stagesLagSource } from '../kafka/lag.js';
 import { verifyTopics } from '../kafka/topics.js';
@@ -31,6 +38,8 @@ import type { Tokenizer } from '../text/tokenizer.js';
 import { approxTokenizer } from '../text/approx-tokenizer.js';
 
 export { STAGE_NAMES, type StageName } from '../core/stages.js';
+
+type PushStageName = (typeof PUSH_STAGE_NAMES)[number];
 
 export interface PipelineOptions {
   config: Config;
@@ -119,7 +128,43 @@ export class Pipeline {
         wrappers: this.sinkWrappers(),
       }) as StageDefinition;
     },
+    'push-shopware': () => this.pushStage('push-shopware'),
+    'push-shopware-price': () => this.pushStage('push-shopware-price'),
+    'push-shopware-stock': () => this.pushStage('push-shopware-stock'),
+    'push-woocommerce': () => this.pushStage('push-woocommerce'),
+    'push-woocommerce-price': () => this.pushStage('push-woocommerce-price'),
+    'push-woocommerce-stock': () => this.pushStage('push-woocommerce-stock'),
+    'push-webhook': () => this.pushStage('push-webhook'),
   };
+
+  /**
+   * A push stage (docs/sinks.md): one sink per tenant target of the stage's kind, each in its own
+   * breaker and rate limit (keyed by the target's name), routed by the tenant in the record key.
+   * Latency from the source is observed per change class and target, with the class's SLA.
+   */
+  private async pushStage(name: PushStageName): Promise<StageDefinition> {
+    const declaration = STAGES[name];
+    const kind = declaration.target!;
+    const logger = this.options.logger.child({ stage: name });
+    const wrappers = this.sinkWrappers();
+    const sinks = new Map<string, Sink[]>();
+    for (const [tenant, { targets }] of Object.entries(this.config.tenants)) {
+      const built = buildTargetSinks(kind, tenant, targets, { logger, redis: () => (this.coordination ??= createCoordinationRedis(this.config.redis.url)), keyPrefix: this.config.redis.keyPrefix });
+      if (built.length > 0) sinks.set(tenant, built.map((sink) => composeSink(sink, wrappers)));
+    }
+    if (sinks.size === 0) throw new ConfigError(`${name}: no tenant configures targets.${kind} (RAGSYNC_TENANTS or the config file; docs/connectors)`);
+    const { sourceToTargetSeconds, slaBreaches } = this.options.metrics;
+    const inputs = declaration.inputs.filter((input) => input !== retryDueTopicName(declaration.group));
+    return createSinkStage({ name, group: declaration.group, inputs, terminal: true, coPartitioned: declaration.coPartitioned }, routeByTenant(name, sinks), {
+      onApplied: (record) => {
+        const changeClass = changeClassOf(record.topic);
+        const seconds = Math.max(0, Date.now() - record.occurredAt) / 1000;
+        const labels = { class: changeClass, target: kind };
+        sourceToTargetSeconds.observe(labels, seconds);
+        if (seconds > SLA_SECONDS[changeClass]) slaBreaches.inc(labels);
+      },
+    }) as StageDefinition;
+  }
 
   /**
    * The circuit breaker and rate limiter every sink of this process is wrapped in (docs/sinks.md):

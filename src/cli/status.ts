@@ -1,6 +1,6 @@
 import type { createKafka } from '../kafka/client.js';
 import type { Config } from '../config/index.js';
-import { STAGE_LIST, retryGroupOf } from '../core/stages.js';
+import { enabledStages, retryGroupOf } from '../core/stages.js';
 import { describeError } from '../core/errors.js';
 import type { StageDefinition } from '../core/stage.js';
 import { withAdmin } from '../kafka/admin.js';
@@ -38,11 +38,11 @@ type Kafka = ReturnType<typeof createKafka>;
 export type StatusStage = Pick<StageDefinition, 'name' | 'group' | 'inputs' | 'failureGroup'>;
 
 /**
- * Every stage `run all` starts, by declaration: the stages, and for each terminal one its retry
- * consumer reading the retry tiers.
+ * Every stage `run all` starts, by declaration: the core stages and the push stages whose target a
+ * tenant configures, and for each terminal one its retry consumer reading the retry tiers.
  */
-export function declaredStages(config: Pick<Config, 'topics'>): StatusStage[] {
-  return STAGE_LIST.flatMap((s): StatusStage[] => [
+export function declaredStages(config: Pick<Config, 'topics'> & Partial<Pick<Config, 'tenants'>>): StatusStage[] {
+  return enabledStages(config.tenants).flatMap((s): StatusStage[] => [
     { name: s.name, group: s.group, inputs: [...s.inputs] },
     ...(s.terminal
       ? [{ name: `${s.name}.retry`, group: retryGroupOf(s.group), inputs: config.topics.retryDelaysMs.map((d) => retryTopicName(s.group, d)), failureGroup: s.group }]

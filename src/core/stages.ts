@@ -26,9 +26,27 @@ export interface StageDeclaration {
   readonly coPartitioned: boolean;
   /** What differs from DEFAULT_FAILURE_POLICY for this stage. */
   readonly policy: Partial<FailurePolicy>;
+  /**
+   * A push stage's target kind (a tenant's `targets.<kind>`, src/config/targets.ts): the stage
+   * runs, and its topics exist, only when some tenant configures one. Core stages have none.
+   */
+  readonly target?: TargetKind;
 }
 
-export const STAGE_NAMES = ['map', 'chunk', 'embed', 'store'] as const;
+/** The kinds of push targets a tenant can configure. */
+export type TargetKind = 'shopware' | 'woocommerce' | 'webhooks';
+
+export const CORE_STAGE_NAMES = ['map', 'chunk', 'embed', 'store'] as const;
+export const PUSH_STAGE_NAMES = [
+  'push-shopware',
+  'push-shopware-price',
+  'push-shopware-stock',
+  'push-woocommerce',
+  'push-woocommerce-price',
+  'push-woocommerce-stock',
+  'push-webhook',
+] as const;
+export const STAGE_NAMES = [...CORE_STAGE_NAMES, ...PUSH_STAGE_NAMES] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export const STAGES: { readonly [N in StageName]: StageDeclaration & { readonly name: N } } = {
@@ -72,7 +90,45 @@ export const STAGES: { readonly [N in StageName]: StageDeclaration & { readonly 
     coPartitioned: true,
     policy: {},
   },
+  ...pushStages('shopware', 'Shopware 6'),
+  ...pushStages('woocommerce', 'WooCommerce'),
+  'push-webhook': {
+    name: 'push-webhook',
+    group: 'push-webhook',
+    description: 'entity changes → signed batches in the Magento RagSync webhook format, to the configured receivers',
+    // Not the price and stock aspects: the format has no item for a partial product.
+    inputs: [...ENTITY_TYPES.map((type) => `changes.${type}`), 'push-webhook.retry.due'],
+    terminal: true,
+    coPartitioned: true,
+    policy: {},
+    target: 'webhooks',
+  },
 };
+
+/**
+ * A shop's three push stages (docs/sinks.md "Priority by change class"): product details, prices
+ * and stock each in a consumer group of their own, so a backfill of 50,000 products on
+ * `changes.product` never queues a price or stock change behind it. The shop keeps a version per
+ * class, so the three groups never undo each other's newer writes.
+ */
+function pushStages<K extends 'shopware' | 'woocommerce'>(kind: K, label: string) {
+  const stage = <N extends string>(name: N, description: string, input: string): StageDeclaration & { readonly name: N } =>
+    ({
+      name: name as unknown as StageName,
+      group: name,
+      description,
+      inputs: [input, `${name}.retry.due`],
+      terminal: true,
+      coPartitioned: true,
+      policy: {},
+      target: kind,
+    }) as unknown as StageDeclaration & { readonly name: N };
+  return {
+    [`push-${kind}`]: stage(`push-${kind}`, `products → ${label} (create, update, delete), behind the shop's version guard`, 'changes.product'),
+    [`push-${kind}-price`]: stage(`push-${kind}-price`, `price changes → ${label}, price fields only`, 'changes.product_price'),
+    [`push-${kind}-stock`]: stage(`push-${kind}-stock`, `stock changes → ${label}, stock fields only`, 'changes.product_stock'),
+  } as { [N in `push-${K}` | `push-${K}-price` | `push-${K}-stock`]: StageDeclaration & { readonly name: N } };
+}
 
 /** Every stage's declaration, in pipeline order. */
 export const STAGE_LIST: readonly StageDeclaration[] = STAGE_NAMES.map((name) => STAGES[name]);
@@ -89,3 +145,33 @@ export const TERMINAL_GROUPS: readonly string[] = STAGE_LIST.filter((s) => s.ter
 
 /** The consumer group suffix of a terminal group's retry consumer. */
 export const retryGroupOf = (group: string): string => `${group}.retry`;
+
+/** Whether a tenant configures a target of this kind. */
+function configures(targets: TenantTargets, kind: TargetKind): boolean {
+  return kind === 'webhooks' ? (targets.webhooks?.length ?? 0) > 0 : targets[kind] !== undefined;
+}
+
+/** What the stage table needs to know of the tenants' targets (src/config/targets.ts). */
+export interface TenantTargets {
+  shopware?: unknown;
+  woocommerce?: unknown;
+  webhooks?: readonly unknown[];
+}
+
+/**
+ * The stages of this deployment: the core stages, and each push stage whose target some tenant
+ * configures. `run all`, `status`, the topic catalogue and the DLQ tools use these.
+ */
+export function enabledStages(tenants: Readonly<Record<string, { targets?: TenantTargets }>> | undefined): StageDeclaration[] {
+  const all = Object.values(tenants ?? {});
+  return STAGE_LIST.filter((s) => s.target === undefined || all.some((t) => t.targets !== undefined && configures(t.targets, s.target!)));
+}
+
+/** The groups with a DLQ in this deployment: every enabled stage's. */
+export const enabledDlqGroups = (tenants: Parameters<typeof enabledStages>[0]): string[] => enabledStages(tenants).map((s) => s.group);
+
+/** The groups with retry topics in this deployment: the enabled terminal stages'. */
+export const enabledTerminalGroups = (tenants: Parameters<typeof enabledStages>[0]): string[] =>
+  enabledStages(tenants)
+    .filter((s) => s.terminal)
+    .map((s) => s.group);

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { CHANGE_TYPES } from '../core/entities.js';
-import { DLQ_GROUPS, TERMINAL_GROUPS } from '../core/stages.js';
+import { DLQ_GROUPS, TERMINAL_GROUPS, enabledDlqGroups, enabledTerminalGroups } from '../core/stages.js';
 import { MAP_STATE_TOPIC } from '../consumers/map/version-state.js';
 
 /**
@@ -32,7 +32,7 @@ export interface TopicSpec {
 
 /** Delays of the terminal groups' retry topics: 5, 15 and 60 minutes (Magento plan §7.2). */
 export const DEFAULT_RETRY_DELAYS_MS: readonly number[] = [5 * 60_000, 15 * 60_000, 60 * 60_000];
-/** Consumer groups with a DLQ: every stage's (src/core/stages.ts). */
+/** Consumer groups with a DLQ: every stage's (src/core/stages.ts), push stages included. */
 export const DEFAULT_GROUPS: readonly string[] = DLQ_GROUPS;
 /** Groups that write to an external target and so own delayed retry topics: the terminal stages'. */
 export const DEFAULT_TERMINAL_GROUPS: readonly string[] = TERMINAL_GROUPS;
@@ -40,9 +40,9 @@ export const DEFAULT_TERMINAL_GROUPS: readonly string[] = TERMINAL_GROUPS;
 export interface CatalogueOptions {
   /** @defaultValue {@link DEFAULT_RETRY_DELAYS_MS} */
   retryDelaysMs?: readonly number[];
-  /** @defaultValue {@link DEFAULT_GROUPS} */
+  /** @defaultValue the enabled stages' groups: the core stages' and the push stages' whose target a tenant configures */
   groups?: readonly string[];
-  /** @defaultValue {@link DEFAULT_TERMINAL_GROUPS} */
+  /** @defaultValue the enabled terminal stages' groups */
   terminalGroups?: readonly string[];
 }
 
@@ -66,7 +66,7 @@ export const retryDueTopicName = (group: string): string => `${group}.retry.due`
 /** Compacted: per dead-lettered record (`<group>:<partition>:<offset>`), whether it was replayed or purged. */
 export const DLQ_MARKS_TOPIC = 'dlq.marks';
 
-export function topicCatalogue(config: Pick<Config, 'topics'>, options: CatalogueOptions = {}): TopicSpec[] {
+export function topicCatalogue(config: Pick<Config, 'topics'> & Partial<Pick<Config, 'tenants'>>, options: CatalogueOptions = {}): TopicSpec[] {
   const t = config.topics;
   const base = { partitions: t.partitions, replicationFactor: t.replicationFactor };
   const maxBytes = { 'max.message.bytes': String(t.maxMessageBytes) };
@@ -91,8 +91,8 @@ export function topicCatalogue(config: Pick<Config, 'topics'>, options: Catalogu
     configs: { 'cleanup.policy': 'delete', 'retention.ms': String(retentionMs), ...maxBytes },
   });
 
-  const groups = options.groups ?? DEFAULT_GROUPS;
-  const terminal = options.terminalGroups ?? DEFAULT_TERMINAL_GROUPS;
+  const groups = options.groups ?? enabledDlqGroups(config.tenants);
+  const terminal = options.terminalGroups ?? enabledTerminalGroups(config.tenants);
   const delays = options.retryDelaysMs ?? t.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   return [
     ...CHANGE_TYPES.map((type) => compacted(`changes.${type}`)),

@@ -86,7 +86,7 @@ export interface ApplyOptions extends CatalogueOptions {
  * Config changes go through the AlterConfigs API, which replaces the topic's dynamic configs with
  * the given set: ragsync owns the configs of its topics.
  */
-export async function applyTopics(admin: Admin, config: Pick<Config, 'topics'>, options: ApplyOptions = {}): Promise<TopicPlan> {
+export async function applyTopics(admin: Admin, config: Pick<Config, 'topics'> & Partial<Pick<Config, 'tenants'>>, options: ApplyOptions = {}): Promise<TopicPlan> {
   const specs = topicCatalogue(config, options);
   const plan = await planTopics(admin, specs);
   if (options.dryRun) return plan;
@@ -171,7 +171,7 @@ export function formatPlan(plan: TopicPlan, dryRun = false): string[] {
  */
 export async function verifyTopics(
   admin: Admin,
-  config: Pick<Config, 'topics'>,
+  config: Pick<Config, 'topics'> & Partial<Pick<Config, 'tenants'>>,
   logicalNames: readonly string[],
   options: CatalogueOptions = {},
 ): Promise<void> {

@@ -12,6 +12,10 @@ export interface Metrics {
   batchSeconds: Histogram<'stage'>;
   /** Time from `occurred_at` at the source to the store's acknowledgement. */
   sourceToIndexedSeconds: Histogram<'stage'>;
+  /** Time from `occurred_at` at the source to a push target's acknowledgement, by change class and target. */
+  sourceToTargetSeconds: Histogram<'class' | 'target'>;
+  /** Changes that reached a push target later than their class allows (src/sinks/change-class.ts). */
+  slaBreaches: Counter<'class' | 'target'>;
   /** Texts embedded, by `source`: `model` (sent to the model) or `cache` (its vector was cached). */
   embeddings: Counter<'model' | 'source'>;
   /** Calls to the embedding model, failed ones included. */
@@ -67,6 +71,19 @@ export function createMetrics(options: { defaultMetrics?: boolean; processMetric
       labelNames: ['stage'],
       registers: [registry],
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600],
+    }),
+    sourceToTargetSeconds: new Histogram({
+      name: 'ragsync_source_to_target_seconds',
+      help: 'Latency from occurred_at at the source to a push target (shop, webhook receiver) acknowledging it, by change class',
+      labelNames: ['class', 'target'],
+      registers: [registry],
+      buckets: [0.5, 1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600],
+    }),
+    slaBreaches: new Counter({
+      name: 'ragsync_sla_breaches_total',
+      help: 'Changes that reached a push target later than their class allows (price 2 min, stock 5 min, product 15 min, category 30 min)',
+      labelNames: ['class', 'target'],
+      registers: [registry],
     }),
     embeddings: new Counter({ name: 'ragsync_embeddings_total', help: 'Chunk texts embedded, by source (model: sent to the model, cache: served from the cache)', labelNames: ['model', 'source'], registers: [registry] }),
     embeddingCalls: new Counter({ name: 'ragsync_embedding_calls_total', help: 'Calls to the embedding model, failed ones included', labelNames: ['model'], registers: [registry] }),

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import type { ChangeMessage } from '../../src/core/changes.js';
-import { Pipeline, STAGE_NAMES } from '../../src/cli/pipeline.js';
+import { Pipeline, STAGE_NAMES, type StageName } from '../../src/cli/pipeline.js';
+import { enabledStages } from '../../src/core/stages.js';
 import { collectStatus } from '../../src/cli/status.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
@@ -71,12 +72,15 @@ export class PipelineHarness {
     return harness;
   }
 
-  /** Starts every stage in this process (a new Pipeline each time, as a restarted worker). */
-  async start(overrides: Partial<Config['runner']> = {}): Promise<Pipeline> {
+  /**
+   * Starts the stages `run all` would start, or the named ones, in this process (a new Pipeline
+   * each time, as a restarted worker).
+   */
+  async start(overrides: Partial<Config['runner']> = {}, stages: readonly StageName[] = enabledStages(this.config.tenants).map((s) => s.name)): Promise<Pipeline> {
     const config = { ...this.config, runner: { ...this.config.runner, ...overrides } };
     this.metrics = createMetrics({ defaultMetrics: false });
     this.pipeline = new Pipeline({ config, logger: createLogger({ level: 'silent' }), metrics: this.metrics });
-    await this.pipeline.start(STAGE_NAMES);
+    await this.pipeline.start(stages);
     return this.pipeline;
   }
 
@@ -112,6 +116,19 @@ export class PipelineHarness {
       await new Promise((r) => setTimeout(r, 500));
     }
     throw new Error(`pipeline did not settle: ${last}`);
+  }
+
+  /** Records held by each non-empty DLQ topic of this pipeline, by logical name (empty: none). */
+  async dlqDepth(): Promise<Record<string, number>> {
+    const prefix = this.config.topics.prefix;
+    return withAdmin(this.kafka, async (admin) => {
+      const depth: Record<string, number> = {};
+      for (const topic of (await admin.listTopics()).filter((t) => t.startsWith(prefix) && t.endsWith('.dlq'))) {
+        const held = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+        if (held > 0) depth[topic.slice(prefix.length)] = held;
+      }
+      return depth;
+    });
   }
 
   /** A store client of its own (as `search` would open), connected. */

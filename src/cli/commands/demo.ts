@@ -15,7 +15,8 @@ import { createMetrics } from '../../observability/metrics.js';
 import { runPublish } from '../../producers/publish/run-publish.js';
 import { PROJECT_ROOT, stackEnv, stackLayout } from '../../stack/layout.js';
 import { stackUp } from '../../stack/stack.js';
-import { Pipeline, STAGE_NAMES } from '../pipeline.js';
+import { Pipeline } from '../pipeline.js';
+import { CORE_STAGE_NAMES } from '../../core/stages.js';
 import { formatHits, searchIndex, storeDescription } from '../search.js';
 import { collectStatus, formatStatus } from '../status.js';
 
@@ -126,8 +127,8 @@ chooses the lexical hashing embedder instead, EMBEDDING_URL an OpenAI-compatible
       try {
         // One collection per model: vectors of two models never meet, and switching back finds the old one.
         if (!process.env.RAGSYNC_COLLECTION) config.store.collection = collectionFor((await pipeline.getEmbedder()).id);
-        say(`running ${STAGE_NAMES.join(', ')} into ${storeDescription(config)}…`);
-        await pipeline.start(STAGE_NAMES);
+        say(`running ${CORE_STAGE_NAMES.join(', ')} into ${storeDescription(config)}…`);
+        await pipeline.start(CORE_STAGE_NAMES);
         say(`  ${pipeline.embedderNote}`);
         await waitForNoLag(pipeline, config, say, Number(options.timeout) * 1000);
 

@@ -1,16 +1,23 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
+import { loadConfig, type Config } from '../../config/index.js';
+import { enabledStages } from '../../core/stages.js';
 import { createWorkerHttp } from '../../observability/http.js';
 import { createLogger } from '../../observability/logger.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { Pipeline, STAGE_NAMES, type StageName } from '../pipeline.js';
 import { StageThreads, threadGroups } from '../stage-threads.js';
 import { erpBridgeOptions, runErpBridge, type ErpBridgeCliOptions } from './erp.js';
+import { orderPullOptions, runOrderPull, type OrderPullCliOptions } from './orders.js';
 
-/** The stages named on the command line; a wrong name is a usage error (one line, exit 2). */
-function parseStages(command: Command, values: string[]): StageName[] {
-  if (values.length === 1 && values[0] === 'all') return [...STAGE_NAMES];
-  if (values.includes('erp-bridge')) command.error('error: erp-bridge runs on its own: `ragsync run erp-bridge [options]`', { exitCode: 2 });
+/**
+ * The stages named on the command line; a wrong name is a usage error (one line, exit 2). `all` is
+ * the core stages and the push stages whose target some tenant configures.
+ */
+function parseStages(command: Command, values: string[], config: Config): StageName[] {
+  if (values.length === 1 && values[0] === 'all') return enabledStages(config.tenants).map((s) => s.name);
+  for (const alone of ['erp-bridge', 'pull-woocommerce-orders']) {
+    if (values.includes(alone)) command.error(`error: ${alone} runs on its own: \`ragsync run ${alone} [options]\``, { exitCode: 2 });
+  }
   const unknown = values.filter((v) => !(STAGE_NAMES as readonly string[]).includes(v));
   if (unknown.length > 0) command.error(`error: unknown stage ${unknown.join(', ')}: expected ${STAGE_NAMES.join(', ')} or all`, { exitCode: 2 });
   return [...new Set(values)] as StageName[];
@@ -19,9 +26,9 @@ function parseStages(command: Command, values: string[]): StageName[] {
 export function registerRunCommand(program: Command): void {
   const run = program
     .command('run')
-    .description('run pipeline stages (map, chunk, embed, store, or all), each in its own consumer group')
+    .description('run pipeline stages (map, chunk, embed, store, the push stages, or all), each in its own consumer group')
     .summary('run pipeline stages, each in its own consumer group')
-    .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all; or erp-bridge alone`)
+    .argument('<stages...>', `stages to run: ${STAGE_NAMES.join(', ')}, or all; or erp-bridge or pull-woocommerce-orders alone`)
     .option('--port <port>', 'port of /healthz, /readyz and /metrics (RAGSYNC_HTTP_PORT)', (v) => {
       const port = Number(v);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError('expected a port number');
@@ -37,12 +44,20 @@ Several stages in one process are spread over threads, one per core by default (
 thread, the rest in worker threads), so the process uses several cores; RAGSYNC_STAGE_THREADS sets
 a number of threads (1: all on one) or the groups (map,chunk/embed,store). /metrics and /healthz
 cover every thread.
+\`all\` is map, chunk, embed, store and the push stages whose target some tenant configures
+(targets.shopware → push-shopware, push-shopware-price, push-shopware-stock; targets.woocommerce →
+the three push-woocommerce stages; targets.webhooks → push-webhook; docs/connectors). Prices and
+stock have groups of their own, so a catalog backfill never delays them.
+\`run pull-woocommerce-orders\` polls each WooCommerce shop's orders in status processing modified
+since its persisted watermark (Redis) every --interval seconds (or --once) and publishes them to the
+\`orders\` topic, each order and modification once; --tenant limits it to one tenant. Run one replica.
 SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
     )
-    .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions) => {
+    .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions & OrderPullCliOptions) => {
       if (stageArgs.length === 1 && stageArgs[0] === 'erp-bridge') return runErpBridge(options);
-      const stages = parseStages(run, stageArgs);
+      if (stageArgs.length === 1 && stageArgs[0] === 'pull-woocommerce-orders') return runOrderPull(options);
       const config = loadConfig({ overrides: { 'http.port': options.port } });
+      const stages = parseStages(run, stageArgs, config);
       const logger = createLogger({ level: config.logLevel });
       const metrics = createMetrics();
       // Several stages: spread over threads (RAGSYNC_STAGE_THREADS), so the process uses several cores.
@@ -87,4 +102,5 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
     });
   // `run erp-bridge` takes the bridge's options (see `ragsync erp bridge --help`).
   erpBridgeOptions(run);
+  orderPullOptions(run);
 }

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChangeMessage } from '../../../src/core/changes.js';
+import { formatKey } from '../../../src/core/keys.js';
+import { PUSH_STAGE_NAMES } from '../../../src/core/stages.js';
+import { productChangeSchema, productPriceChangeSchema, productStockChangeSchema } from '../../../src/schemas/zod/product.js';
+import { prng } from '../../support/generate-entities.js';
+import { waitUntil } from '../../support/kafka.js';
+import { PipelineHarness } from '../../support/pipeline-harness.js';
+import { startShopwareServer, type ShopwareTestServer } from '../../support/shopware-server.js';
+import { startWooServer, type WooTestServer } from '../../support/woocommerce-server.js';
+
+/**
+ * The shop push stages end to end on the real stack: changes published to Kafka, the six push groups
+ * (products, prices, stock each in a group of their own, for Shopware and WooCommerce) writing to
+ * loopback shops that fail 30 % of their calls with a 503, WooCommerce also offline for a minute;
+ * afterwards each shop holds exactly the newest version of every class of every product, deleted
+ * products are gone, and nothing is in a DLQ. The expected state is computed from the published
+ * changes, the actual one read from each shop server's own store.
+ */
+
+const TENANT = 'lamps';
+const TAX_ID = '4f6a1c0e9b2d47c8a3e5f7091b2c3d4e';
+const CHANNEL_ID = '98432def39fc4624b33213a56b8c944d';
+const PRODUCTS = 150;
+
+interface Expected {
+  deleted: boolean;
+  name: string;
+  price: number;
+  stock: number;
+}
+
+const key = (id: string) => formatKey({ tenant: TENANT, entityType: 'product', entityId: id, storeId: 0 });
+
+/**
+ * Two saves per product, then price and stock changes for some and deletes for a few (never an
+ * aspect after a product's last delete: a shop cannot price a product it does not have). Versions
+ * rise per key across the classes, so "newest" is well defined; the expected state follows from them.
+ */
+function changes(): { messages: ChangeMessage[]; expected: Map<string, Expected> } {
+  const random = prng(12);
+  const messages: ChangeMessage[] = [];
+  const expected = new Map<string, Expected>();
+  const at = Date.now();
+  let clock = 1_000n;
+  const next = () => (clock += 1n);
+  for (let i = 0; i < PRODUCTS; i += 1) {
+    const id = `L${i}`;
+    for (let save = 0; save < 2; save += 1) {
+      const version = next();
+      const name = `Desk lamp ${i} mark ${save + 1}`;
+      const price = Math.round((20 + random() * 200) * 100) / 100;
+      const stock = Math.floor(random() * 50);
+      const value = productChangeSchema.parse({ tenant: TENANT, store_id: 0, entity_id: id, source_version: version, occurred_at: at, sku: `DL-${i}`, name, price, currency: 'EUR', qty: stock, stock_status: 'in_stock' });
+      messages.push({ type: 'product', key: key(id), value, sourceVersion: version, occurredAt: at });
+      expected.set(id, { deleted: false, name, price, stock });
+    }
+  }
+  for (let i = 0; i < PRODUCTS; i += 1) {
+    const id = `L${i}`;
+    const state = expected.get(id)!;
+    if (i % 10 === 3) {
+      const version = next();
+      messages.push({ type: 'product', key: key(id), value: null, sourceVersion: version, occurredAt: at });
+      state.deleted = true;
+      continue;
+    }
+    if (i % 2 === 0) {
+      const version = next();
+      const price = Math.round((5 + random() * 100) * 100) / 100;
+      const value = productPriceChangeSchema.parse({ tenant: TENANT, store_id: 0, entity_id: id, source_version: version, occurred_at: at, sku: `DL-${i}`, price, currency: 'EUR' });
+      messages.push({ type: 'product_price', key: key(id), value, sourceVersion: version, occurredAt: at });
+      state.price = price;
+    }
+    if (i % 3 === 0) {
+      const version = next();
+      const stock = Math.floor(random() * 500);
+      const value = productStockChangeSchema.parse({ tenant: TENANT, store_id: 0, entity_id: id, source_version: version, occurred_at: at, sku: `DL-${i}`, qty: stock, stock_status: stock > 0 ? 'in_stock' : 'out_of_stock', is_in_stock: stock > 0 });
+      messages.push({ type: 'product_stock', key: key(id), value, sourceVersion: version, occurredAt: at });
+      state.stock = stock;
+    }
+  }
+  return { messages, expected };
+}
+
+describe('the shop push stages under faults', () => {
+  let shop: ShopwareTestServer;
+  let woo: WooTestServer;
+  let harness: PipelineHarness;
+
+  beforeAll(async () => {
+    shop = await startShopwareServer({ taxIds: [TAX_ID] });
+    woo = await startWooServer();
+    const tenants = {
+      [TENANT]: {
+        secrets: [],
+        stores: [0],
+        targets: {
+          shopware: { url: shop.url, clientId: shop.clientId, clientSecret: shop.clientSecret, taxId: TAX_ID, salesChannels: [{ id: CHANNEL_ID }], batchSize: 50 },
+          woocommerce: { url: woo.url, consumerKey: woo.consumerKey, consumerSecret: woo.consumerSecret, batchSize: 50 },
+        },
+      },
+    };
+    harness = await PipelineHarness.create('lancedb', {
+      RAGSYNC_TENANTS: JSON.stringify(tenants),
+      RAGSYNC_PARTITIONS: '3',
+      RAGSYNC_RETRY_DELAYS: '2s,5s,10s,20s',
+      RAGSYNC_BREAKER_THRESHOLD: '5',
+      RAGSYNC_BREAKER_OPEN_MS: '3000',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await harness?.close();
+    await shop?.close();
+    await woo?.close();
+  });
+
+  it('ends with the newest version of every class of every product in each shop, after 30 % 503s and a minute offline', async () => {
+    const { messages, expected } = changes();
+    shop.setFault({ status: 503, probability: 0.3 });
+    woo.faults.unavailableRate = 0.3;
+    await harness.publish(messages);
+    await harness.start({}, PUSH_STAGE_NAMES.filter((name) => name.startsWith('push-shopware') || name.startsWith('push-woocommerce')));
+
+    // WooCommerce offline for a minute once its first products arrived.
+    await waitUntil('first products in WooCommerce', () => woo.allProducts().length > 0, 60_000);
+    woo.faults.offline = true;
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    woo.faults.offline = false;
+
+    const wanted = new Map([...expected].filter(([, state]) => !state.deleted).map(([id, s]) => [`DL-${id.slice(1)}`, { name: s.name, stock: s.stock, price: s.price }]));
+    const shopware = () => new Map(shop.products().map((p) => [p.productNumber, { name: p.name, stock: p.stock, price: (p.price as { gross: number }[])[0]!.gross }]));
+    const woocommerce = () => new Map(woo.allProducts().map((p) => [p.sku, { name: p.name, stock: p.stock_quantity, price: Number(p.regular_price) }]));
+    const same = (a: Map<string, unknown>) => JSON.stringify([...a].sort()) === JSON.stringify([...wanted].sort());
+    // On a timeout the comparisons below say what differs.
+    await waitUntil('both shops to hold the expected state', () => same(shopware()) && same(woocommerce()), 240_000).catch(() => undefined);
+    await harness.settle(60_000).catch(() => undefined);
+    expect(await harness.dlqDepth()).toEqual({});
+
+    // Compared with each server's own view.
+    expect(shopware()).toEqual(wanted);
+    expect(woocommerce()).toEqual(wanted);
+    expect(shop.violations).toEqual([]);
+    expect(woo.authFailures).toEqual([]);
+    // Every sync request asked for queued indexing; nothing waits in a DLQ.
+    expect(shop.requests.filter((r) => r.path === '/api/_action/sync').every((r) => r.indexingBehavior === 'use-queue-indexing')).toBe(true);
+  }, 480_000);
+});

@@ -13,6 +13,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerSearchCommand } from './commands/search.js';
 import { registerStackCommand } from './commands/stack.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerTestConnectionCommand } from './commands/test-connection.js';
 import { registerTopicsCommand } from './commands/topics.js';
 import { registerWebhookCommand } from './commands/webhook.js';
 
@@ -46,6 +47,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerErpCommand(program);
   registerRunCommand(program);
   registerStatusCommand(program);
+  registerTestConnectionCommand(program);
   registerDlqCommand(program);
   registerRetryCommand(program);
   registerSearchCommand(program);

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { STAGE_NAMES } from '../../src/core/stages.js';
+import { CORE_STAGE_NAMES, PUSH_STAGE_NAMES, STAGE_NAMES, STAGES, type TargetKind } from '../../src/core/stages.js';
+import { CHANGE_CLASSES, SLA_SECONDS } from '../../src/sinks/change-class.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
@@ -29,8 +30,12 @@ interface Manifest {
   data?: Record<string, string>;
   stringData?: Record<string, string>;
   resources?: string[];
+  components?: string[];
+  labels?: Array<{ pairs: Record<string, string> }>;
   spec?: {
     replicas?: number;
+    strategy?: { type?: string };
+    pollingInterval?: number;
     scaleTargetRef?: { name: string };
     maxReplicaCount?: number;
     triggers?: Array<{ type: string; metadata: Record<string, string> }>;
@@ -42,6 +47,7 @@ interface Manifest {
 }
 
 const KUBE = new URL('../../deploy/kubernetes/', import.meta.url);
+const EXAMPLE_OVERLAY = new URL('../../deploy/overlays/example/', import.meta.url);
 
 /** Validates a manifest against its kind's published JSON schema (throws naming the field). */
 type Check = (manifest: unknown) => void;
@@ -59,31 +65,65 @@ const MODELS: Record<string, Check> = {
   'keda.sh/v1alpha1 ScaledObject': check(ScaledObject),
   'monitoring.coreos.com/v1 PrometheusRule': check(PrometheusRule),
 };
-const files = readdirSync(KUBE).filter((f) => /\.ya?ml$/.test(f));
+const yamlFiles = (dir: URL) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
 
-function documentsOf(file: string): Manifest[] {
-  const docs = parseAllDocuments(readFileSync(new URL(file, KUBE), 'utf8'));
+function documentsOf(file: string, dir: URL = KUBE): Manifest[] {
+  const docs = parseAllDocuments(readFileSync(new URL(file, dir), 'utf8'));
   for (const doc of docs) expect(doc.errors, `${file} parses`).toEqual([]);
   return docs.map((doc) => doc.toJS() as Manifest).filter((m) => m !== null);
 }
 
-const byFile = new Map(files.map((file) => [file, documentsOf(file)]));
-const all = [...byFile.values()].flat();
-const ofKind = (kind: string) => all.filter((m) => m.kind === kind);
+/** The manifests of one directory, by file. */
+const load = (dir: URL) => new Map(yamlFiles(dir).map((file) => [file, documentsOf(file, dir)]));
+
+// The base: deploy/kubernetes/*.yaml.
+const files = yamlFiles(KUBE);
+const byFile = load(KUBE);
+const base = [...byFile.values()].flat();
+
+/**
+ * The opt-in kustomize Components, one per push target kind (deploy/kubernetes/components/<dir>).
+ * A Record over TargetKind: a new kind does not compile until it has a component.
+ */
+const COMPONENT_OF_TARGET: Record<TargetKind, string> = { shopware: 'shopware', woocommerce: 'woocommerce', webhooks: 'webhook-forwarder' };
+const COMPONENTS = new URL('components/', KUBE);
+const componentDirs = readdirSync(COMPONENTS).filter((d) => statSync(new URL(d, COMPONENTS)).isDirectory());
+const byComponent = new Map(componentDirs.map((dir) => [dir, load(new URL(`${dir}/`, COMPONENTS))]));
+const ofComponent = (dir: string) => [...(byComponent.get(dir)?.values() ?? [])].flat();
+
+const all = [...base, ...componentDirs.flatMap(ofComponent)];
+const ofKind = (kind: string, manifests: Manifest[] = all) => manifests.filter((m) => m.kind === kind);
 const configMap = ofKind('ConfigMap').find((m) => m.metadata.name === 'ragsync-config')!;
 const httpPort = Number(configMap.data!.RAGSYNC_HTTP_PORT);
 
-/** The stage a Deployment runs (`run <stage>`), or undefined for a non-stage Deployment (the ERP bridge too). */
+/** `run` commands that are not pipeline stages: they own no consumer group and are not autoscaled. */
+const NOT_STAGES = ['erp-bridge', 'pull-woocommerce-orders'];
+
+/** The stage a Deployment runs (`run <stage>`), or undefined for a non-stage Deployment (the ERP bridge, the order poller too). */
 function stageOf(deployment: Manifest): string | undefined {
   const args = deployment.spec?.template?.spec.containers[0]?.args ?? [];
-  return args[0] === 'run' && args[1] !== 'erp-bridge' ? args[1] : undefined;
+  return args[0] === 'run' && !NOT_STAGES.includes(args[1]!) ? args[1] : undefined;
 }
 
 function portNumber(container: Container, port: string | number): number | undefined {
   return typeof port === 'number' ? port : container.ports?.find((p) => p.name === port)?.containerPort;
 }
 
-const stageDeployments = ofKind('Deployment').filter((d) => stageOf(d) !== undefined);
+const stageDeploymentsOf = (manifests: Manifest[]) => ofKind('Deployment', manifests).filter((d) => stageOf(d) !== undefined);
+const stageDeployments = stageDeploymentsOf(all);
+const componentOfDeployment = (deployment: Manifest) => componentDirs.find((dir) => ofComponent(dir).includes(deployment));
+const budgetComponents = (manifests: Manifest[]) =>
+  (ofKind('PodDisruptionBudget', manifests) as Array<Manifest & { spec: { selector: { matchLabels: Record<string, string> } } }>).map(
+    (b) => b.spec.selector.matchLabels['app.kubernetes.io/component'],
+  );
+const validate = (file: string, manifests: Manifest[]) => {
+  for (const manifest of manifests) {
+    if (manifest.kind === 'Kustomization' || manifest.kind === 'Component') continue;
+    const model = MODELS[`${manifest.apiVersion} ${manifest.kind}`];
+    expect(model, `${file}: a schema for ${manifest.apiVersion} ${manifest.kind}`).toBeDefined();
+    expect(() => model!(manifest), `${file}: ${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
+  }
+};
 
 describe('the Kubernetes manifests', () => {
   it('parse, and every document names its kind and apiVersion', () => {
@@ -100,7 +140,7 @@ describe('the Kubernetes manifests', () => {
     expect([...kustomization.resources!].sort()).toEqual(expected.sort());
   });
 
-  it('run one Deployment per pipeline stage, each with an existing stage name', () => {
+  it('run one Deployment per stage in all, each with an existing stage name', () => {
     for (const deployment of stageDeployments) {
       expect(STAGE_NAMES as readonly string[]).toContain(stageOf(deployment));
       expect(deployment.spec!.template!.spec.containers[0]!.args).toHaveLength(2);
@@ -108,15 +148,14 @@ describe('the Kubernetes manifests', () => {
     expect(stageDeployments.map(stageOf).sort()).toEqual([...STAGE_NAMES].sort());
   });
 
+  it('run exactly the core stages in the base: the push stages are opt-in', () => {
+    expect(stageDeploymentsOf(base).map(stageOf).sort()).toEqual([...CORE_STAGE_NAMES].sort());
+    const kustomization = byFile.get('kustomization.yaml')![0]!;
+    expect(kustomization.components).toBeUndefined();
+  });
+
   it('validate against the Kubernetes, KEDA and Prometheus Operator schemas', () => {
-    for (const [file, manifests] of byFile) {
-      for (const manifest of manifests) {
-        const model = MODELS[`${manifest.apiVersion} ${manifest.kind}`];
-        if (manifest.kind === 'Kustomization') continue;
-        expect(model, `${file}: a schema for ${manifest.apiVersion} ${manifest.kind}`).toBeDefined();
-        expect(() => model!(manifest), `${file}: ${manifest.kind} ${manifest.metadata.name}`).not.toThrow();
-      }
-    }
+    for (const [file, manifests] of byFile) validate(file, manifests);
   });
 
   it('fail that validation for a manifest with a wrong field type', () => {
@@ -125,16 +164,55 @@ describe('the Kubernetes manifests', () => {
     expect(() => MODELS['apps/v1 Deployment']!(deployment)).toThrow(/containerPort must be integer/);
   });
 
-  it('limit voluntary disruptions of every stage and the webhook', () => {
-    const budgets = ofKind('PodDisruptionBudget') as Array<Manifest & { spec: { selector: { matchLabels: Record<string, string> } } }>;
-    const components = budgets.map((b) => b.spec.selector.matchLabels['app.kubernetes.io/component']).sort();
-    expect(components).toEqual([...STAGE_NAMES, 'webhook'].sort());
+  it('limit voluntary disruptions of every stage and the webhook, each budget next to its Deployment', () => {
+    expect(budgetComponents(all).sort()).toEqual([...STAGE_NAMES, 'webhook'].sort());
+    expect(budgetComponents(base).sort()).toEqual([...CORE_STAGE_NAMES, 'webhook'].sort());
+    for (const dir of componentDirs) expect(budgetComponents(ofComponent(dir)).sort(), dir).toEqual(stageDeploymentsOf(ofComponent(dir)).map(stageOf).sort());
   });
 
   it('alert on what docs/deploy.md says to alert on', () => {
     const rules = (ofKind('PrometheusRule')[0] as unknown as { spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> } }).spec.groups.flatMap((g) => g.rules);
     const metrics = rules.map((r) => r.expr).join('\n');
-    for (const metric of ['ragsync_stage_paused', 'ragsync_circuit_state', 'ragsync_dlq_records_total', 'ragsync_consumer_lag', 'ragsync_source_to_indexed_seconds_bucket']) expect(metrics).toContain(metric);
+    for (const metric of [
+      'ragsync_stage_paused',
+      'ragsync_circuit_state',
+      'ragsync_dlq_records_total',
+      'ragsync_consumer_lag',
+      'ragsync_source_to_indexed_seconds_bucket',
+      'ragsync_sla_breaches_total',
+      'ragsync_source_to_target_seconds_bucket',
+    ])
+      expect(metrics).toContain(metric);
+  });
+
+  describe('the push target alerts', () => {
+    const rules = (ofKind('PrometheusRule')[0] as unknown as { spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> } }).spec.groups.flatMap((g) => g.rules);
+    const ruleOn = (metric: string) => rules.find((r) => r.expr.includes(metric));
+
+    it('fire when SLA breaches increase, per class and target', () => {
+      const expr = ruleOn('ragsync_sla_breaches_total')!.expr;
+      expect(expr).toMatch(/sum by \(class, target\) \(increase\(ragsync_sla_breaches_total\[\w+\]\)\) > 0/);
+    });
+
+    it('fire when the p95 from the source to a target is above the time of its class', () => {
+      const expr = ruleOn('ragsync_source_to_target_seconds_bucket')!.expr;
+      // One clause per class selector: `histogram_quantile(0.95, ... {class="price"} ...) > 120`.
+      const clauses = expr
+        .split(/\bor\b/)
+        .map((part) => /histogram_quantile\(0\.95, sum by \(class, target, le\) \(rate\(ragsync_source_to_target_seconds_bucket\{class(=~?)"([^"]+)"\}\[\w+\]\)\)\) > (\d+)/.exec(part))
+        .map((m) => {
+          expect(m, 'every clause is a p95 per class and target over a threshold').not.toBeNull();
+          const [, op, selector, threshold] = m!;
+          const matches = (c: string) => (op === '=' ? c === selector : new RegExp(`^(?:${selector})$`).test(c));
+          return { matches, threshold: Number(threshold) };
+        });
+      for (const changeClass of CHANGE_CLASSES) {
+        const clause = clauses.filter((c) => c.matches(changeClass));
+        expect(clause, `one clause for ${changeClass}`).toHaveLength(1);
+        expect(clause[0]!.threshold, changeClass).toBe(SLA_SECONDS[changeClass]);
+      }
+      expect(SLA_SECONDS).toMatchObject({ price: 120, stock: 300, product: 900 });
+    });
   });
 
   it('run the topic setup as a Job with `topics apply`', () => {
@@ -208,8 +286,23 @@ describe('the Kubernetes manifests', () => {
   describe('the KEDA ScaledObjects', () => {
     const scaled = ofKind('ScaledObject');
 
-    it('scale every stage Deployment', () => {
+    it('scale every stage Deployment, each from the same component as its Deployment', () => {
       expect(scaled.map((s) => s.spec!.scaleTargetRef!.name).sort()).toEqual(stageDeployments.map((d) => d.metadata.name).sort());
+      for (const [scope, manifests] of [['base', base], ...componentDirs.map((dir) => [dir, ofComponent(dir)] as const)] as const) {
+        const targets = ofKind('ScaledObject', manifests).map((s) => s.spec!.scaleTargetRef!.name);
+        expect(targets.sort(), scope).toEqual(stageDeploymentsOf(manifests).map((d) => d.metadata.name).sort());
+      }
+    });
+
+    it.each(['shopware', 'woocommerce'])('scale the %s price and stock lanes more eagerly than its product lane', (kind) => {
+      const lane = (stage: string) => scaled.find((s) => s.spec!.scaleTargetRef!.name === `ragsync-${stage}`)!;
+      const threshold = (stage: string) => Number(lane(stage).spec!.triggers![0]!.metadata.lagThreshold);
+      // Prices must reach the shop within 2 minutes, stock within 5, product details within 15.
+      expect(threshold(`push-${kind}-price`)).toBeLessThan(threshold(`push-${kind}`));
+      expect(threshold(`push-${kind}-stock`)).toBeLessThan(threshold(`push-${kind}`));
+      expect(threshold(`push-${kind}-price`)).toBeLessThanOrEqual(threshold(`push-${kind}-stock`));
+      expect(lane(`push-${kind}-price`).spec!.pollingInterval).toBeLessThanOrEqual(lane(`push-${kind}`).spec!.pollingInterval!);
+      expect(lane(`push-${kind}-stock`).spec!.pollingInterval).toBeLessThanOrEqual(lane(`push-${kind}`).spec!.pollingInterval!);
     });
 
     it('watch the lag of the consumer group of the stage their Deployment runs', () => {
@@ -226,6 +319,57 @@ describe('the Kubernetes manifests', () => {
 
     it('stop at the partition count, where more replicas would idle', () => {
       for (const object of scaled) expect(object.spec!.maxReplicaCount).toBe(Number(configMap.data!.RAGSYNC_PARTITIONS));
+    });
+  });
+
+  describe('the push components', () => {
+    it('are one per target kind, each a kustomize Component listing exactly its files', () => {
+      expect([...componentDirs].sort()).toEqual(Object.values(COMPONENT_OF_TARGET).sort());
+      for (const dir of componentDirs) {
+        const component = byComponent.get(dir)!;
+        const kustomization = component.get('kustomization.yaml')?.[0];
+        expect(kustomization, `${dir}/kustomization.yaml`).toBeDefined();
+        expect(kustomization!.apiVersion).toBe('kustomize.config.k8s.io/v1alpha1');
+        expect(kustomization!.kind).toBe('Component');
+        const listed = [...kustomization!.resources!].sort();
+        expect(listed, dir).toEqual([...component.keys()].filter((f) => f !== 'kustomization.yaml').sort());
+        // The same common label the base puts on its resources.
+        expect(kustomization!.labels).toEqual(byFile.get('kustomization.yaml')![0]!.labels);
+      }
+    });
+
+    it('validate against the Kubernetes and KEDA schemas like the base files', () => {
+      for (const dir of componentDirs) for (const [file, manifests] of byComponent.get(dir)!) validate(`${dir}/${file}`, manifests);
+    });
+
+    it('run every push stage exactly once, in the component of its target kind', () => {
+      const pushDeployments = componentDirs.flatMap((dir) => stageDeploymentsOf(ofComponent(dir)));
+      expect(pushDeployments.map(stageOf).sort()).toEqual([...PUSH_STAGE_NAMES].sort());
+      for (const stage of PUSH_STAGE_NAMES) {
+        const deployment = pushDeployments.find((d) => stageOf(d) === stage)!;
+        expect(componentOfDeployment(deployment), stage).toBe(COMPONENT_OF_TARGET[STAGES[stage].target!]);
+        expect(deployment.metadata.name).toBe(`ragsync-${stage}`);
+      }
+    });
+
+    it('run the WooCommerce order poller as one replica, recreated rather than rolled, and never autoscaled', () => {
+      const pollers = ofKind('Deployment').filter((d) => d.spec!.template!.spec.containers[0]!.args?.[1] === 'pull-woocommerce-orders');
+      expect(pollers).toHaveLength(1);
+      const poller = pollers[0]!;
+      expect(componentOfDeployment(poller)).toBe(COMPONENT_OF_TARGET.woocommerce);
+      expect(poller.metadata.name).toBe('ragsync-pull-woocommerce-orders');
+      expect(poller.spec!.template!.spec.containers[0]!.args).toEqual(['run', 'pull-woocommerce-orders']);
+      expect(poller.spec!.replicas).toBe(1);
+      expect(poller.spec!.strategy?.type).toBe('Recreate');
+      expect(ofKind('ScaledObject').map((s) => s.spec!.scaleTargetRef!.name)).not.toContain(poller.metadata.name);
+    });
+
+    it('are all enabled by the example overlay, on top of the base', () => {
+      const overlay = documentsOf('kustomization.yaml', EXAMPLE_OVERLAY)[0]!;
+      expect(overlay.kind).toBe('Kustomization');
+      expect(overlay.resources!.map((r) => new URL(`${r}/`, EXAMPLE_OVERLAY).href)).toEqual([KUBE.href]);
+      expect(overlay.components!.map((c) => new URL(`${c}/`, EXAMPLE_OVERLAY).href).sort()).toEqual(componentDirs.map((dir) => new URL(`${dir}/`, COMPONENTS).href).sort());
+      for (const c of overlay.components!) expect(existsSync(new URL(`${c}/kustomization.yaml`, EXAMPLE_OVERLAY)), c).toBe(true);
     });
   });
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { STAGE_NAMES } from '../../src/core/stages.js';
+import { CORE_STAGE_NAMES, PUSH_STAGE_NAMES, STAGE_NAMES, STAGES, type TargetKind } from '../../src/core/stages.js';
 
 interface Service {
   image?: string;
@@ -11,12 +11,17 @@ interface Service {
   depends_on?: Record<string, unknown>;
   ports?: string[];
   profiles?: string[];
+  container_name?: string;
+  deploy?: { replicas?: number };
   healthcheck?: { test?: string[] };
   stop_grace_period?: string;
 }
 interface Compose {
   services: Record<string, Service>;
 }
+
+/** The compose profile that starts a target kind's push stages (a Record: a new kind needs one). */
+const PROFILE_OF_TARGET: Record<TargetKind, string> = { shopware: 'shopware', woocommerce: 'woocommerce', webhooks: 'webhook-forwarder' };
 
 describe('docker-compose.yml', () => {
   const text = readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8');
@@ -42,7 +47,7 @@ describe('docker-compose.yml', () => {
 
   it('points every ragsync service at the compose services through the shared environment', () => {
     expect(sharedEnv).toMatchObject({ KAFKA_BROKERS: 'kafka:9092', REDIS_URL: 'redis://redis:6379', QDRANT_URL: 'http://qdrant:6333' });
-    expect(ragsync.map(([name]) => name)).toEqual(expect.arrayContaining(['topics', ...STAGE_NAMES, 'webhook']));
+    expect(ragsync.map(([name]) => name)).toEqual(expect.arrayContaining(['topics', ...STAGE_NAMES, 'webhook', 'pull-woocommerce-orders']));
     for (const [, service] of ragsync) {
       expect(service.environment).toMatchObject(sharedEnv);
     }
@@ -71,6 +76,47 @@ describe('docker-compose.yml', () => {
       expect(service!.depends_on).toHaveProperty('kafka');
       expect(Number.parseInt(service!.stop_grace_period!, 10)).toBeGreaterThan(30);
     });
+  });
+
+  it('starts the infrastructure, the core stages and the webhook without a profile, and nothing else', () => {
+    const always = Object.entries(compose.services)
+      .filter(([, s]) => s.profiles === undefined)
+      .map(([name]) => name);
+    expect(always.sort()).toEqual(['kafka', 'registry', 'qdrant', 'redis', ...CORE_STAGE_NAMES, 'webhook'].sort());
+  });
+
+  it('has one profile per push target kind, and only the push stages and the order poller in them', () => {
+    const pushProfiles = Object.values(PROFILE_OF_TARGET);
+    const profiles = new Set(Object.values(compose.services).flatMap((s) => s.profiles ?? []));
+    for (const profile of pushProfiles) expect([...profiles]).toContain(profile);
+    for (const [name, service] of Object.entries(compose.services)) {
+      const inPushProfile = (service.profiles ?? []).some((p) => pushProfiles.includes(p));
+      expect(inPushProfile, name).toBe((PUSH_STAGE_NAMES as readonly string[]).includes(name) || name === 'pull-woocommerce-orders');
+    }
+  });
+
+  describe.each(PUSH_STAGE_NAMES)('the %s push stage service', (stage) => {
+    const service = compose.services[stage];
+
+    it('starts only under the profile of its target kind', () => {
+      expect(service?.profiles).toEqual([PROFILE_OF_TARGET[STAGES[stage].target!]]);
+    });
+
+    it('reads the tenants and their targets', () => {
+      expect(service!.environment).toHaveProperty('RAGSYNC_TENANTS');
+    });
+  });
+
+  it('runs the WooCommerce order poller under the woocommerce profile, as one container that cannot be scaled', () => {
+    const poller = compose.services['pull-woocommerce-orders']!;
+    expect(poller.command).toEqual(['run', 'pull-woocommerce-orders']);
+    expect(poller.profiles).toEqual([PROFILE_OF_TARGET.woocommerce]);
+    expect(poller.environment).toHaveProperty('RAGSYNC_TENANTS');
+    // A fixed container name: Compose refuses `--scale pull-woocommerce-orders=2`.
+    expect(poller.container_name).toBeTruthy();
+    expect(poller.deploy?.replicas ?? 1).toBe(1);
+    expect(poller.depends_on).toHaveProperty('kafka');
+    expect(Number.parseInt(poller.stop_grace_period!, 10)).toBeGreaterThan(30);
   });
 
   it('serves the webhook on all container interfaces with its tenants', () => {

@@ -29,6 +29,33 @@ export function recordBytes(record: OutgoingRecord): number {
   return bytes;
 }
 
+/**
+ * The one produce request at a time that BatchingProducer needs from a Kafka client: connect,
+ * send records (acks=all; resolves once Kafka acknowledged every one, rejects otherwise), and
+ * disconnect. `kafkajsRecordProducer` adapts a kafkajs producer; src/kafka/platformatic-producer.ts
+ * is one over @platformatic/kafka. Records must land on the partition kafkajs' default (Java
+ * murmur2) partitioner picks for their key. A rejection may be the client's own error:
+ * BatchingProducer classifies it with classifyKafkaError.
+ */
+export interface RecordProducer {
+  connect(): Promise<void>;
+  sendRecords(records: OutgoingRecord[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** A kafkajs producer as a RecordProducer (acks=all, one record batch per partition of a request). */
+export function kafkajsRecordProducer(producer: Producer): RecordProducer {
+  return {
+    connect: () => producer.connect(),
+    sendRecords: async (records) => {
+      await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+const isRecordProducer = (producer: Producer | RecordProducer): producer is RecordProducer => typeof (producer as Partial<RecordProducer>).sendRecords === 'function';
+
 /** Sends records and resolves once Kafka acknowledged all of them: a BatchingProducer, or a ProducerThread running one. */
 export interface RecordSender {
   send(records: OutgoingRecord[], timeoutMs: number): Promise<void>;
@@ -71,8 +98,8 @@ const RECONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * Batches records of concurrent callers into few produce requests, in call order, over one
- * idempotent producer (acks=all). `send` resolves only after Kafka acknowledged every record of the
- * call, and rejects with a RetryableError (`kafka_ack_timeout`) when that did not happen within the
+ * idempotent producer (acks=all): a kafkajs one, or any RecordProducer (PlatformaticRecordProducer).
+ * `send` resolves only after Kafka acknowledged every record of the call, and rejects with a RetryableError (`kafka_ack_timeout`) when that did not happen within the
  * caller's deadline; the records stay queued and may still land later (harmless: the version guard
  * absorbs a resend). The buffer is bounded, so a dead cluster cannot grow memory without limit.
  *
@@ -81,7 +108,9 @@ const RECONNECT_TIMEOUT_MS = 30_000;
  *   the idempotent sequence numbers of every partition of a failed request back, also of the
  *   partitions Kafka had appended to (kafkajs issue 598): the next records to those partitions then
  *   reuse sequence numbers, and Kafka acknowledges them as duplicates without writing them, or
- *   answers "out of order sequence number" until restart. A new producer has a new producer id.
+ *   answers "out of order sequence number" until restart. @platformatic/kafka keeps the numbers of
+ *   the partitions that answered, but cannot know whether a request that timed out was appended.
+ *   A new producer has a new producer id.
  * - When Kafka refuses a record of a combined request (a permanent, record-specific error), every
  *   caller of that request is sent again on its own, so each gets its own outcome. A caller gets a
  *   PermanentError only when none of its records can have been stored (it had one record); a
@@ -94,7 +123,7 @@ export class BatchingProducer implements RecordSender {
   private readonly queue: Pending[] = [];
   private buffered = 0;
   private flushing: Promise<void> | undefined;
-  private producer: Producer;
+  private producer: RecordProducer;
   private connecting: Promise<void> | undefined;
   private connected = false;
   private closed = false;
@@ -106,11 +135,21 @@ export class BatchingProducer implements RecordSender {
   private readonly maxRequestBytes: number;
   private readonly lingerMs: number;
 
+  private readonly createProducer: () => RecordProducer;
+
+  /**
+   * `createProducer` makes a new client producer: a kafkajs one (idempotent, see
+   * createIdempotentProducer) or any RecordProducer; it is called again after every failed request.
+   */
   constructor(
-    private readonly createProducer: () => Producer,
+    createProducer: () => Producer | RecordProducer,
     private readonly options: BatchingOptions = {},
   ) {
-    this.producer = createProducer();
+    this.createProducer = () => {
+      const producer = createProducer();
+      return isRecordProducer(producer) ? producer : kafkajsRecordProducer(producer);
+    };
+    this.producer = this.createProducer();
     this.maxBuffered = options.maxBufferedRecords ?? 10_000;
     this.maxBatch = options.maxBatchRecords ?? 2000;
     this.maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
@@ -301,7 +340,7 @@ export class BatchingProducer implements RecordSender {
       return classifyKafkaError(error);
     }
     try {
-      await this.producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+      await this.producer.sendRecords(records);
       return undefined;
     } catch (error) {
       const classified = classifyKafkaError(error);

@@ -7,15 +7,32 @@ import type { Config } from '../config/index.js';
 import { PermanentError, RetryableError, SystemError, findRagsyncError } from '../core/errors.js';
 import { BatchingProducer, type BatchingOptions, type OutgoingRecord, type RecordSender } from './batching-producer.js';
 import { createIdempotentProducer, createKafka } from './client.js';
+import type { PlatformaticProducerOptions } from './platformatic-producer.js';
 
 /**
- * A BatchingProducer on a worker thread of its own. kafkajs spends about as much CPU on a record
- * as reading, checking and encoding it does (most of it building the request: an encoder and a
- * zeroed buffer per record and per header, the partitioner's 64-bit arithmetic, the CRC), so a bulk
- * publisher that does both on one thread uses one core of the machine. Here the caller's thread
- * checks and encodes while this one sends. Everything BatchingProducer promises holds as it is:
- * the thread runs one, and `send` settles as that one's `send` does (errors keep their class, code
- * and message). Records cross as one transferred buffer per call.
+ * Which Kafka client the thread's BatchingProducer drives: @platformatic/kafka (the default; about
+ * half kafkajs' CPU per record, see PlatformaticRecordProducer) or kafkajs, as the pipeline
+ * workers use. Both are idempotent, acks=all, and put a key on the same partition.
+ */
+export type ProducerClient = 'platformatic' | 'kafkajs';
+
+export interface ProducerThreadOptions extends Omit<BatchingOptions, 'onProducerReplaced'> {
+  clientIdSuffix?: string;
+  onProducerReplaced?: (cause: Error) => void;
+  /** @defaultValue 'platformatic' */
+  client?: ProducerClient;
+  /** Compression of the produce requests (@platformatic/kafka only). @defaultValue 'none' */
+  compression?: PlatformaticProducerOptions['compression'];
+}
+
+/**
+ * A BatchingProducer on a worker thread of its own, for bulk publishing (`ragsync publish`, through
+ * KafkaChangeSink's `producerThread` option). Building produce requests costs CPU (kafkajs: about as much per record as
+ * reading, checking and encoding it; @platformatic/kafka about half of that), so a bulk publisher
+ * that did both on one thread would use one core of the machine. Here the caller's thread checks
+ * and encodes while this one sends. Everything BatchingProducer promises holds as it is: the thread
+ * runs one, and `send` settles as that one's `send` does (errors keep their class, code and
+ * message). Records cross as one transferred buffer per call.
  */
 export class ProducerThread implements RecordSender {
   private readonly worker: Worker;
@@ -26,13 +43,20 @@ export class ProducerThread implements RecordSender {
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
 
-  constructor(
-    config: Pick<Config, 'kafka'>,
-    options: Omit<BatchingOptions, 'onProducerReplaced'> & { clientIdSuffix?: string; onProducerReplaced?: (cause: Error) => void } = {},
-  ) {
-    const { onProducerReplaced, clientIdSuffix, ...batching } = options;
+  constructor(config: Pick<Config, 'kafka'>, options: ProducerThreadOptions = {}) {
+    const { onProducerReplaced, clientIdSuffix, client, compression, ...batching } = options;
     const entry = import.meta.url;
-    const data: ThreadData = { role: THREAD_ROLE, entry, tsx: entry.endsWith('.ts') ? tsxApiUrl() : undefined, kafka: config.kafka, clientIdSuffix, batching };
+    const data: ThreadData = {
+      role: THREAD_ROLE,
+      entry,
+      tsx: entry.endsWith('.ts') ? tsxApiUrl() : undefined,
+      kafka: config.kafka,
+      clientIdSuffix,
+      client: client ?? 'platformatic',
+      compression,
+      batching,
+      preload: (client ?? 'platformatic') === 'platformatic' ? [platformaticUrl()] : [],
+    };
     this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: data });
     // An idle thread does not keep the process alive; one with calls in flight does (see track).
     this.worker.unref();
@@ -96,10 +120,20 @@ const THREAD_ROLE = 'ragsync-producer-thread';
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
 (async () => {
+  for (const url of workerData.preload) await import(url);
   if (workerData.tsx) (await import(workerData.tsx)).register();
   await import(workerData.entry);
 })();
 `;
+
+/**
+ * The URL of @platformatic/kafka's entry. The thread loads it before tsx's loader is registered:
+ * through the loader, each of its few hundred modules would cost a round trip to the loader's
+ * thread (1–2 s of CPU in all); loaded first, the later import finds it loaded.
+ */
+function platformaticUrl(): string {
+  return pathToFileURL(createRequire(import.meta.url).resolve('@platformatic/kafka')).href;
+}
 
 /** The URL of tsx's ESM API (`tsx/esm/api`), looked up in its package's exports. */
 function tsxApiUrl(): string {
@@ -115,7 +149,11 @@ interface ThreadData {
   tsx: string | undefined;
   kafka: Config['kafka'];
   clientIdSuffix: string | undefined;
+  client: ProducerClient;
+  compression: PlatformaticProducerOptions['compression'];
   batching: Omit<BatchingOptions, 'onProducerReplaced'>;
+  /** Modules the thread loads first, before any loader (file URLs). */
+  preload: string[];
 }
 
 /** The records of one call: keys and header texts as strings, every value in one buffer. */
@@ -213,11 +251,25 @@ function reviveError(sent: SentError): Error {
   return new Error(sent.message);
 }
 
-/** The thread's side: one BatchingProducer, fed by the calls posted to it. */
-function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): void {
-  const kafka = createKafka({ kafka: data.kafka }, data.clientIdSuffix === undefined ? {} : { clientIdSuffix: data.clientIdSuffix });
+/**
+ * The thread's side: one BatchingProducer, fed by the calls posted to it. @platformatic/kafka is
+ * loaded here only (it compiles its option schemas when loaded, 0.3–0.6 s of CPU the caller's
+ * thread need not spend, see BOOTSTRAP); calls posted meanwhile wait in the port.
+ */
+async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): Promise<void> {
+  const config = { kafka: data.kafka };
+  const suffix = data.clientIdSuffix === undefined ? {} : { clientIdSuffix: data.clientIdSuffix };
+  let createProducer: ConstructorParameters<typeof BatchingProducer>[0];
+  if (data.client === 'kafkajs') {
+    const kafka = createKafka(config, suffix);
+    createProducer = () => createIdempotentProducer(kafka);
+  } else {
+    const { createPlatformaticProducer } = await import('./platformatic-producer.js');
+    const options = { ...suffix, ...(data.compression === undefined ? {} : { compression: data.compression }) };
+    createProducer = () => createPlatformaticProducer(config, options);
+  }
   const post = (message: FromThread) => port.postMessage(message);
-  const sender = new BatchingProducer(() => createIdempotentProducer(kafka), {
+  const sender = new BatchingProducer(createProducer, {
     ...data.batching,
     onProducerReplaced: (cause) => post({ type: 'replaced', error: sendable(cause) }),
   });
@@ -233,4 +285,8 @@ function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): void
   });
 }
 
-if (!isMainThread && parentPort && (workerData as Partial<ThreadData> | null)?.role === THREAD_ROLE) runThread(workerData as ThreadData, parentPort);
+if (!isMainThread && parentPort && (workerData as Partial<ThreadData> | null)?.role === THREAD_ROLE) {
+  // A failure to start is unhandled: it ends the thread with an 'error' event, and the caller's
+  // side refuses every call with it.
+  void runThread(workerData as ThreadData, parentPort);
+}

@@ -36,7 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { STAGE_NAMES } from '../src/cli/pipeline.js';
+import { CORE_STAGE_NAMES as STAGE_NAMES } from '../src/core/stages.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { withAdmin } from '../src/kafka/admin.js';
 import { createKafka } from '../src/kafka/client.js';

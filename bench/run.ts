@@ -3,14 +3,17 @@
  *
  * - `catalog-diff` (the default): `catalog diff` over 10,000 products, in memory, about a second;
  * - `pipeline`: the pipeline end to end on the local stack (bench/pipeline.bench.ts has its options);
- * - `all`: both.
+ * - `commerce`: a price change pushed to a shop during a 50,000-product backfill (bench/commerce.bench.ts);
+ * - `all`: every one.
  */
 import { main as catalogDiff } from './catalog-diff.bench.js';
+import { main as commerce } from './commerce.bench.js';
 import { main as pipeline } from './pipeline.bench.js';
 
 const SCENARIOS: Record<string, (args: string[]) => unknown> = {
   'catalog-diff': () => catalogDiff(),
   pipeline: (args) => pipeline(args),
+  commerce: (args) => commerce(args),
 };
 
 /** `--scenario <name>` or `--scenario=<name>`, taken out of the arguments; the rest go to the scenario. */

@@ -1,7 +1,7 @@
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { STAGE_LIST } from '../../src/core/stages.js';
+import { enabledStages } from '../../src/core/stages.js';
 import { encodeMark } from '../../src/kafka/dlq-marks.js';
 import { applyTopics } from '../../src/kafka/topics.js';
 import { testKafka } from '../support/kafka.js';
@@ -105,7 +105,7 @@ describe('ragsync status', () => {
   it('reports lag per group and DLQ depth as the admin API has them, and every stage with its retry consumer', async () => {
     const shown = await status();
     expect(shown.stages.map((s) => s.stage)).toEqual(['map', 'chunk', 'embed', 'store', 'store.retry']);
-    for (const stage of STAGE_LIST) {
+    for (const stage of enabledStages({})) {
       const row = shown.stages.find((s) => s.stage === stage.name)!;
       expect(row.group).toBe(`${prefix}${stage.group}`);
       expect(row.lag, stage.name).toBe(await adminLag(row.group, stage.inputs.map((t) => `${prefix}${t}`)));

@@ -34,7 +34,7 @@ describe('the ragsync command line', () => {
     [['stack', 'up', '--bogus'], "error: unknown option '--bogus'"],
     [['search'], "error: missing required argument 'query'"],
     [['search', '--limit', 'many', 'tent'], 'error: option'],
-    [['run', 'mapp'], 'error: unknown stage mapp: expected map, chunk, embed, store or all'],
+    [['run', 'mapp'], 'error: unknown stage mapp: expected map, chunk, embed, store, push-shopware, push-shopware-price, push-shopware-stock, push-woocommerce, push-woocommerce-price, push-woocommerce-stock, push-webhook or all'],
     [['run', 'map', 'erp-bridge'], 'error: erp-bridge runs on its own'],
   ])('answers %j with a one-line error and exit code 2', async (args, message) => {
     const { code, out, err } = await cli(...args);

@@ -88,7 +88,8 @@ export function registerTestConnectionCommand(program: Command): void {
   program
     .command('test-connection')
     .description('check that each target and source answers with the configured credentials, one line per target')
-    .argument('[targets...]', 'what to check: kafka, registry, redis, store, a tenant (all its targets), a kind (shopware, woocommerce, webhook) or <tenant>/<kind>[/<name>]; default: everything configured')
+    .summary('check that each target answers with its credentials')
+    .argument('[what...]', 'what to check: kafka, registry, redis, store, a tenant (all its targets), a kind (shopware, woocommerce, webhook) or <tenant>/<kind>[/<name>]; default: everything configured')
     .addHelpText(
       'after',
       `

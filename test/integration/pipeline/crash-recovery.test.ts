@@ -1,4 +1,4 @@
-import { STAGE_LIST } from '../../../src/core/stages.js';
+import { enabledStages } from '../../../src/core/stages.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,7 +64,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
 
   it('ends with the same store state as an uninterrupted run', { timeout: 480_000 }, async () => {
     await harness.publishLines(toNdjson(generateEntities(300, { tenant: 'crash', seed: 7, storeId: 1 })).split('\n').filter((l) => l.length > 0));
-    const stages = STAGE_LIST.map((s) => ({ name: s.name, group: s.group, inputs: [...s.inputs] }));
+    const stages = enabledStages(harness.config.tenants).map((s) => ({ name: s.name, group: s.group, inputs: [...s.inputs] }));
     worker = startWorker();
     // Kill it once the store has committed some of its input but not all of it.
     let seen = 'nothing';

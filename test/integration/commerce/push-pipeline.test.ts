@@ -154,6 +154,12 @@ describe('the shop push stages under faults', () => {
     expect(woocommerce()).toEqual(wanted);
     expect(shop.violations).toEqual([]);
     expect(woo.authFailures).toEqual([]);
+
+    // Latency from the source was observed per change class and target.
+    const metrics = await harness.metrics!.registry.getMetricsAsJSON();
+    const latency = metrics.find((m) => m.name === 'ragsync_source_to_target_seconds')!;
+    const counts = new Map((latency.values as { metricName?: string; labels: Record<string, string | number>; value: number }[]).filter((v) => v.metricName === 'ragsync_source_to_target_seconds_count').map((v) => [`${v.labels.class}/${v.labels.target}`, v.value]));
+    for (const series of ['product/shopware', 'price/shopware', 'stock/shopware', 'product/woocommerce', 'price/woocommerce', 'stock/woocommerce']) expect(counts.get(series), series).toBeGreaterThan(0);
     // Every sync request asked for queued indexing; nothing waits in a DLQ.
     expect(shop.requests.filter((r) => r.path === '/api/_action/sync').every((r) => r.indexingBehavior === 'use-queue-indexing')).toBe(true);
   }, 480_000);

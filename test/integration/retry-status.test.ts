@@ -44,15 +44,16 @@ describe('ragsync retry status', () => {
       topic: tier0,
       acks: -1,
       messages: [
-        // Partition 0: the first one was handed over already (committed offset 1).
+        // Partition 0: the first one was handed over already (committed offset 1). Due times lie
+        // minutes ahead, so a slow run still prints "in …s".
         waiting('a', 0, now - 60_000, now - 120_000),
-        waiting('b', 0, now + 20_000, now - 10_000),
-        waiting('c', 0, now + 25_000, now - 5_000),
+        waiting('b', 0, now + 620_000, now - 10_000),
+        waiting('c', 0, now + 625_000, now - 5_000),
         // Partition 1: never committed, so the whole partition waits.
-        waiting('d', 1, now + 90_000, now - 30_000),
+        waiting('d', 1, now + 690_000, now - 30_000),
       ],
     });
-    await producer.send({ topic: tier1, acks: -1, messages: [waiting('e', 1, now + 100_000, now - 600_000)] });
+    await producer.send({ topic: tier1, acks: -1, messages: [waiting('e', 1, now + 700_000, now - 600_000)] });
     await admin.setOffsets({ groupId: group, topic: tier0, partitions: [{ partition: 0, offset: '1' }] });
     // Every record of tier 1 was handed over.
     await admin.setOffsets({ groupId: group, topic: tier1, partitions: [{ partition: 1, offset: '1' }] });
@@ -73,10 +74,10 @@ describe('ragsync retry status', () => {
     expect(status).toHaveLength(1);
     expect(status[0]).toMatchObject({ group: 'store', consumerGroup: group });
     const [t0, t1, t2] = status[0].tiers;
-    expect(t0).toMatchObject({ tier: 0, delayMs: 30_000, topic: tier0, exists: true, depth: 3, nextDueAt: iso(now + 20_000), oldestFirstFailureAt: iso(now - 30_000) });
+    expect(t0).toMatchObject({ tier: 0, delayMs: 30_000, topic: tier0, exists: true, depth: 3, nextDueAt: iso(now + 620_000), oldestFirstFailureAt: iso(now - 30_000) });
     expect(t0.partitions).toEqual([
-      { partition: 0, committed: '1', end: '3', depth: 2, headDueAt: iso(now + 20_000) },
-      { partition: 1, committed: null, end: '1', depth: 1, headDueAt: iso(now + 90_000) },
+      { partition: 0, committed: '1', end: '3', depth: 2, headDueAt: iso(now + 620_000) },
+      { partition: 1, committed: null, end: '1', depth: 1, headDueAt: iso(now + 690_000) },
     ]);
     expect(t1).toMatchObject({ tier: 1, topic: tier1, depth: 0 });
     expect(t1.nextDueAt).toBeUndefined();
@@ -89,7 +90,7 @@ describe('ragsync retry status', () => {
     const lines = out.trim().split('\n');
     expect(lines[0]).toBe(`retry tiers: 30s, 2m, 10m (topic prefix ${prefix})`);
     expect(lines[1]).toBe(`store (retry consumer group ${group}): 3 records waiting`);
-    expect(lines[2]).toMatch(new RegExp(`^  tier 0  30s +${tier0.replace(/\./g, '\\.')} +depth 3, next due ${iso(now + 20_000).replace(/\./g, '\\.')} \\(in \\d+s\\), failing since ${iso(now - 30_000).replace(/\./g, '\\.')}$`));
+    expect(lines[2]).toMatch(new RegExp(`^  tier 0  30s +${tier0.replace(/\./g, '\\.')} +depth 3, next due ${iso(now + 620_000).replace(/\./g, '\\.')} \\(in \\d+m \\d+s\\), failing since ${iso(now - 30_000).replace(/\./g, '\\.')}$`));
     expect(lines[3]).toMatch(/^ {2}tier 1 {2}2m +\S+ +empty$/);
     expect(lines[4]).toMatch(/^ {2}tier 2 {2}10m +\S+ +empty$/);
   });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { describeError } from '../../core/errors.js';
+import { enabledDlqGroups } from '../../core/stages.js';
 import { createIdempotentProducer, createKafka } from '../../kafka/client.js';
 import { DlqMarks, type DlqMark } from '../../kafka/dlq-marks.js';
 import { DlqNotFoundError, DlqReader, DlqUsageError, parseDlqRef, checkGroup, type DeadRecord, type DlqGroupSummary, type PurgePlan, type PurgeResult } from '../../kafka/dlq-reader.js';
@@ -266,7 +267,8 @@ function setup() {
   const kafka = createKafka(config, { clientIdSuffix: 'dlq' });
   const topicPrefix = config.topics.prefix;
   const groupPrefix = config.runner.groupPrefix ?? topicPrefix;
-  const reader = new DlqReader(kafka, { topicPrefix, groupPrefix });
+  // The groups of this deployment: the core stages' and the push stages' whose target a tenant configures.
+  const reader = new DlqReader(kafka, { topicPrefix, groupPrefix, groups: enabledDlqGroups(config.tenants) });
   const marks = new DlqMarks(kafka, { topicPrefix, groupPrefix });
   return { config, kafka, reader, marks, scrub: secretScrubber(configSecrets(config)) };
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
+import { enabledTerminalGroups } from '../../core/stages.js';
 import { createKafka } from '../../kafka/client.js';
 import { formatRetryStatus, retryStatus } from '../../kafka/retry-status.js';
 import { DEFAULT_TERMINAL_GROUPS, formatDelay } from '../../kafka/topic-catalogue.js';
@@ -46,6 +47,8 @@ partition will hand over next.`,
         topicPrefix: config.topics.prefix,
         groupPrefix: config.runner.groupPrefix ?? config.topics.prefix,
         retryDelaysMs: delays,
+        // The store and the push stages whose target a tenant configures.
+        terminalGroups: enabledTerminalGroups(config.tenants),
       });
       if (options.json) {
         console.log(JSON.stringify(status, null, 2));

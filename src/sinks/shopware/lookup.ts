@@ -63,3 +63,21 @@ export async function lookupProducts(
   }
   return [...found.values()];
 }
+
+/**
+ * The product the shop holds for one record key, read only (`ragsync status <key>`): the one that
+ * carries the key in `ragsync_key`, else the one with the key's deterministic id, else one with
+ * the SKU that no other key owns. Undefined when the shop has none of them.
+ */
+export async function lookupKeyProduct(
+  search: (criteria: Criteria) => Promise<SearchResponse<ShopwareProduct>>,
+  key: string,
+  sku?: string,
+): Promise<ShopProduct | undefined> {
+  const found = await lookupProducts(search, [{ key, skus: sku ? [sku] : [] }]);
+  return (
+    found.find((p) => p.key === key) ??
+    found.find((p) => p.id === productId(key)) ??
+    (sku ? found.find((p) => p.productNumber === sku && p.key === undefined) : undefined)
+  );
+}

@@ -1,5 +1,7 @@
 import type { WooClient } from '../../connectors/woocommerce/client.js';
 import type { WooProduct } from '../../connectors/woocommerce/types.js';
+import type { IdMap, ShopLocation } from './id-map.js';
+import { metaValue, META } from './payload.js';
 
 /** Requests per lookup are bounded by WooCommerce's `per_page` maximum. */
 const PAGE = 100;
@@ -39,4 +41,36 @@ export async function productsBySku(client: WooClient, parent: number | undefine
     for (const product of response.body ?? []) if (product.sku) found.set(product.sku, product);
   }
   return found;
+}
+
+/** Where a record key's product was found, read only (`ragsync status <key>`). */
+export interface KeyProduct {
+  product: WooProduct;
+  location: ShopLocation;
+  /** By the cached key ↔ id mapping, or by SKU in the shop. */
+  via: 'id-map' | 'sku';
+}
+
+/**
+ * The product the shop holds for one record key, the way the sink finds it but without writing
+ * anything (no mapping learned, no parent remembered): by the cached mapping, else by SKU (under
+ * the parent named by `parentSku` for a variation), accepting a product whose `ragsync_key` is the
+ * key or unset. Undefined when the shop has none.
+ */
+export async function findKeyProduct(client: WooClient, ids: IdMap, key: string, sku: string, parentSku?: string): Promise<KeyProduct | undefined> {
+  const location = (await ids.locations([key])).get(key);
+  if (location) {
+    const product = (await productsById(client, location.parent, [location.id])).get(location.id);
+    if (product) return { product, location, via: 'id-map' };
+  }
+  let parent: number | undefined;
+  if (parentSku !== undefined) {
+    parent = (await ids.parentIds([parentSku])).get(parentSku) ?? (await productsBySku(client, undefined, [parentSku])).get(parentSku)?.id;
+    if (parent === undefined) return undefined;
+  }
+  const product = (await productsBySku(client, parent, [sku])).get(sku);
+  if (!product) return undefined;
+  const owner = metaValue(product, META.key);
+  if (owner !== undefined && owner !== key) return undefined;
+  return { product, location: parent === undefined ? { id: product.id } : { id: product.id, parent }, via: 'sku' };
 }

@@ -11,7 +11,7 @@ import { createIdempotentProducer } from './client.js';
 import { ProducerThread } from './producer-thread.js';
 import { RegistryClient } from './registry.js';
 import type { RecordCodec } from './codec.js';
-import { RegistrySerde } from './serde.js';
+import { mayHoldLoneSurrogate, RegistrySerde } from './serde.js';
 
 /** Why one record of a call was refused before anything of the call was sent. */
 export interface RecordRefusal {
@@ -100,6 +100,7 @@ function illFormedText(value: unknown): string[] | undefined {
 export async function encodeRecords(codec: RecordCodec, prefix: string, outputs: readonly OutputRecord[], maxRecordBytes = Infinity): Promise<OutgoingRecord[]> {
   const encoded: OutgoingRecord[] = [];
   const refusals: RecordRefusal[] = [];
+  const serde = codec instanceof RegistrySerde ? codec : undefined;
   // One full name per logical topic: a fresh concatenation per record would be hashed anew at every lookup.
   const topics = new Map<string, string>();
   for (let index = 0; index < outputs.length; index++) {
@@ -109,27 +110,33 @@ export async function encodeRecords(codec: RecordCodec, prefix: string, outputs:
       topic = `${prefix}${output.topic}`;
       topics.set(output.topic, topic);
     }
-    const badText = output.value === null ? undefined : illFormedTextPath(output.value);
-    if (badText !== undefined) {
-      refusals.push(refusal(index, output, 'invalid_text', badText, `${badText || 'the value'} contains a lone surrogate, which has no UTF-8 encoding`));
-      continue;
-    }
     let value: Buffer | null = null;
     if (output.value !== null) {
-      try {
-        value = (codec instanceof RegistrySerde ? codec.encodeRegistered(topic, output.value) : undefined) ?? (await codec.encode(topic, output.value));
-      } catch (error) {
-        if (!(error instanceof PermanentError)) throw error;
-        refusals.push(refusal(index, output, 'schema_mismatch', '', error.message));
+      // A RegistrySerde's bytes say whether the value may hold a lone surrogate (mayHoldLoneSurrogate):
+      // only then is it walked. A value of any other codec is walked before it is encoded.
+      const badText = serde === undefined ? illFormedTextPath(output.value) : undefined;
+      if (badText !== undefined) {
+        refusals.push(textRefusal(index, output, badText));
         continue;
       }
+      try {
+        value = (serde === undefined ? undefined : serde.encodeRegistered(topic, output.value)) ?? (await codec.encode(topic, output.value));
+      } catch (error) {
+        if (!(error instanceof PermanentError)) throw error;
+        // A lone surrogate is named before the schema: it is what a sender has to fix first.
+        const bad = serde === undefined ? undefined : illFormedTextPath(output.value);
+        refusals.push(bad === undefined ? refusal(index, output, 'schema_mismatch', '', error.message) : textRefusal(index, output, bad));
+        continue;
+      }
+      if (serde !== undefined && mayHoldLoneSurrogate(value)) {
+        const bad = illFormedTextPath(output.value);
+        if (bad !== undefined) {
+          refusals.push(textRefusal(index, output, bad));
+          continue;
+        }
+      }
     }
-    const record: OutgoingRecord = {
-      topic,
-      key: output.key,
-      value,
-      headers: { ...output.headers, [HEADERS.sourceVersion]: output.sourceVersion.toString(), [HEADERS.occurredAt]: String(output.occurredAt) },
-    };
+    const record: OutgoingRecord = { topic, key: output.key, value, headers: headersOf(output) };
     const bytes = RECORD_BATCH_OVERHEAD + recordBytes(record);
     if (bytes > maxRecordBytes) {
       const reason = `too large: the encoded record takes ${bytes} bytes with its key and headers, the topic's max.message.bytes is ${maxRecordBytes} (topics.maxMessageBytes)`;
@@ -146,6 +153,24 @@ export async function encodeRecords(codec: RecordCodec, prefix: string, outputs:
 function refusal(index: number, output: OutputRecord, code: RecordRefusal['code'], path: string, reason: string): RecordRefusal {
   const where = `record ${index} (${output.topic}, key ${output.key.length > 120 ? `${output.key.slice(0, 120)}…` : output.key})`;
   return { index, code, path, reason, message: `${where}: ${reason}` };
+}
+
+/**
+ * The record's headers: its own with `source_version` and `occurred_at` set from the record. Headers
+ * that already say both (every connector's change messages do, one object for all the records of an
+ * item) are used as they are rather than copied for every record.
+ */
+function headersOf(output: OutputRecord): Record<string, string> {
+  const version = output.sourceVersion.toString();
+  const at = String(output.occurredAt);
+  const own = output.headers;
+  if (own !== undefined && own[HEADERS.sourceVersion] === version && own[HEADERS.occurredAt] === at) return own;
+  return { ...own, [HEADERS.sourceVersion]: version, [HEADERS.occurredAt]: at };
+}
+
+/** Record `index` holds a lone surrogate at `path`. */
+function textRefusal(index: number, output: OutputRecord, path: string): RecordRefusal {
+  return refusal(index, output, 'invalid_text', path, `${path || 'the value'} contains a lone surrogate, which has no UTF-8 encoding`);
 }
 
 /**

@@ -17,12 +17,33 @@ interface Writer {
   id: number | undefined;
 }
 
+/** U+FFFD in UTF-8: what Node writes for a lone surrogate. */
+const REPLACEMENT_BYTES = Buffer.from('\ufffd', 'utf8');
+
+/**
+ * False when the Avro bytes of a framed value (as RegistrySerde writes them) hold no string with
+ * a lone UTF-16 surrogate; true when they may, and the value has to be walked to know. avsc writes
+ * a string of more than 64 bytes with Node's UTF-8 writer, which turns a lone surrogate into U+FFFD
+ * (EF BF BD), and a shorter one code unit by code unit, which turns it into ED A0–BF: a string
+ * without one yields neither sequence. Map keys are written the same way. Other bytes (lengths,
+ * numbers, `bytes` fields, a real U+FFFD) may hold them too, so true is only a maybe; false is
+ * certain. A native search of the encoded bytes instead of a walk of every string of every value.
+ */
+export function mayHoldLoneSurrogate(framed: Buffer): boolean {
+  if (framed.indexOf(REPLACEMENT_BYTES, HEADER_BYTES) >= 0) return true;
+  for (let at = framed.indexOf(0xed, HEADER_BYTES); at >= 0; at = framed.indexOf(0xed, at + 1)) {
+    const next = framed[at + 1];
+    if (next !== undefined && next >= 0xa0 && next <= 0xbf) return true;
+  }
+  return false;
+}
+
 /**
  * Avro values in the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro
  * binary), with the Schema Registry under TopicNameStrategy (`<topic>-value`).
  *
- * Encoding checks the value against the topic's reader schema first (including the edge
- * constraints), so a wrong value fails as a PermanentError naming its fields before anything is
+ * Encoding checks the value against the topic's reader schema (including the edge constraints)
+ * as it writes it, so a wrong value fails as a PermanentError naming its fields before anything is
  * sent. Decoding looks the writer schema up by id and resolves it to the reader schema the code was
  * built with (one resolver per writer id, cached), so code always sees one shape whatever version a
  * record was written with. Topics without a schema of their own (DLQ, retry) decode to the writer's
@@ -54,9 +75,11 @@ export class RegistrySerde implements RecordCodec {
 
   async encode(topic: string, value: unknown): Promise<Buffer> {
     const writer = this.writerOf(topic);
-    this.check(topic, writer, value);
+    // Encoded (and so checked) before the schema is registered: a wrong value registers nothing.
+    const out = this.frame(topic, writer, 0, value);
     writer.id ??= await this.schemaId(topic);
-    return this.frame(writer.id, writer.type, value);
+    out.writeInt32BE(writer.id, 1);
+    return out;
   }
 
   /**
@@ -66,8 +89,7 @@ export class RegistrySerde implements RecordCodec {
   encodeRegistered(topic: string, value: unknown): Buffer | undefined {
     const writer = this.writerOf(topic);
     if (writer.id === undefined) return undefined;
-    this.check(topic, writer, value);
-    return this.frame(writer.id, writer.type, value);
+    return this.frame(topic, writer, writer.id, value);
   }
 
   private writerOf(topic: string): Writer {
@@ -83,35 +105,42 @@ export class RegistrySerde implements RecordCodec {
     return writer;
   }
 
-  private check(topic: string, writer: Writer, value: unknown): void {
-    const invalid = invalidAvroPaths(writer.type, value);
-    if (invalid.length > 0) {
-      throw new PermanentError(`value for ${topic} does not match schema ${writer.name}: invalid field(s) ${invalid.join(', ')}`, {
-        code: 'schema_mismatch',
-      });
-    }
-  }
-
   /**
-   * Magic byte, schema id and the Avro bytes of `value` in one buffer. The value is written into a
-   * reused scratch buffer and copied out once; one that does not fit is written again into a buffer
-   * of its exact size, so the scratch buffer never grows.
+   * Magic byte, schema id and the Avro bytes of `value` in one buffer, or a PermanentError naming
+   * the fields of `value` the topic's schema refuses. The value is not checked before it is
+   * written: avsc's writers refuse, field by field, every value its `isValid` refuses (each type's
+   * `_write` tests what its `_check` tests; test/unit/schemas/agreement.test.ts proves it for every
+   * schema), so the check costs nothing for a valid value and the paths are worked out only for a
+   * refused one. The value is written into a reused scratch buffer and copied out once; one that
+   * does not fit is written again into a buffer of its exact size, so the scratch buffer never grows.
    */
-  private frame(id: number, type: Type, value: unknown): Buffer {
+  private frame(topic: string, writer: Writer, id: number, value: unknown): Buffer {
+    const { type } = writer;
     const scratch = this.scratch;
-    const end = type.encode(value, scratch, HEADER_BYTES);
     let out: Buffer;
-    if (end >= 0) {
-      out = Buffer.allocUnsafe(end);
-      scratch.copy(out, HEADER_BYTES, HEADER_BYTES, end);
-    } else {
-      // A negative end is how many bytes were missing.
-      out = Buffer.allocUnsafe(scratch.length - end);
-      type.encode(value, out, HEADER_BYTES);
+    try {
+      const end = type.encode(value, scratch, HEADER_BYTES);
+      if (end >= 0) {
+        out = Buffer.allocUnsafe(end);
+        scratch.copy(out, HEADER_BYTES, HEADER_BYTES, end);
+      } else {
+        // A negative end is how many bytes were missing.
+        out = Buffer.allocUnsafe(scratch.length - end);
+        type.encode(value, out, HEADER_BYTES);
+      }
+    } catch (cause) {
+      throw this.mismatch(topic, writer, value, cause);
     }
     out.writeUInt8(MAGIC_BYTE, 0);
     out.writeInt32BE(id, 1);
     return out;
+  }
+
+  /** The error for a value the topic's schema refuses, naming its fields. */
+  private mismatch(topic: string, writer: Writer, value: unknown, cause: unknown): PermanentError {
+    const invalid = invalidAvroPaths(writer.type, value);
+    const what = invalid.length > 0 ? `invalid field(s) ${invalid.join(', ')}` : `it cannot be encoded (${(cause as Error).message})`;
+    return new PermanentError(`value for ${topic} does not match schema ${writer.name}: ${what}`, { code: 'schema_mismatch', cause });
   }
 
   async decode(topic: string, bytes: Buffer): Promise<unknown> {

@@ -162,11 +162,13 @@ export function readStringMap(data: Data, field: string, issues: IssueCollector)
   const value = own(data, field);
   if (absent(value)) return {};
   if (typeof value !== 'object' || Array.isArray(value)) return issues.add(field, `expected an object, got ${describe(value)}`);
-  const entries = Object.entries(value as Data);
-  if (entries.length > MAX_LIST_ENTRIES) return issues.add(field, `has ${entries.length} entries; at most ${MAX_LIST_ENTRIES}`);
-  // Built without a prototype: a sender's `__proto__` attribute is an attribute like any other.
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [name, item] of entries) {
+  const map = value as Data;
+  const names = Object.keys(map);
+  if (names.length > MAX_LIST_ENTRIES) return issues.add(field, `has ${names.length} entries; at most ${MAX_LIST_ENTRIES}`);
+  const out: Record<string, string> = {};
+  for (let n = 0; n < names.length; n++) {
+    const name = names[n]!;
+    const item = map[name];
     if (absent(item)) continue;
     // Paths are put together only for an issue: this runs for every attribute of every item.
     const nameProblem = textProblem(name, MAX_NAME_BYTES);
@@ -176,9 +178,11 @@ export function readStringMap(data: Data, field: string, issues: IssueCollector)
     if (text === undefined) return issues.add(`${field}.${name}`, `expected a string, got ${describe(item)}`);
     const problem = textProblem(text);
     if (problem !== undefined) return issues.add(`${field}.${name}`, problem);
-    out[name] = text;
+    // A sender's `__proto__` attribute is an attribute like any other: assigned, it would set the prototype.
+    if (name === '__proto__') Object.defineProperty(out, name, { value: text, enumerable: true, writable: true, configurable: true });
+    else out[name] = text;
   }
-  return { ...out };
+  return out;
 }
 
 /** A sender's name as far as it fits an issue path, in text an answer can carry. */

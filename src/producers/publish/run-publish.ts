@@ -63,7 +63,15 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** One publish call of a run: its lines, and where the reading was when it was cut. */
 interface Batch {
-  units: Array<PublishUnit & { line: number }>;
+  /**
+   * Its units, for a sink that cannot prepare a call; undefined once the call is being prepared: the
+   * messages (and the values they carry) are then garbage as soon as they are encoded, rather than
+   * kept until Kafka acknowledged the batch.
+   */
+  units: Array<PublishUnit & { line: number }> | undefined;
+  /** Per unit: its line number and how many records it has. */
+  lines: number[];
+  records: number[];
   /** `summary.lines` and the last line number read when the batch was cut. */
   linesRead: number;
   lastLine: number;
@@ -106,10 +114,10 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
 
   const taken = (batch: Batch, refused: UnitRefusal[]): void => {
     const left = new Set(refused.map((r) => r.unit));
-    for (const r of refused) reject(batch.units[r.unit]!.line, r.issues);
+    for (const r of refused) reject(batch.lines[r.unit]!, r.issues);
     // Lines read ahead may have been rejected already: keep the list in line order.
     if (refused.length > 0) summary.rejections.sort((a, b) => a.line - b.line);
-    summary.published += batch.units.reduce((n, unit, index) => n + (left.has(index) ? 0 : unit.messages.length), 0);
+    summary.published += batch.records.reduce((n, records, index) => n + (left.has(index) ? 0 : records), 0);
     options.onProgress?.(summary);
   };
 
@@ -117,7 +125,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
   const sendNext = (): void => {
     if (sending !== undefined || failure !== undefined || ready.length === 0) return;
     const batch = ready.shift()!;
-    const call = batch.prepared ? batch.prepared.then((send) => send()) : publishUnits(options.sink!, batch.units, publishOptions);
+    const call = batch.prepared ? batch.prepared.then((send) => send()) : publishUnits(options.sink!, batch.units!, publishOptions);
     sending = call
       .then((refused) => taken(batch, refused))
       .then(
@@ -145,7 +153,14 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
     const prepared = preparePublishUnits(options.sink!, units, publishOptions);
     // A failure to prepare is taken in its batch's turn, after the batches before it.
     prepared?.catch(() => undefined);
-    ready.push({ units, linesRead: summary.lines, lastLine: lineNumber, prepared });
+    ready.push({
+      units: prepared ? undefined : units,
+      lines: units.map((unit) => unit.line),
+      records: units.map((unit) => unit.messages.length),
+      linesRead: summary.lines,
+      lastLine: lineNumber,
+      prepared,
+    });
     sendNext();
   };
 
@@ -161,7 +176,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       summary.lines = batch.linesRead;
       summary.rejections = summary.rejections.filter((r) => r.line <= batch.lastLine);
       summary.rejected = summary.rejections.length;
-      summary.stopped = { line: batch.units[0]!.line, code: findRagsyncError(error)?.code ?? 'publish_failed', message: describeError(error) };
+      summary.stopped = { line: batch.lines[0]!, code: findRagsyncError(error)?.code ?? 'publish_failed', message: describeError(error) };
     }
     throw new PublishStoppedError(summary as PublishSummary & { stopped: PublishStop }, error);
   };

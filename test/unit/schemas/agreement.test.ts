@@ -96,4 +96,10 @@ describe.each(SCHEMA_NAMES)('the %s schema', (name) => {
     const avroOk = avro.isValid(variant);
     expect({ zod: zodOk, avro: avroOk }).toEqual({ zod: false, avro: false });
   });
+
+  // RegistrySerde does not call isValid before encoding: it relies on the encoding refusing what
+  // isValid refuses (and names the fields only then).
+  it.each(invalidVariants(name, samples.full))('refuses to encode a value %s', (_label, variant) => {
+    expect(() => avro.toBuffer(variant)).toThrow();
+  });
 });

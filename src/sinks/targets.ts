@@ -5,6 +5,7 @@ import type { TargetKind } from '../core/stages.js';
 import { shopwareTestConnection } from '../connectors/shopware/index.js';
 import { woocommerceTestConnection } from '../connectors/woocommerce/index.js';
 import type { Logger } from '../observability/logger.js';
+import { withKeyLocks } from './key-lock.js';
 import { ShopwareSink } from './shopware/index.js';
 import { webhookTestConnection, WebhookForwarderSink } from './webhook/index.js';
 import { WoocommerceSink } from './woocommerce/index.js';
@@ -20,10 +21,12 @@ export interface TargetDeps {
 export function buildTargetSinks(kind: TargetKind, tenant: string, targets: Targets, deps: TargetDeps): Sink[] {
   const logger = deps.logger.child({ tenant });
   switch (kind) {
+    // A shop's product, price and stock lanes hold a lock per key from their read to the shop's
+    // answer, so their version guards never decide on what another lane is overwriting.
     case 'shopware':
-      return targets.shopware ? [new ShopwareSink(targets.shopware, { logger, redis: deps.redis(), keyPrefix: deps.keyPrefix })] : [];
+      return targets.shopware ? [withKeyLocks(new ShopwareSink(targets.shopware, { logger, redis: deps.redis(), keyPrefix: deps.keyPrefix }), deps.redis(), { keyPrefix: deps.keyPrefix })] : [];
     case 'woocommerce':
-      return targets.woocommerce ? [new WoocommerceSink(targets.woocommerce, { redis: deps.redis(), keyPrefix: deps.keyPrefix, logger })] : [];
+      return targets.woocommerce ? [withKeyLocks(new WoocommerceSink(targets.woocommerce, { redis: deps.redis(), keyPrefix: deps.keyPrefix, logger }), deps.redis(), { keyPrefix: deps.keyPrefix })] : [];
     case 'webhooks':
       return targets.webhooks.map((target) => new WebhookForwarderSink(target, tenant, { logger }));
   }

@@ -14,6 +14,7 @@ import type { VectorStore } from '../../src/stores/index.js';
 import { runCli } from '../support/cli.js';
 import { readAll, waitUntil, type ReadRecord } from '../support/kafka.js';
 import { PipelineHarness } from '../support/pipeline-harness.js';
+import { SHOP_TAX_ID, shopTenants } from '../support/shop-tenants.js';
 import { startShopwareServer, type ShopwareTestServer } from '../support/shopware-server.js';
 import { startWooServer, type WooTestServer } from '../support/woocommerce-server.js';
 
@@ -26,8 +27,6 @@ import { startWooServer, type WooTestServer } from '../support/woocommerce-serve
  */
 
 const TENANT = 'lamps';
-const TAX_ID = '4f6a1c0e9b2d47c8a3e5f7091b2c3d4e';
-const CHANNEL_ID = '98432def39fc4624b33213a56b8c944d';
 const key = (id: string) => formatKey({ tenant: TENANT, entityType: 'product', entityId: id, storeId: 0 });
 const STAGES: StageName[] = [...CORE_STAGE_NAMES, 'push-shopware', 'push-shopware-price', 'push-shopware-stock', 'push-woocommerce', 'push-woocommerce-price', 'push-woocommerce-stock'];
 
@@ -71,20 +70,10 @@ describe('ragsync status <key>', () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    shop = await startShopwareServer({ taxIds: [TAX_ID] });
+    shop = await startShopwareServer({ taxIds: [SHOP_TAX_ID] });
     woo = await startWooServer();
-    const tenants = {
-      [TENANT]: {
-        secrets: [],
-        stores: [0],
-        targets: {
-          shopware: { url: shop.url, clientId: shop.clientId, clientSecret: shop.clientSecret, taxId: TAX_ID, salesChannels: [{ id: CHANNEL_ID }] },
-          woocommerce: { url: woo.url, consumerKey: woo.consumerKey, consumerSecret: woo.consumerSecret },
-        },
-      },
-    };
     // A second tier of ten minutes: a record that fails twice waits there for the whole test.
-    env = { RAGSYNC_TENANTS: JSON.stringify(tenants), RAGSYNC_PARTITIONS: '3', RAGSYNC_RETRY_DELAYS: '2s,10m' };
+    env = { RAGSYNC_TENANTS: shopTenants(TENANT, shop, woo), RAGSYNC_PARTITIONS: '3', RAGSYNC_RETRY_DELAYS: '2s,10m' };
     harness = await PipelineHarness.create('lancedb', env);
     redis = new Redis(harness.config.redis.url);
   }, 60_000);

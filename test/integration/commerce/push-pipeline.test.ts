@@ -6,6 +6,7 @@ import { productChangeSchema, productPriceChangeSchema, productStockChangeSchema
 import { prng } from '../../support/generate-entities.js';
 import { readAll, waitUntil } from '../../support/kafka.js';
 import { PipelineHarness } from '../../support/pipeline-harness.js';
+import { SHOP_TAX_ID, shopTenants } from '../../support/shop-tenants.js';
 import { startShopwareServer, type ShopwareTestServer } from '../../support/shopware-server.js';
 import { startWooServer, type WooTestServer } from '../../support/woocommerce-server.js';
 
@@ -19,8 +20,6 @@ import { startWooServer, type WooTestServer } from '../../support/woocommerce-se
  */
 
 const TENANT = 'lamps';
-const TAX_ID = '4f6a1c0e9b2d47c8a3e5f7091b2c3d4e';
-const CHANNEL_ID = '98432def39fc4624b33213a56b8c944d';
 const PRODUCTS = 150;
 
 interface Expected {
@@ -89,20 +88,10 @@ describe('the shop push stages under faults', () => {
   let harness: PipelineHarness;
 
   beforeAll(async () => {
-    shop = await startShopwareServer({ taxIds: [TAX_ID] });
+    shop = await startShopwareServer({ taxIds: [SHOP_TAX_ID] });
     woo = await startWooServer();
-    const tenants = {
-      [TENANT]: {
-        secrets: [],
-        stores: [0],
-        targets: {
-          shopware: { url: shop.url, clientId: shop.clientId, clientSecret: shop.clientSecret, taxId: TAX_ID, salesChannels: [{ id: CHANNEL_ID }], batchSize: 50 },
-          woocommerce: { url: woo.url, consumerKey: woo.consumerKey, consumerSecret: woo.consumerSecret, batchSize: 50 },
-        },
-      },
-    };
     harness = await PipelineHarness.create('lancedb', {
-      RAGSYNC_TENANTS: JSON.stringify(tenants),
+      RAGSYNC_TENANTS: shopTenants(TENANT, shop, woo, { batchSize: 50 }),
       RAGSYNC_PARTITIONS: '3',
       RAGSYNC_RETRY_DELAYS: '2s,5s,10s,20s',
       RAGSYNC_BREAKER_THRESHOLD: '5',

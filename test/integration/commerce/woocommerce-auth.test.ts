@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { woocommerceTestConnection, WooClient } from '../../../src/connectors/woocommerce/index.js';
 import { signUrl } from '../../../src/connectors/woocommerce/oauth.js';
 import { classify, RetryableError } from '../../../src/core/errors.js';
-import type { WoocommerceTarget } from '../../../src/config/targets.js';
 import { startWooServer, type WooTestServer } from '../../support/woocommerce-server.js';
+import { targetOf } from './woocommerce-fixtures.js';
 
 const servers: WooTestServer[] = [];
 afterEach(async () => {
@@ -14,21 +14,6 @@ async function shop(options: Parameters<typeof startWooServer>[0] = {}): Promise
   const server = await startWooServer(options);
   servers.push(server);
   return server;
-}
-
-function targetOf(server: WooTestServer, overrides: Partial<WoocommerceTarget> = {}): WoocommerceTarget {
-  return {
-    url: server.url,
-    consumerKey: server.consumerKey,
-    consumerSecret: server.consumerSecret,
-    auth: 'auto',
-    allowManualOffers: false,
-    stores: [0],
-    batchSize: 50,
-    timeoutMs: 5_000,
-    sourceStoreId: 0,
-    ...overrides,
-  };
 }
 
 describe('WooCommerce authentication against the spec verifier', () => {

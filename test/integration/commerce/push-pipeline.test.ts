@@ -93,7 +93,10 @@ describe('the shop push stages under faults', () => {
     harness = await PipelineHarness.create('lancedb', {
       RAGSYNC_TENANTS: shopTenants(TENANT, shop, woo, { batchSize: 50 }),
       RAGSYNC_PARTITIONS: '3',
-      RAGSYNC_RETRY_DELAYS: '2s,5s,10s,20s',
+      // A price or stock change of a product not created yet is retried until its product record
+      // created it: the ladder must outlast the product lane's own retries under these faults
+      // (production's 5m,15m,60m does by far).
+      RAGSYNC_RETRY_DELAYS: '2s,5s,10s,20s,40s,80s',
       RAGSYNC_BREAKER_THRESHOLD: '5',
       RAGSYNC_BREAKER_OPEN_MS: '3000',
     });

@@ -204,7 +204,9 @@ async function runWorkers(groups: string[][], env: Record<string, string>, optio
         const lags = [...sample.lag].map(([s, l]) => `${s}=${l}`).join(' ') || 'starting';
         say(`  ${options.label} ${sample.at.toFixed(0)} s: records ${done}; lag ${lags}; rss ${parsed.map((p) => mb(p.rss)).join(' + ')}`);
       }
-      const done = sample.lag.size === stageCount && [...sample.lag.values()].every((l) => l === 0) && options.expect(sample);
+      // Retry consumers (`store.retry`) report lag too: every stage must have reported, and nothing lag.
+      const reported = [...sample.lag.keys()].filter((s) => (STAGE_NAMES as readonly string[]).includes(s)).length;
+      const done = reported === stageCount && [...sample.lag.values()].every((l) => l === 0) && options.expect(sample);
       quiet = done ? quiet + 1 : 0;
       if (quiet >= 2) break;
     }

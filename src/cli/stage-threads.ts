@@ -83,11 +83,14 @@ export class StageThreads {
 
   /** Starts every group and resolves once every stage runs; throws (after stopping the others) when one fails to start. */
   async start(groups: readonly StageName[][]): Promise<void> {
-    const [own, ...others] = groups;
-    for (const group of others) this.threads.push(new StageThread(group, this.options.logger));
-    this.local = new Pipeline(this.options);
+    // Several groups: every one on a thread of its own, each with a bounded heap, and the main
+    // thread left to serve /metrics and health. A single group runs on the main thread.
+    const [own, ...others] = groups.length > 1 ? [[], ...groups] : groups;
+    for (const group of others) this.threads.push(new StageThread(group, this.options.logger, this.options.config.runner.threadHeapMb));
+    const local = own && own.length > 0 ? new Pipeline(this.options) : undefined;
+    this.local = local;
     const results = await Promise.allSettled([
-      this.local.start(own ?? []).then(() => ({ embedderNote: this.local!.embedderNote, embedderFallback: this.local!.embedderFallback })),
+      ...(local ? [local.start(own!).then(() => ({ embedderNote: local.embedderNote, embedderFallback: local.embedderFallback }))] : []),
       ...this.threads.map((t) => t.started),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -132,10 +135,11 @@ class StageThread {
   constructor(
     private readonly stages: StageName[],
     private readonly logger: Logger,
+    heapMb: number,
   ) {
     const stage = stages.join(',');
     this.last = stages.map((name) => ({ stage: name, group: '', state: 'created', pausedPartitions: [] }));
-    this.worker = spawnStageThread(stages);
+    this.worker = spawnStageThread(stages, heapMb);
     let settleStart: { resolve: (v: { embedderNote: string; embedderFallback: boolean }) => void; reject: (e: Error) => void };
     this.started = new Promise((resolve, reject) => (settleStart = { resolve, reject }));
     // Rejected only when the caller is told through start(); never unhandled.
@@ -150,7 +154,9 @@ class StageThread {
     });
     this.done = new Promise((resolve) => {
       this.worker.on('error', (error) => {
-        this.logger.error({ stage, err: error.message }, 'stage thread failed');
+        if ((error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+          this.logger.error({ stage, heapMb }, 'stage thread ran out of its heap (runner.threadHeapMb, RAGSYNC_THREAD_HEAP_MB): raise it, or lower the records and bytes in flight (runner.maxRecordsPerCall, fetch sizes)');
+        } else this.logger.error({ stage, err: error.message }, 'stage thread failed');
         settleStart.reject(new Error(`stage ${stage}: ${error.message}`));
       });
       this.worker.on('exit', (code) => {
@@ -214,12 +220,13 @@ class StageThread {
  * A worker thread running stage-thread. From the TypeScript sources (a clone run through tsx) the
  * thread registers tsx itself first: loaders registered in the main thread do not reach workers.
  */
-function spawnStageThread(stages: StageName[]): Worker {
+function spawnStageThread(stages: StageName[], heapMb: number): Worker {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const entry = new URL(`./stage-thread${extension}`, import.meta.url).href;
   const workerData = { stages };
-  if (extension === '.js') return new Worker(new URL(entry), { workerData });
+  const resourceLimits = { maxOldGenerationSizeMb: heapMb };
+  if (extension === '.js') return new Worker(new URL(entry), { workerData, resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }

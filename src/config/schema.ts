@@ -169,6 +169,12 @@ export const configSchema = z.object({
      * `auto` (one per core, at most one per stage), a number, or groups like `map,chunk/embed,store`.
      */
     threads: z.string().default('auto'),
+    /**
+     * V8 old-generation limit of each stage thread, in MB (with several threads). The collector
+     * works harder as a heap nears it, so a thread's memory stays near what it holds; a thread that
+     * needs more than this fails and shows as crashed on /healthz.
+     */
+    threadHeapMb: z.number().int().min(64).default(192),
     sessionTimeoutMs: z.number().int().positive().default(30_000),
     /** A stage whose DLQ rate (records per minute) passes this pauses. */
     dlqRateCapPerMinute: z.number().int().positive().default(100),

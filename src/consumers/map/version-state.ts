@@ -87,7 +87,7 @@ export interface StateLog {
 }
 
 export interface VersionStateOptions {
-  /** Bytes of applied values kept in memory for repairs. @defaultValue 64 MiB */
+  /** Bytes of applied values kept in memory for repairs. @defaultValue 16 MiB */
   maxCachedBytes?: number;
 }
 
@@ -122,7 +122,7 @@ export class VersionState implements MapVersionState {
     private readonly log: StateLog,
     options: VersionStateOptions = {},
   ) {
-    this.maxCachedBytes = options.maxCachedBytes ?? 64 * 1024 * 1024;
+    this.maxCachedBytes = options.maxCachedBytes ?? 16 * 1024 * 1024;
   }
 
   async assign(assignment: Assignment): Promise<void> {
@@ -225,7 +225,10 @@ export class VersionState implements MapVersionState {
     }
     const bytes = sizeOf(change);
     if (bytes > this.maxCachedBytes) return;
-    this.lru.set(change.key, { change, bytes });
+    // A value read from Kafka is a view into the whole fetch response it came with: copied, so that
+    // what the cache holds is its own bytes and not every response a cached value came from.
+    const own = change.value ? { ...change, value: Buffer.from(change.value) } : change;
+    this.lru.set(change.key, { change: own, bytes });
     this.cachedBytes += bytes;
     for (const [key, entry] of this.lru) {
       if (this.cachedBytes <= this.maxCachedBytes) break;

@@ -86,7 +86,7 @@ export function registerCatalogCommand(program: Command): void {
       const config = loadConfig();
       scopeOf(options, config);
       const redis = openRedis(config);
-      const sink = await openChangeSink(config);
+      const sink = await openChangeSink(config, { bulk: true });
       try {
         const summary = await runOnce(file, options, { config, redis, sink });
         if (summary.rejected.length > 0) process.exitCode = 1;
@@ -106,7 +106,7 @@ export function registerCatalogCommand(program: Command): void {
       if (!(interval > 0)) throw new Error(`--interval must be a positive number of seconds, got "${options.interval}"`);
       const logger = createLogger({ level: config.logLevel, name: `catalog-watch@${hostname()}` });
       const redis = openRedis(config);
-      const sink = await openChangeSink(config);
+      const sink = await openChangeSink(config, { bulk: true });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       process.once('SIGTERM', () => controller.abort());

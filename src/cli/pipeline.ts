@@ -220,6 +220,7 @@ export class Pipeline {
       this.runners.push(runner);
       await runner.start();
       if (retry) {
+        fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
         // It only forwards due records to <group>.retry.due: the stage's own group writes them.
         const retryRunner = new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
         this.runners.push(retryRunner);

@@ -175,6 +175,13 @@ export const configSchema = z.object({
      * needs more than this fails and shows as crashed on /healthz.
      */
     threadHeapMb: z.number().int().min(64).default(192),
+    /**
+     * What one fetch of a stage's consumer may bring, in all and per partition: with the slice size
+     * (`maxRecordsPerCall`) it bounds the records a stage holds at once (decoded, a few times their
+     * size). A record larger than the per-partition figure is still fetched, alone.
+     */
+    fetchMaxBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),
+    fetchMaxBytesPerPartition: z.number().int().min(16 * 1024).default(1024 * 1024),
     sessionTimeoutMs: z.number().int().positive().default(30_000),
     /** A stage whose DLQ rate (records per minute) passes this pauses. */
     dlqRateCapPerMinute: z.number().int().positive().default(100),

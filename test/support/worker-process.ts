@@ -124,6 +124,13 @@ export class WorkerProcess {
     });
   }
 
+  /** SIGKILL: no shutdown at all, as a crash or the kernel's OOM killer would stop it. */
+  async kill(): Promise<void> {
+    if (this.exitCode !== undefined) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** SIGTERM (a graceful stop), SIGKILL if it has not exited after `graceMs`. Safe to call twice. */
   async stop(graceMs = 15_000): Promise<void> {
     if (this.exitCode !== undefined) return;

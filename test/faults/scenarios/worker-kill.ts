@@ -1,0 +1,88 @@
+import { expect } from 'vitest';
+import { PipelineHarness } from '../../support/pipeline-harness.js';
+import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
+import type { FaultRow } from '../support/summary.js';
+import { compare, readLanceDb, VersionMonitor } from '../support/verify.js';
+import { workload } from '../support/workload.js';
+import { drain } from './pipeline-lag.js';
+
+export interface WorkerKillOptions {
+  events: number;
+  keys: number;
+  kills: number;
+  partitions: number;
+  /** SIGKILL or SIGTERM the worker and restart it, or delete every Redis key of the pipeline (its caches, breakers, locks) under the running worker. */
+  fault: 'SIGKILL' | 'SIGTERM' | 'flush-redis';
+}
+
+/**
+ * `ragsync run all` stopped `kills` times while the events of a seeded workload are published and
+ * processed, restarted at once each time (SIGKILL: no shutdown at all, so some kills fall between
+ * a store write and its offset commit; SIGTERM: the graceful stop), or its Redis state deleted
+ * under it as many times (what Redis holds is caches and coordination; what must not be lost lives
+ * in Kafka). Then the store must hold
+ * exactly the newest version of every key, no version may have gone backwards on the way (read
+ * from the heads table twice a second by LanceDB's own client), and no point may exist twice.
+ */
+export async function workerKills(name: string, options: WorkerKillOptions, record: (row: FaultRow) => void): Promise<void> {
+  const harness = await PipelineHarness.create('lancedb', { RAGSYNC_PARTITIONS: String(options.partitions) });
+  const { lancedbPath, collection } = harness.config.store;
+  const monitor = new VersionMonitor(lancedbPath, collection);
+  // Small slices: a store write and its commit are many, so kills land between them.
+  const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: 'warn' });
+  let worker: WorkerProcess | undefined;
+  try {
+    const { lines, expected } = workload({ tenant: 'faults', seed: 16, keys: options.keys, events: options.events });
+    const json = lines.map((l) => JSON.stringify(l));
+    worker = WorkerProcess.start('worker 1', ['all'], env);
+    monitor.start();
+
+    // Publish in parts while the worker runs; stop it after every part but the last, restart it.
+    const parts = options.kills + 1;
+    const size = Math.ceil(json.length / parts);
+    let lastFault = Date.now();
+    for (let part = 0; part < parts; part += 1) {
+      await harness.publishLines(json.slice(part * size, (part + 1) * size));
+      if (part === parts - 1) break;
+      // Let the worker get into the part (its groups joined, records in flight), then stop it.
+      await new Promise((resolve) => setTimeout(resolve, 1500 + ((part * 977) % 2500)));
+      if (options.fault === 'flush-redis') {
+        await harness.deleteRedisKeys();
+        lastFault = Date.now();
+        continue;
+      }
+      if (options.fault === 'SIGKILL') await worker.kill();
+      else await worker.stop(60_000);
+      lastFault = Date.now();
+      worker = WorkerProcess.start(`worker ${part + 2}`, ['all'], env);
+    }
+    const w = worker;
+    await drain(harness.kafka, harness.config, 300_000, () => w.tail());
+    const recoverySeconds = (Date.now() - lastFault) / 1000;
+    await worker.stop(60_000);
+    worker = undefined;
+    await monitor.stop();
+
+    const drift = compare(await readLanceDb(lancedbPath, collection), expected);
+    const row: FaultRow = {
+      test: name,
+      events: lines.length,
+      faults: options.fault === 'flush-redis' ? `Redis keys deleted ${options.kills}×` : `${options.kills} × ${options.fault} of run all`,
+      lost: drift.lost.length,
+      stale: drift.stale.length + monitor.regressions.length,
+      duplicates: drift.duplicates,
+      recoverySeconds,
+    };
+    record(row);
+    expect(monitor.reads, 'the heads table was read while the worker ran').toBeGreaterThan(2);
+    expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
+    expect(drift.stale, 'keys left at another version or content').toEqual([]);
+    expect(monitor.regressions, 'versions that went backwards').toEqual([]);
+    expect(drift.duplicates, 'points written twice').toBe(0);
+    expect(drift.unexpected).toEqual([]);
+  } finally {
+    await worker?.kill();
+    await monitor.stop().catch(() => undefined);
+    await harness.close();
+  }
+}

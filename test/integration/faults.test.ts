@@ -1,0 +1,19 @@
+import { describe, it } from 'vitest';
+import { shrinkingDocument } from '../faults/scenarios/shrink.js';
+import { workerKills } from '../faults/scenarios/worker-kill.js';
+
+/**
+ * The quick subset of the fault suite (`npm run test:faults` runs every scenario at full size):
+ * the same scenarios, smaller.
+ */
+describe('faults, quick', () => {
+  it('SIGKILL 3× during 3,000 events on 200 keys: nothing lost, nothing stale, nothing twice', async ({ task }) => {
+    await workerKills('SIGKILL 3× (quick)', { events: 3000, keys: 200, kills: 3, partitions: 4, fault: 'SIGKILL' }, (row) => (task.meta.fault = row));
+  }, 600_000);
+});
+
+describe('a document that shrinks', () => {
+  it('from 40 chunks to 12, the new version sent 10×: exactly 12 points', async ({ task }) => {
+    await shrinkingDocument('11. shrink 40 → 12, resent 10×', 10, (row) => (task.meta.fault = row));
+  }, 300_000);
+});

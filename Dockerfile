@@ -1,11 +1,14 @@
 # The ragsync workers and CLI. Built by docker-compose.yml and for Kubernetes (deploy/).
+# Two stages: the build stage compiles the TypeScript with the dev dependencies; the runtime stage
+# holds only the compiled code and the production dependencies, and runs as the unprivileged
+# `node` user (uid 1000, which the Kubernetes manifests' runAsUser names).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev && npm cache clean --force
 
 FROM node:20-bookworm-slim
 WORKDIR /app
@@ -15,7 +18,11 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY deploy/container.yaml ./container.yaml
-EXPOSE 9464 8787
-USER node
+# The only folders the process writes to (an embedded LanceDB under .data, a fetched ONNX model
+# under models): owned by the runtime user, everything else stays read-only to it.
+RUN mkdir -p .data models && chown node:node .data models
+EXPOSE 9464 8787 8790
+# Numeric, so a runtime can check it is not root without reading /etc/passwd.
+USER 1000:1000
 ENTRYPOINT ["node", "bin/ragsync.js"]
 CMD ["--help"]

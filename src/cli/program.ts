@@ -8,6 +8,7 @@ import { registerErpCommand } from './commands/erp.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerModelCommand } from './commands/model.js';
 import { registerPublishCommand } from './commands/publish.js';
+import { registerReconcileCommand } from './commands/reconcile.js';
 import { registerRetryCommand } from './commands/retry.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerSearchCommand } from './commands/search.js';
@@ -48,6 +49,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerRunCommand(program);
   registerStatusCommand(program);
   registerTestConnectionCommand(program);
+  registerReconcileCommand(program);
   registerDlqCommand(program);
   registerRetryCommand(program);
   registerSearchCommand(program);

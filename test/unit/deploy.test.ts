@@ -7,7 +7,8 @@ import { loadConfig } from '../../src/config/load.js';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { Job } from 'kubernetes-models/batch/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { CronJob, Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 
@@ -58,6 +59,8 @@ const check =
 const MODELS: Record<string, Check> = {
   'apps/v1 Deployment': check(Deployment),
   'batch/v1 Job': check(Job),
+  'batch/v1 CronJob': check(CronJob),
+  'autoscaling/v2 HorizontalPodAutoscaler': check(HorizontalPodAutoscaler),
   'policy/v1 PodDisruptionBudget': check(PodDisruptionBudget),
   'v1 ConfigMap': check(ConfigMap),
   'v1 Secret': check(Secret),
@@ -87,7 +90,11 @@ const base = [...byFile.values()].flat();
  */
 const COMPONENT_OF_TARGET: Record<TargetKind, string> = { shopware: 'shopware', woocommerce: 'woocommerce', webhooks: 'webhook-forwarder' };
 const COMPONENTS = new URL('components/', KUBE);
-const componentDirs = readdirSync(COMPONENTS).filter((d) => statSync(new URL(d, COMPONENTS)).isDirectory());
+/** The push components; components/hpa/ holds the autoscaler variants for clusters without KEDA. */
+const componentDirs = readdirSync(COMPONENTS).filter((d) => statSync(new URL(d, COMPONENTS)).isDirectory() && d !== 'hpa');
+const HPA = new URL('hpa/', COMPONENTS);
+const hpaDirs = readdirSync(HPA).filter((d) => statSync(new URL(d, HPA)).isDirectory());
+const byHpaComponent = new Map(hpaDirs.map((dir) => [dir, load(new URL(`${dir}/`, HPA))]));
 const byComponent = new Map(componentDirs.map((dir) => [dir, load(new URL(`${dir}/`, COMPONENTS))]));
 const ofComponent = (dir: string) => [...(byComponent.get(dir)?.values() ?? [])].flat();
 
@@ -164,10 +171,12 @@ describe('the Kubernetes manifests', () => {
     expect(() => MODELS['apps/v1 Deployment']!(deployment)).toThrow(/containerPort must be integer/);
   });
 
-  it('limit voluntary disruptions of every stage and the webhook, each budget next to its Deployment', () => {
-    expect(budgetComponents(all).sort()).toEqual([...STAGE_NAMES, 'webhook'].sort());
-    expect(budgetComponents(base).sort()).toEqual([...CORE_STAGE_NAMES, 'webhook'].sort());
-    for (const dir of componentDirs) expect(budgetComponents(ofComponent(dir)).sort(), dir).toEqual(stageDeploymentsOf(ofComponent(dir)).map(stageOf).sort());
+  it('limit voluntary disruptions of every Deployment, each budget next to its Deployment', () => {
+    const componentLabel = (d: Manifest) => (d as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels['app.kubernetes.io/component'];
+    expect(budgetComponents(all).sort()).toEqual(ofKind('Deployment').map(componentLabel).sort());
+    expect(budgetComponents(all)).toEqual(expect.arrayContaining([...STAGE_NAMES, 'webhook', 'erp-bridge', 'dashboard', 'pull-woocommerce-orders']));
+    expect(budgetComponents(base).sort()).toEqual(ofKind('Deployment', base).map(componentLabel).sort());
+    for (const dir of componentDirs) expect(budgetComponents(ofComponent(dir)).sort(), dir).toEqual(ofKind('Deployment', ofComponent(dir)).map(componentLabel).sort());
   });
 
   it('alert on what docs/deploy.md says to alert on', () => {
@@ -181,6 +190,10 @@ describe('the Kubernetes manifests', () => {
       'ragsync_source_to_indexed_seconds_bucket',
       'ragsync_sla_breaches_total',
       'ragsync_source_to_target_seconds_bucket',
+      'ragsync_records_total{outcome="stale"}',
+      'ragsync_records_total{outcome="retried"}',
+      'kube_pod_status_ready',
+      'kube_job_status_failed{job_name=~"ragsync-reconcile-.*"}',
     ])
       expect(metrics).toContain(metric);
   });
@@ -213,6 +226,44 @@ describe('the Kubernetes manifests', () => {
       }
       expect(SLA_SECONDS).toMatchObject({ price: 120, stock: 300, product: 900 });
     });
+  });
+
+  describe('the reconcile CronJob', () => {
+    const cron = ofKind('CronJob')[0] as unknown as {
+      spec: { schedule: string; concurrencyPolicy: string; jobTemplate: { spec: { backoffLimit: number; template: { spec: { restartPolicy: string; securityContext: { runAsNonRoot: boolean }; containers: Container[] } } } } };
+    };
+
+    it('compares the store with the change topics and repairs the drift, one run at a time', () => {
+      expect(cron).toBeDefined();
+      expect(cron.spec.schedule.split(' ')).toHaveLength(5);
+      expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+      const pod = cron.spec.jobTemplate.spec.template.spec;
+      expect(pod.containers[0]!.args).toEqual(['reconcile', 'changes', '--repair']);
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.restartPolicy).toBe('Never');
+    });
+
+    it('is not run again at once when it exits 1 for drift found', () => {
+      expect(cron.spec.jobTemplate.spec.backoffLimit).toBe(0);
+    });
+
+    it('reads the settings from the ConfigMap and the Secret', () => {
+      const envFrom = cron.spec.jobTemplate.spec.template.spec.containers[0]!.envFrom!;
+      expect(envFrom.map((e) => e.configMapRef?.name ?? e.secretRef?.name)).toEqual(['ragsync-config', 'ragsync-secrets']);
+    });
+  });
+
+  it('serve the dashboard on all interfaces behind a Service, with its token from the Secret', () => {
+    const dashboard = ofKind('Deployment').find((d) => d.metadata.name === 'ragsync-dashboard')!;
+    const container = dashboard.spec!.template!.spec.containers[0]!;
+    expect(container.args!.slice(0, 3)).toEqual(['dashboard', '--host', '0.0.0.0']);
+    const port = Number(container.args![container.args!.indexOf('--port') + 1]);
+    expect(portNumber(container, container.readinessProbe!.tcpSocket!.port)).toBe(port);
+    const service = ofKind('Service').find((s) => s.metadata.name === 'ragsync-dashboard') as unknown as { spec: { ports: Array<{ port: number; targetPort: string }> } };
+    expect(portNumber(container, service.spec.ports[0]!.targetPort)).toBe(port);
+    const secret = byFile.get('ragsync-secrets.example.yaml')![0]!;
+    expect(secret.stringData).toHaveProperty('RAGSYNC_DASHBOARD_TOKEN');
+    expect(container.envFrom!.map((e) => e.secretRef?.name)).toContain('ragsync-secrets');
   });
 
   it('run the topic setup as a Job with `topics apply`', () => {
@@ -373,6 +424,44 @@ describe('the Kubernetes manifests', () => {
     });
   });
 
+  describe('the HPA components, for clusters without KEDA', () => {
+    const scopeOf = (dir: string) => (dir === 'core' ? base : ofComponent(dir));
+    type Hpa = { metadata: { name: string }; spec: { scaleTargetRef: { name: string }; minReplicas: number; maxReplicas: number; metrics: Array<{ external: { metric: { name: string; selector: { matchLabels: Record<string, string> } }; target: { type: string; averageValue: string } } }> } };
+
+    it('are one per scope: the core stages and each push component', () => {
+      expect([...hpaDirs].sort()).toEqual(['core', ...componentDirs].sort());
+    });
+
+    it.each(hpaDirs)('%s: replace each ScaledObject of its scope with an HPA on the same group lag per replica and the same bounds', (dir) => {
+      const files = byHpaComponent.get(dir)!;
+      const kustomization = files.get('kustomization.yaml')![0]! as Manifest & { patches: Array<{ patch: string }> };
+      expect(kustomization.kind).toBe('Component');
+      const scaled = ofKind('ScaledObject', scopeOf(dir));
+      const deleted = kustomization.patches.map((p) => parseAllDocuments(p.patch)[0]!.toJS() as { $patch: string; kind: string; metadata: { name: string } });
+      expect(deleted.every((d) => d.$patch === 'delete' && d.kind === 'ScaledObject')).toBe(true);
+      expect(deleted.map((d) => d.metadata.name).sort()).toEqual(scaled.map((s) => s.metadata.name).sort());
+      const hpas = [...files.values()].flat().filter((m) => m.kind === 'HorizontalPodAutoscaler') as unknown as Hpa[];
+      expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(scaled.map((s) => s.spec!.scaleTargetRef!.name).sort());
+      for (const hpa of hpas) {
+        const object = scaled.find((s) => s.spec!.scaleTargetRef!.name === hpa.spec.scaleTargetRef.name)! as Manifest & { spec: { minReplicaCount: number } };
+        const trigger = object.spec!.triggers![0]!.metadata;
+        const metric = hpa.spec.metrics[0]!.external;
+        expect(metric.metric.name).toBe('ragsync_consumer_lag');
+        expect(metric.metric.selector.matchLabels).toEqual({ group: trigger.consumerGroup });
+        expect(metric.target).toEqual({ type: 'AverageValue', averageValue: trigger.lagThreshold });
+        expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([object.spec.minReplicaCount, object.spec!.maxReplicaCount]);
+      }
+    });
+
+    it('are all used by the without-keda overlay, each after the component it changes', () => {
+      const overlay = documentsOf('kustomization.yaml', new URL('../../deploy/overlays/without-keda/', import.meta.url))[0]!;
+      const listed = overlay.components!.map((c) => c.replace('../../kubernetes/components/', ''));
+      expect(listed.filter((c) => c.startsWith('hpa/')).sort()).toEqual(hpaDirs.map((d) => `hpa/${d}`).sort());
+      for (const dir of componentDirs) expect(listed.indexOf(dir), dir).toBeLessThan(listed.indexOf(`hpa/${dir}`));
+      for (const dir of hpaDirs) for (const [file, manifests] of byHpaComponent.get(dir)!) validate(`hpa/${dir}/${file}`, manifests);
+    });
+  });
+
   it('hold only placeholders in the Secret example', () => {
     const secret = byFile.get('ragsync-secrets.example.yaml')![0]!;
     expect(secret.kind).toBe('Secret');
@@ -392,6 +481,26 @@ describe('the image config file', () => {
     const config = loadConfig({ env: { RAGSYNC_CONFIG: new URL('../../deploy/container.yaml', import.meta.url).pathname } });
     expect(config.http.host).toBe('0.0.0.0');
     expect(config.webhook.host).toBe('0.0.0.0');
+  });
+
+  it('is built by a Dockerfile with a build stage and a runtime stage that runs as a non-root user', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages).toHaveLength(2);
+    expect(stages[0]).toMatch(/^\S+ AS build\n/);
+    const runtime = stages[1]!;
+    // Only compiled code and production dependencies reach the runtime stage.
+    expect(runtime).not.toMatch(/npm (ci|install)/);
+    expect(runtime).toContain('COPY --from=build /app/node_modules ./node_modules');
+    const users = [...runtime.matchAll(/^USER (\S+)/gm)].map((m) => m[1]!);
+    expect(users.length).toBeGreaterThan(0);
+    const user = users.at(-1)!;
+    expect(user).toMatch(/^\d+(:\d+)?$/);
+    expect(Number(user.split(':')[0])).toBeGreaterThan(0);
+    // The uid the Kubernetes pods ask for.
+    for (const deployment of ofKind('Deployment')) expect((deployment.spec!.template!.spec as { securityContext?: { runAsUser?: number } }).securityContext?.runAsUser).toBe(Number(user.split(':')[0]));
+    // Nothing after USER switches back to root.
+    expect(runtime.slice(runtime.lastIndexOf('USER '))).not.toMatch(/^RUN /m);
   });
 
   it('is the one the Dockerfile installs, next to the Avro schemas where the built code reads them', () => {

@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CORE_STAGE_NAMES, PUSH_STAGE_NAMES, STAGE_NAMES, STAGES, type TargetKind } from '../../src/core/stages.js';
+import { ensureDeployTools } from './deploy/tools.js';
 
 interface Service {
   image?: string;
@@ -30,6 +32,28 @@ describe('docker-compose.yml', () => {
   const sharedEnv = (parse(text) as { 'x-ragsync-env': Record<string, unknown> })['x-ragsync-env'];
   const ragsync = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
 
+  describe('against the Compose specification', () => {
+    let validate: ReturnType<Ajv2020['compile']>;
+    beforeAll(async () => {
+      // The schema docker compose validates with, from compose-go's module (./deploy/tools.ts).
+      const { composeSchema } = await ensureDeployTools((line) => console.log(`deploy tools: ${line}`));
+      validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(composeSchema, 'utf8')) as object);
+    }, 900_000);
+
+    it('is a valid Compose file', () => {
+      validate(parse(text, { merge: true }));
+      expect(validate.errors ?? []).toEqual([]);
+    });
+
+    it('refuses a service with an unknown key or a wrong type (the check can fail)', () => {
+      const broken = structuredClone(parse(text, { merge: true }) as { services: Record<string, Record<string, unknown>> });
+      broken.services.map!.stop_grace = '40s';
+      broken.services.chunk!.ports = 'not-a-list';
+      expect(validate(broken)).toBe(false);
+      expect(validate.errors!.map((e) => e.instancePath)).toEqual(expect.arrayContaining(['/services/map', '/services/chunk/ports']));
+    });
+  });
+
   it('parses and defines Kafka, a schema registry, Qdrant and Redis', () => {
     expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['kafka', 'registry', 'qdrant', 'redis']));
   });
@@ -47,7 +71,7 @@ describe('docker-compose.yml', () => {
 
   it('points every ragsync service at the compose services through the shared environment', () => {
     expect(sharedEnv).toMatchObject({ KAFKA_BROKERS: 'kafka:9092', REDIS_URL: 'redis://redis:6379', QDRANT_URL: 'http://qdrant:6333' });
-    expect(ragsync.map(([name]) => name)).toEqual(expect.arrayContaining(['topics', ...STAGE_NAMES, 'webhook', 'pull-woocommerce-orders']));
+    expect(ragsync.map(([name]) => name)).toEqual(expect.arrayContaining(['topics', ...STAGE_NAMES, 'webhook', 'pull-woocommerce-orders', 'erp-bridge', 'dashboard', 'reconcile']));
     for (const [, service] of ragsync) {
       expect(service.environment).toMatchObject(sharedEnv);
     }
@@ -124,6 +148,46 @@ describe('docker-compose.yml', () => {
     expect(webhook.command).toEqual(['webhook', 'serve', '--host', '0.0.0.0', '--port', '8787']);
     expect(webhook.environment).toHaveProperty('RAGSYNC_TENANTS');
     expect(webhook.ports).toEqual(['127.0.0.1:8787:8787']);
+  });
+
+  it('names every worker: each stage, the ERP bridge, the order poller, the webhook, the dashboard, the reconcile loop and the topic setup', () => {
+    const commands = ragsync.map(([, s]) => s.command!.join(' '));
+    for (const stage of STAGE_NAMES) expect(commands).toContain(`run ${stage}`);
+    expect(commands).toEqual(expect.arrayContaining(['run erp-bridge', 'run pull-woocommerce-orders', 'topics apply']));
+    expect(commands.some((c) => c.startsWith('webhook serve --host 0.0.0.0'))).toBe(true);
+    expect(commands.some((c) => c.startsWith('dashboard --host 0.0.0.0'))).toBe(true);
+    expect(commands.some((c) => /^reconcile changes --repair --every \d+h$/.test(c))).toBe(true);
+  });
+
+  it('runs the same workers as the Kubernetes manifests', () => {
+    // The role of a container: `run <stage>`, or the command's first word.
+    const role = (args: readonly string[]) => (args[0] === 'run' ? `run ${args[1]}` : args[0]!);
+    const kube = new URL('../../deploy/kubernetes/', import.meta.url);
+    const files = (dir: URL): URL[] => readdirSync(dir).flatMap((f) => (statSync(new URL(f, dir)).isDirectory() ? files(new URL(`${f}/`, dir)) : /\.ya?ml$/.test(f) ? [new URL(f, dir)] : []));
+    const kubeRoles = new Set<string>();
+    for (const file of files(kube)) {
+      for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+        const text = JSON.stringify(doc.toJS());
+        for (const match of text.matchAll(/"args":(\[[^\]]*\])/g)) kubeRoles.add(role(JSON.parse(match[1]!) as string[]));
+      }
+    }
+    const composeRoles = new Set(ragsync.map(([, s]) => role(s.command!)));
+    expect([...composeRoles].sort()).toEqual([...kubeRoles].sort());
+  });
+
+  it('runs the dashboard under its profile, on the loopback interface, with its token', () => {
+    const dashboard = compose.services.dashboard!;
+    expect(dashboard.profiles).toEqual(['dashboard']);
+    expect(dashboard.environment).toHaveProperty('RAGSYNC_DASHBOARD_TOKEN');
+    const port = dashboard.command![dashboard.command!.indexOf('--port') + 1];
+    expect(dashboard.ports).toEqual([`127.0.0.1:${port}:${port}`]);
+  });
+
+  it('runs reconcile under its profile as one container that cannot be scaled', () => {
+    const reconcile = compose.services.reconcile!;
+    expect(reconcile.profiles).toEqual(['reconcile']);
+    expect(reconcile.container_name).toBeTruthy();
+    expect(reconcile.depends_on).toHaveProperty('kafka');
   });
 
   it('publishes every port on the loopback interface only', () => {

@@ -211,6 +211,7 @@ export class Pipeline {
         ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
         concurrency: this.config.runner.concurrency,
         maxRecordsPerCall: this.config.runner.maxRecordsPerCall,
+        fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
         sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
         dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
         maxMessageBytes: this.config.topics.maxMessageBytes,
@@ -220,7 +221,6 @@ export class Pipeline {
       this.runners.push(runner);
       await runner.start();
       if (retry) {
-        fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
         // It only forwards due records to <group>.retry.due: the stage's own group writes them.
         const retryRunner = new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
         this.runners.push(retryRunner);

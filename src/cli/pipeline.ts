@@ -33,6 +33,7 @@ import { verifyTopics } from '../kafka/topics.js';
 import { createKafkaVersionState } from '../kafka/version-state.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ActivityRecorder, indexedChangeClass } from '../observability/activity.js';
 import { createVectorStore, type VectorStore } from '../stores/index.js';
 import type { Tokenizer } from '../text/tokenizer.js';
 import { approxTokenizer } from '../text/approx-tokenizer.js';
@@ -57,6 +58,8 @@ export class Pipeline {
   private cache: RedisEmbeddingCache | undefined;
   private store: VectorStore | undefined;
   private coordination: Redis | undefined;
+  /** What this process' stages did, shared with `status` and the dashboard through Redis. */
+  private activity: ActivityRecorder | undefined;
   embedderNote = '';
   /** True when `EMBEDDER=auto` fell back to the hashing embedder (logged as a warning). */
   embedderFallback = false;
@@ -123,7 +126,10 @@ export class Pipeline {
       const store = await this.getStore();
       const histogram = this.options.metrics.sourceToIndexedSeconds;
       return createStoreStage(store, {
-        onIndexed: (occurredAt) => histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000),
+        onIndexed: (occurredAt, record) => {
+          histogram.observe({ stage: 'store' }, Math.max(0, Date.now() - occurredAt) / 1000);
+          this.activity?.latency('index', indexedChangeClass(record.topic, record.key), Date.now() - occurredAt);
+        },
         target: storeTarget(this.config.store),
         wrappers: this.sinkWrappers(),
       }) as StageDefinition;
@@ -161,6 +167,7 @@ export class Pipeline {
         const seconds = Math.max(0, Date.now() - record.occurredAt) / 1000;
         const labels = { class: changeClass, target: kind };
         sourceToTargetSeconds.observe(labels, seconds);
+        this.activity?.latency(kind, changeClass, seconds * 1000);
         if (seconds > SLA_SECONDS[changeClass]) slaBreaches.inc(labels);
       },
     }) as StageDefinition;
@@ -188,6 +195,8 @@ export class Pipeline {
   }
 
   async start(names: readonly StageName[]): Promise<void> {
+    this.activity = new ActivityRecorder((this.coordination ??= createCoordinationRedis(this.config.redis.url)), { keyPrefix: this.config.redis.keyPrefix, metrics: this.options.metrics });
+    this.activity.start();
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
@@ -234,6 +243,7 @@ export class Pipeline {
   async stop(): Promise<void> {
     this.options.metrics.setLagSource(undefined);
     await Promise.all(this.runners.map((r) => r.stop()));
+    await this.activity?.stop();
     await this.embedder?.close();
     await this.cache?.close();
     await this.store?.close();

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../core/errors.js';
 import { registerCatalogCommand } from './commands/catalog.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerDashboardCommand } from './commands/dashboard.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDlqCommand } from './commands/dlq.js';
 import { registerErpCommand } from './commands/erp.js';
@@ -50,6 +51,7 @@ export function buildProgram(output: OutputStreams = {}): Command {
   registerStatusCommand(program);
   registerTestConnectionCommand(program);
   registerReconcileCommand(program);
+  registerDashboardCommand(program);
   registerDlqCommand(program);
   registerRetryCommand(program);
   registerSearchCommand(program);

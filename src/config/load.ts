@@ -54,10 +54,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_BREAKER_HALF_OPEN_PROBES', path: 'sinks.breaker.halfOpenProbes', kind: 'int', doc: 'Calls let through at once, across all replicas, while a circuit is half-open (default 1)' },
   { name: 'RAGSYNC_RATE_LIMITS', path: 'sinks.rateLimits', kind: 'json', doc: 'Rate limits by endpoint as JSON: {"<target>":{"ratePerSecond":50,"burst":100}}; shared by replicas through Redis' },
   { name: 'RAGSYNC_HTTP_PORT', path: 'http.port', kind: 'int', doc: 'Port of /healthz, /readyz, /metrics of workers' },
+  { name: 'RAGSYNC_DASHBOARD_TOKEN', path: 'dashboard.token', kind: 'string', secret: true, doc: 'Token the users of `ragsync dashboard` sign in with (at least 16 characters); without it the dashboard refuses to start unless `--no-auth` on a loopback address' },
+  { name: 'RAGSYNC_DASHBOARD_PORT', path: 'dashboard.port', kind: 'int', doc: 'Port of `ragsync dashboard` (default 8790)' },
   { name: 'LOG_LEVEL', path: 'logLevel', kind: 'string', doc: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
-const SECTIONS = ['kafka', 'registry', 'redis', 'topics', 'ingress', 'webhook', 'chunking', 'embedder', 'store', 'runner', 'http'] as const;
+const SECTIONS = ['kafka', 'registry', 'redis', 'topics', 'ingress', 'webhook', 'chunking', 'embedder', 'store', 'runner', 'http', 'dashboard'] as const;
 
 type Tree = Record<string, unknown>;
 

@@ -198,6 +198,15 @@ export const configSchema = z.object({
     port: z.number().int().min(0).max(65535).default(9464),
     host: z.string().default('127.0.0.1'),
   }),
+  /** `ragsync dashboard` (docs/operations.md): where it listens and the token its users give. */
+  dashboard: z
+    .object({
+      /** Shared secret of the dashboard's users; long enough not to be guessed. */
+      token: z.string().min(16, 'at least 16 characters').optional(),
+      port: z.number().int().min(0).max(65535).default(8790),
+      host: z.string().default('127.0.0.1'),
+    })
+    .default({ port: 8790, host: '127.0.0.1' }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

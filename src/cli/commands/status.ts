@@ -2,24 +2,27 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { storeTarget } from '../../consumers/store/store-sink.js';
 import { RedisCircuitBreaker, type CircuitSnapshot } from '../../coordination/circuit-breaker.js';
-import { createCoordinationRedis } from '../../coordination/redis.js';
+import { COORDINATION_REDIS_OPTIONS, createCoordinationRedis } from '../../coordination/redis.js';
 import { describeError } from '../../core/errors.js';
+import { enabledStages } from '../../core/stages.js';
 import { createKafka } from '../../kafka/client.js';
-import { formatRetryStatus, retryStatus } from '../../kafka/retry-status.js';
+import { retryStatus } from '../../kafka/retry-status.js';
 import { createVectorStore } from '../../stores/index.js';
 import { RegistryClient } from '../../kafka/registry.js';
 import { RegistrySerde } from '../../kafka/serde.js';
 import { canonicalKey, TraceUsageError, traceEntity } from '../entity-trace.js';
 import { formatTrace, traceJson } from '../entity-trace-format.js';
-import { collectStatus, declaredStages, formatStatus } from '../status.js';
+import { collectStatus, declaredStages, formatStatus, type PipelineStatus } from '../status.js';
+import { statusVerdict } from '../status-verdict.js';
+import { Redis } from 'ioredis';
 import { configSecrets, secretScrubber } from './dlq.js';
 import { storeDescription } from '../search.js';
 
 export function registerStatusCommand(program: Command): void {
   program
     .command('status')
-    .description('lag of each stage and retry consumer, DLQ depth, retry tiers, circuit states, and what the store holds')
-    .summary('lag, DLQ depth, retries, circuits and store counts')
+    .description('whether the pipeline keeps up, and why not: a verdict, then lag, rates, dead letters, circuits, retries and the index')
+    .summary('lag, rates, dead letters, index, and a verdict')
     .argument('[key]', 'trace one entity: its record key, tenant/entity_type/entity_id/store_id (e.g. shop/product/SKU-1/1)')
     .option('--json', 'print JSON')
     .option('--no-store', 'skip the store (counting it, or reading the traced document)')
@@ -27,10 +30,19 @@ export function registerStatusCommand(program: Command): void {
     .addHelpText(
       'after',
       `
-Lag is per consumer group over its inputs (records not yet committed). DLQ depth counts the
-dead-lettered records still held that were not replayed (\`ragsync dlq list\` for codes and
-samples). Retry tiers show what waits in <group>.retry.<delay> and when it is due. A circuit
-that is open pauses its stage until the target answers again.
+The first line is a verdict: in sync, behind (lag, or a group whose oldest unprocessed
+record passes half of its input's delete.retention.ms) or failing (dead letters, an open
+circuit, missing topics, or a group older than delete.retention.ms: it may have missed
+deletes), with the reasons.
+
+Per stage: lag (end minus committed offsets, per partition too), records produced to its
+inputs per second over the last minute (offsets by timestamp), records it processed per
+second over the last minute (all replicas, recorded in Redis), the age of its oldest
+unprocessed record (the timestamp of the record at the committed offset) and its DLQ
+depth (records not replayed; \`ragsync dlq list\` for samples). Then dead letters by
+reason, circuit states, retry tiers, documents and points per tenant and type, the last
+event per entity type, freshness (source to index or shop) per change class, and the
+embedding cache hit ratio over the last minute. --json prints the same for scripts.
 
 With a key (as logs and DLQ records print it), the entity is traced instead: the newest record
 of the key on each topic it travels through (its change topic, price and stock for products,
@@ -45,28 +57,54 @@ the key maps to is read, up to the end offsets of the moment the command starts.
         return;
       }
       const config = loadConfig();
-      const kafka = createKafka(config);
-      const store = options.store ? createVectorStore(config.store) : undefined;
-      try {
-        // A store that cannot be reached or counted is reported below, with Kafka's side still shown.
-        const reachable = await store?.connect().then(
-          () => true,
-          () => false,
-        );
-        const status = await collectStatus(kafka, config, declaredStages(config), { ...(store && reachable ? { store } : {}), dlqMarks: true });
-        if (store && !reachable) status.storeProblem = `cannot connect to ${storeDescription(config)}`;
-        status.circuits = await circuits(config);
-        const retries = await retryStatus(kafka, { topicPrefix: config.topics.prefix, ...(config.runner.groupPrefix ? { groupPrefix: config.runner.groupPrefix } : {}), retryDelaysMs: config.topics.retryDelaysMs });
-        if (options.json) console.log(JSON.stringify({ ...status, retries }, null, 2));
-        else {
-          console.log(`ragsync status (topic prefix ${config.topics.prefix}${store ? `, ${storeDescription(config)}` : ''})`);
-          console.log(formatStatus(status));
-          for (const line of formatRetryStatus(retries, Date.now())) console.log(`  ${line}`);
-        }
-      } finally {
-        await store?.close().catch(() => undefined);
+      const status = await readPipelineStatus(config, { store: options.store });
+      if (options.json) console.log(JSON.stringify(status, null, 2));
+      else {
+        const [verdict, ...rest] = formatStatus(status).split('\n');
+        console.log(verdict);
+        console.log(`ragsync status of ${status.at} (topic prefix ${config.topics.prefix}${options.store ? `, ${storeDescription(config)}` : ''})`);
+        console.log(rest.join('\n'));
       }
     });
+}
+
+/**
+ * Everything `status` shows, as `--json` prints it (the dashboard reads the same): Kafka's side
+ * always; the store unless `store: false`; circuits and the replicas' activity from Redis when it
+ * answers (said in `problems` when not).
+ */
+export async function readPipelineStatus(config: Config, options: { store: boolean; probeTimeoutMs?: number }): Promise<PipelineStatus> {
+  const kafka = createKafka(config, { clientIdSuffix: 'status' });
+  const store = options.store ? createVectorStore(config.store) : undefined;
+  // Reads of many keys at once on a busy Redis: more time than the workers' one-second budget.
+  const redis = new Redis(config.redis.url, { ...COORDINATION_REDIS_OPTIONS, commandTimeout: 5000 });
+  redis.on('error', () => undefined);
+  try {
+    // A store that cannot be reached or counted is reported, with Kafka's side still shown.
+    const reachable = await store?.connect().then(
+      () => true,
+      () => false,
+    );
+    const breakers = await circuits(config, redis);
+    const retries = await retryStatus(kafka, { topicPrefix: config.topics.prefix, ...(config.runner.groupPrefix ? { groupPrefix: config.runner.groupPrefix } : {}), retryDelaysMs: config.topics.retryDelaysMs, terminalGroups: enabledStages(config.tenants).filter((s) => s.terminal).map((s) => s.group) });
+    const status = await collectStatus(kafka, config, declaredStages(config), {
+      ...(store && reachable ? { store } : {}),
+      dlqMarks: true,
+      detail: { ...(breakers.ok ? { redis } : {}), circuits: breakers.circuits, retries, ...(options.probeTimeoutMs ? { probeTimeoutMs: options.probeTimeoutMs } : {}) },
+    });
+    if (!breakers.ok) status.problems = [...(status.problems ?? []), breakers.problem];
+    if (store && !reachable) status.storeProblem = `cannot connect to ${storeDescription(config)}`;
+    // Error messages of dead letters and clients may carry what they were given: credentials masked.
+    const scrub = secretScrubber([...configSecrets(config), config.dashboard.token]);
+    status.dlqByReason = status.dlqByReason?.map((r) => ({ ...r, lastMessage: scrub(r.lastMessage) }));
+    if (status.storeProblem !== undefined) status.storeProblem = scrub(status.storeProblem);
+    if (status.problems) status.problems = status.problems.map(scrub);
+    status.verdict = statusVerdict(status);
+    return status;
+  } finally {
+    await store?.close().catch(() => undefined);
+    redis.disconnect();
+  }
 }
 
 /** `status <key>`: a malformed key or timeout is a usage error, one line and exit code 2. */
@@ -122,15 +160,11 @@ async function traceCommand(command: Command, keyText: string, options: { json?:
 }
 
 /** The store target's circuit as the replicas share it in Redis; none when Redis does not answer. */
-async function circuits(config: Config): Promise<CircuitSnapshot[]> {
-  const redis = createCoordinationRedis(config.redis.url);
+async function circuits(config: Config, redis: Redis): Promise<{ ok: true; circuits: CircuitSnapshot[] } | { ok: false; circuits: CircuitSnapshot[]; problem: string }> {
   try {
     const breaker = new RedisCircuitBreaker(redis, { keyPrefix: config.redis.keyPrefix });
-    return [await breaker.state(storeTarget(config.store))];
+    return { ok: true, circuits: [await breaker.state(storeTarget(config.store))] };
   } catch (error) {
-    console.error(`circuit states unknown: Redis did not answer (${describeError(error)})`);
-    return [];
-  } finally {
-    redis.disconnect();
+    return { ok: false, circuits: [], problem: `circuit states and activity unknown: Redis did not answer (${describeError(error)})` };
   }
 }

@@ -8,7 +8,7 @@ export const STORE_INPUTS = ['vectors', 'changes.product_price', 'changes.produc
 
 export interface StoreStageOptions {
   /** Called after each applied write with its source time, for the source-to-indexed latency. */
-  onIndexed?: (occurredAt: number) => void;
+  onIndexed?: (occurredAt: number, record: { topic: string; key: string }) => void;
   /** The store's name for breaker, limits and metrics (`storeTarget(config.store)`). @defaultValue `store` */
   target?: string;
   /** Circuit breaker and rate limit around the store (docs/sinks.md); record isolation is on unless turned off. */
@@ -30,6 +30,6 @@ export interface StoreStageOptions {
 export function createStoreStage(store: VectorStore, options: StoreStageOptions = {}): StageDefinition<unknown, never> {
   const sink = composeSink(createStoreSink(store, { target: options.target ?? 'store' }), options.wrappers);
   return createSinkStage({ name: 'store', group: 'store', inputs: STORE_INPUTS, terminal: true, coPartitioned: true }, sink, {
-    ...(options.onIndexed ? { onApplied: (record: { occurredAt: number }) => options.onIndexed!(record.occurredAt) } : {}),
+    ...(options.onIndexed ? { onApplied: (record: { occurredAt: number; topic: string; key: string }) => options.onIndexed!(record.occurredAt, record) } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import { describe, it } from 'vitest';
+import { poisonInput } from '../faults/scenarios/poison.js';
 import { shrinkingDocument } from '../faults/scenarios/shrink.js';
 import { workerKills } from '../faults/scenarios/worker-kill.js';
 
@@ -16,4 +17,10 @@ describe('a document that shrinks', () => {
   it('from 40 chunks to 12, the new version sent 10×: exactly 12 points', async ({ task }) => {
     await shrinkingDocument('11. shrink 40 → 12, resent 10×', 10, (row) => (task.meta.fault = row));
   }, 300_000);
+});
+
+describe('poison among good records', () => {
+  it('bad bytes, cut Avro and oversized documents each dead-lettered once, without the retry tiers; the rest applied', async ({ task }) => {
+    await poisonInput('9. poison input (quick)', { events: 600, badBytes: 6, schemaInvalid: 3, oversized: 2 }, (row) => (task.meta.fault = row));
+  }, 600_000);
 });

@@ -43,7 +43,6 @@ export async function poisonInput(name: string, options: PoisonOptions, report: 
   try {
     await harness.start();
     await producer.connect();
-    const started = Date.now();
     const { lines, expected } = workload({ tenant: 'faults', seed: 9, keys: 300, events: options.events });
     const json = lines.map((l) => JSON.stringify(l));
 

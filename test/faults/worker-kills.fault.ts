@@ -16,3 +16,9 @@ describe('Redis emptied under a running worker', () => {
     await workerKills('14. Redis flushed 5×', { events: 20_000, keys: 200, kills: 5, partitions: 6, fault: 'flush-redis' }, (row) => (task.meta.fault = row));
   });
 });
+
+describe('workers added and removed while they work', () => {
+  it('a second worker added or one removed 30× during 30,000 events: nothing lost, nothing stale', async ({ task }) => {
+    await workerKills('3. workers added and removed 30×', { events: 30_000, keys: 200, kills: 30, partitions: 6, fault: 'scale' }, (row) => (task.meta.fault = row));
+  });
+});

@@ -11,8 +11,12 @@ export interface WorkerKillOptions {
   keys: number;
   kills: number;
   partitions: number;
-  /** SIGKILL or SIGTERM the worker and restart it, or delete every Redis key of the pipeline (its caches, breakers, locks) under the running worker. */
-  fault: 'SIGKILL' | 'SIGTERM' | 'flush-redis';
+  /**
+   * SIGKILL or SIGTERM the worker and restart it; delete every Redis key of the pipeline (its
+   * caches, breakers, locks) under the running worker; or `scale`: add a second worker, then stop
+   * one again (SIGTERM), in turns, so the groups rebalance at every step.
+   */
+  fault: 'SIGKILL' | 'SIGTERM' | 'flush-redis' | 'scale';
 }
 
 /**
@@ -31,6 +35,7 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
   // Small slices: a store write and its commit are many, so kills land between them.
   const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: 'warn' });
   let worker: WorkerProcess | undefined;
+  let second: WorkerProcess | undefined;
   try {
     const { lines, expected } = workload({ tenant: 'faults', seed: 16, keys: options.keys, events: options.events });
     const json = lines.map((l) => JSON.stringify(l));
@@ -51,6 +56,16 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
         lastFault = Date.now();
         continue;
       }
+      if (options.fault === 'scale') {
+        if (second) {
+          // Stop the older one, so that the worker left has joined mid-run.
+          await worker.stop(60_000);
+          worker = second;
+          second = undefined;
+        } else second = WorkerProcess.start(`worker ${part + 2}`, ['all'], env);
+        lastFault = Date.now();
+        continue;
+      }
       if (options.fault === 'SIGKILL') await worker.kill();
       else await worker.stop(60_000);
       lastFault = Date.now();
@@ -59,15 +74,15 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     const w = worker;
     await drain(harness.kafka, harness.config, 300_000, () => w.tail());
     const recoverySeconds = (Date.now() - lastFault) / 1000;
-    await worker.stop(60_000);
-    worker = undefined;
+    await Promise.all([worker.stop(60_000), second?.stop(60_000)]);
+    worker = second = undefined;
     await monitor.stop();
 
     const drift = compare(await readLanceDb(lancedbPath, collection), expected);
     const row: FaultRow = {
       test: name,
       events: lines.length,
-      faults: options.fault === 'flush-redis' ? `Redis keys deleted ${options.kills}×` : `${options.kills} × ${options.fault} of run all`,
+      faults: options.fault === 'flush-redis' ? `Redis keys deleted ${options.kills}×` : options.fault === 'scale' ? `a worker added or removed ${options.kills}×` : `${options.kills} × ${options.fault} of run all`,
       lost: drift.lost.length,
       stale: drift.stale.length + monitor.regressions.length,
       duplicates: drift.duplicates,
@@ -81,7 +96,7 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     expect(drift.duplicates, 'points written twice').toBe(0);
     expect(drift.unexpected).toEqual([]);
   } finally {
-    await worker?.kill();
+    await Promise.all([worker?.kill(), second?.kill()]);
     await monitor.stop().catch(() => undefined);
     await harness.close();
   }

@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
 import { poisonInput } from '../faults/scenarios/poison.js';
+import { webhookMatrix } from '../faults/scenarios/webhook-matrix.js';
 import { shrinkingDocument } from '../faults/scenarios/shrink.js';
 import { workerKills } from '../faults/scenarios/worker-kill.js';
 
@@ -23,4 +24,10 @@ describe('poison among good records', () => {
   it('bad bytes, cut Avro and oversized documents each dead-lettered once, without the retry tiers; the rest applied', async ({ task }) => {
     await poisonInput('9. poison input (quick)', { events: 600, badBytes: 6, schemaInvalid: 3, oversized: 2 }, (row) => (task.meta.fault = row));
   }, 600_000);
+});
+
+describe('the webhook matrix', () => {
+  it('tampering, wrong and rotated secrets, a replay storm, oversized, deep, invalid UTF-8, unknown tenant, slow clients: every answer right, one record per item', async ({ task }) => {
+    await webhookMatrix('17. webhook matrix (quick)', { replays: 30, slowClients: 50 }, (row) => (task.meta.fault = row));
+  }, 300_000);
 });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ENTITY_TYPES, type EntityType } from '../../core/entities.js';
 import { parseChangeItem, type ItemResult } from '../items/change-item.js';
 import { describe, scalarText, type FieldIssue } from '../items/fields.js';
@@ -24,7 +25,7 @@ export interface ItemFailure {
 
 /** The 400 answer: body-level `fields`, per-item `items`. */
 export interface ValidationFailure {
-  error: 'validation_failed' | 'malformed_json';
+  error: 'validation_failed' | 'malformed_json' | 'invalid_utf8';
   message: string;
   fields: FieldIssue[];
   items: ItemFailure[];
@@ -60,6 +61,9 @@ const MAX_BATCH_ID_LENGTH = 200;
  * Event times (`timestamp`, `updated_at`) must lie within `window` of the server clock.
  */
 export function parseWebhookBody(raw: Buffer, route: Route, window: EventTimeWindow): BodyResult {
+  // JSON is UTF-8 (RFC 8259 §8.1); decoding other bytes would turn them into U+FFFD silently and
+  // store a text the sender never wrote.
+  if (!isUtf8(raw)) return { ok: false, failure: { error: 'invalid_utf8', message: 'the body is not valid UTF-8', fields: [], items: [] } };
   let json: unknown;
   try {
     json = JSON.parse(raw.toString('utf8'));

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { createHash, randomUUID } from 'node:crypto';
@@ -121,6 +122,8 @@ export function registerWoocommerceWebhook(app: FastifyInstance, deps: Woocommer
         return reply.code(200).send({ ignored: true, topic });
       }
 
+      // JSON is UTF-8: other bytes would be decoded to U+FFFD silently, a text the shop never sent.
+      if (!isUtf8(raw)) return refuse(reply, 400, 'invalid_utf8', 'the body is not valid UTF-8');
       let json: unknown;
       try {
         json = JSON.parse(raw.toString('utf8'));

@@ -6,6 +6,7 @@ import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import { RRF_K, type CollectionSpec, type HeadRecord, type PointFilter, type SearchHit, type SearchQuery, type StoredPoint } from '../vector-store.js';
 import { searchPlan } from '../search-plan.js';
 import { edge, specOf } from './edge.js';
+import { LanceAliasPointer } from './alias.js';
 import { LEXICAL_INDEX, lexicalIndexConfig, LexicalIndexUpkeep } from './lexical-index.js';
 import {
   fromRow,
@@ -45,9 +46,16 @@ export interface LanceDbStoreOptions {
    * is more), so rebuilding stays a small share of the writes. @defaultValue 50000
    */
   indexEveryRows?: number;
+  /**
+   * How long the table a collection name stands for (src/stores/lancedb/alias.ts) is trusted
+   * before the pointer is read again; a switch reaches this store within it. @defaultValue 1000
+   */
+  aliasTtlMs?: number;
 }
 
 const KEEP_VERSIONS_MS = 10 * 60_000;
+/** After following an alias to another table, how long heads are merged rather than appended (longer than any batch). */
+const SWITCH_GRACE_MS = 5 * 60_000;
 /** Keys per `IN (…)` list: keeps one SQL predicate a reasonable size. */
 const KEYS_PER_QUERY = 1_000;
 /**
@@ -118,8 +126,16 @@ export class LanceDbBackend implements StoreBackend {
   private readonly pointsUpkeep: Upkeep;
   private readonly headsUpkeep: Upkeep;
   private readonly lexicalUpkeep = new LexicalIndexUpkeep();
+  /** The points table `options.collection` stands for now (itself unless an alias names another). */
+  private table: string;
+  private readonly alias: LanceAliasPointer;
+  /** When this store last followed its alias to another table (epoch ms). */
+  private switchedAt = 0;
+  private followed = false;
 
   constructor(private readonly options: LanceDbStoreOptions) {
+    this.table = options.collection;
+    this.alias = new LanceAliasPointer(options.path, options.collection, options.aliasTtlMs);
     const everyRows = options.indexEveryRows ?? 50_000;
     this.pointsUpkeep = new Upkeep(options.optimizeEveryCommits ?? 1000, everyRows);
     this.headsUpkeep = new Upkeep(options.optimizeEveryCommits ?? 100, everyRows);
@@ -180,7 +196,8 @@ export class LanceDbBackend implements StoreBackend {
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     const db = this.connection();
     const names = await edge('list tables', () => db.tableNames());
-    const { collection } = this.options;
+    await this.followAlias();
+    const collection = this.table;
     if (!names.includes(collection)) {
       await edge('create table', () => db.createEmptyTable(collection, pointsSchema(spec.dimension, spec.distance, spec.modelId)));
     }
@@ -231,8 +248,23 @@ export class LanceDbBackend implements StoreBackend {
     await edge('create index', () => table.createIndex('doc_key', { config: Index.btree(), name: DOC_KEY_INDEX }));
   }
 
+  /** Opens the tables anew when the collection's alias names another table than before. */
+  private async followAlias(): Promise<void> {
+    const table = await this.alias.resolve();
+    const first = !this.followed;
+    this.followed = true;
+    if (table === this.table) return;
+    // Handles of the old tables stay with the calls still using them and are freed with them.
+    this.table = table;
+    // Finding the alias at start is no switch: nothing was read from another table.
+    if (!first) this.switchedAt = Date.now();
+    this.points = this.heads = undefined;
+    this.pointsArrowSchema = undefined;
+  }
+
   private async pointsTable(): Promise<Table> {
-    this.points ??= await this.open(this.options.collection);
+    await this.followAlias();
+    this.points ??= await this.open(this.table);
     return this.points;
   }
 
@@ -243,7 +275,8 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   private async headsTable(): Promise<Table> {
-    this.heads ??= await this.open(`${this.options.collection}_heads`);
+    await this.followAlias();
+    this.heads ??= await this.open(`${this.table}_heads`);
     return this.heads;
   }
 
@@ -273,7 +306,10 @@ export class LanceDbBackend implements StoreBackend {
 
   /** New heads are appended; heads that existed are merged on doc_key (see StoreBackend.writeHeads). */
   async writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void> {
+    await this.alias.writable();
     const table = await this.headsTable();
+    // Heads read from the table before a switch say nothing of the new one: merge them all there.
+    if (Date.now() - this.switchedAt < SWITCH_GRACE_MS) existing = undefined;
     const rows = heads.map((head) => ({ doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) }));
     const fresh = existing === undefined ? [] : rows.filter((row) => !existing.has(row.doc_key));
     const known = existing === undefined ? rows : rows.filter((row) => existing.has(row.doc_key));
@@ -294,6 +330,7 @@ export class LanceDbBackend implements StoreBackend {
    * records find them by the same lookup and converge (ids are deterministic).
    */
   async writePoints(changes: PointChanges): Promise<void> {
+    await this.alias.writable();
     const table = await this.pointsTable();
     const schema = await this.pointsRowSchema();
     let written = 0;
@@ -405,6 +442,7 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   async deleteHeads(docKeys: string[]): Promise<void> {
+    await this.alias.writable();
     const heads = await this.headsTable();
     const chunks = inChunks(docKeys);
     for (const keys of chunks) await edge('delete heads', () => heads.delete(`doc_key IN (${keys.map(sqlString).join(', ')})`));

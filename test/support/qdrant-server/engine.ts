@@ -52,6 +52,8 @@ export type PointOperation =
 
 export class Engine {
   private readonly byName = new Map<string, CollectionMeta>();
+  /** Alias → collection, as Qdrant keeps them beside its collections. */
+  private readonly aliasMap = new Map<string, string>();
 
   constructor(private readonly shards: EdgeProcess) {}
 
@@ -60,14 +62,25 @@ export class Engine {
     return this.byName;
   }
 
+  /** Every alias, alias → collection. */
+  get aliases(): ReadonlyMap<string, string> {
+    return this.aliasMap;
+  }
+
+  /** The collection a name stands for: an alias's target first, as Qdrant resolves names. */
+  resolve(name: string): string {
+    return this.aliasMap.get(name) ?? name;
+  }
+
   collection(name: string): CollectionMeta {
-    const found = this.byName.get(name);
+    const found = this.byName.get(this.resolve(name));
     if (found === undefined) throw new QdrantHttpError(404, `Not found: Collection \`${name}\` doesn't exist!`);
     return found;
   }
 
   async create(name: string, params: Record<string, unknown>): Promise<void> {
     if (this.byName.has(name)) throw new QdrantHttpError(409, `Wrong input: Collection \`${name}\` already exists!`);
+    if (this.aliasMap.has(name)) throw new QdrantHttpError(400, `Wrong input: Can't create collection with name ${name}. Alias with the same name already exists`);
     // Known before the shard answers: requests sent meanwhile queue behind the creation.
     this.byName.set(name, { name, params });
     try {
@@ -91,18 +104,52 @@ export class Engine {
 
   /** Deletes the collection and its shard; false when there was none. */
   async drop(name: string): Promise<boolean> {
+    // Qdrant deletes by the collection's own name (never through an alias) and drops its aliases.
+    for (const [alias, target] of this.aliasMap) if (target === name) this.aliasMap.delete(alias);
     if (!this.byName.delete(name)) return false;
     return (await this.call({ op: 'drop', collection: name })) as boolean;
   }
 
   async info(name: string): Promise<ShardInfo> {
-    this.collection(name);
-    return (await this.call({ op: 'info', collection: name })) as ShardInfo;
+    const { name: real } = this.collection(name);
+    return (await this.call({ op: 'info', collection: real })) as ShardInfo;
   }
 
   async run(op: PointOperation, name: string, body: unknown, wait = false): Promise<unknown> {
-    this.collection(name);
-    return this.call({ op, collection: name, body, wait });
+    const { name: real } = this.collection(name);
+    return this.call({ op, collection: real, body, wait });
+  }
+
+  /**
+   * `POST /collections/aliases`: the actions in order, all or none (Qdrant applies them under one
+   * lock). A new alias needs an existing collection and a name no collection has; deleting an
+   * alias that does not exist changes nothing; renaming one that does not exist is a 404.
+   */
+  updateAliases(actions: ReadonlyArray<Record<string, Record<string, string>>>): void {
+    const next = new Map(this.aliasMap);
+    for (const action of actions) {
+      if (action.create_alias) {
+        const { collection_name, alias_name } = action.create_alias as { collection_name: string; alias_name: string };
+        if (!this.byName.has(collection_name)) throw new QdrantHttpError(404, `Not found: Collection \`${collection_name}\` doesn't exist!`);
+        if (this.byName.has(alias_name)) throw new QdrantHttpError(409, `Wrong input: Collection \`${alias_name}\` already exists!`);
+        next.set(alias_name, collection_name);
+      } else if (action.delete_alias) {
+        next.delete(action.delete_alias.alias_name!);
+      } else if (action.rename_alias) {
+        const { old_alias_name, new_alias_name } = action.rename_alias as { old_alias_name: string; new_alias_name: string };
+        const target = next.get(old_alias_name);
+        if (target === undefined) throw new QdrantHttpError(404, `Not found: Alias ${old_alias_name} does not exists!`);
+        next.delete(old_alias_name);
+        next.set(new_alias_name, target);
+      }
+    }
+    this.aliasMap.clear();
+    for (const [alias, target] of next) this.aliasMap.set(alias, target);
+  }
+
+  /** Aliases of one collection (by its own name), or of all. */
+  listAliases(collection?: string): Array<{ alias_name: string; collection_name: string }> {
+    return [...this.aliasMap].filter(([, target]) => collection === undefined || target === collection).map(([alias_name, collection_name]) => ({ alias_name, collection_name }));
   }
 
   private async call(request: Parameters<EdgeProcess['call']>[0]): Promise<unknown> {

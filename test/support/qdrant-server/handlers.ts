@@ -51,9 +51,19 @@ const write = (op: PointOperation): Handler => (engine, request) => engine.run(o
 
 export const HANDLERS: Record<ImplementedOperation, Handler> = {
   root: async () => ({ title: 'qdrant - vector search engine', version: '1.19.0' }),
-  collection_exists: async (engine, request) => ({ exists: engine.collections.has(name(request)) }),
+  // Qdrant answers through an alias too: the name exists when it resolves to a collection.
+  collection_exists: async (engine, request) => ({ exists: engine.collections.has(engine.resolve(name(request))) }),
   get_collection: async (engine, request) => collectionInfo(engine.collection(name(request)).params, await engine.info(name(request))),
   delete_collection: (engine, request) => engine.drop(name(request)),
+  update_aliases: async (engine, request) => {
+    engine.updateAliases(request.body.actions as Array<Record<string, Record<string, string>>>);
+    return true;
+  },
+  get_collection_aliases: async (engine, request) => {
+    engine.collection(name(request));
+    return { aliases: engine.listAliases(engine.resolve(name(request))) };
+  },
+  get_collections_aliases: async (engine) => ({ aliases: engine.listAliases() }),
   create_collection: async (engine, request) => {
     await engine.create(name(request), request.body);
     return true;

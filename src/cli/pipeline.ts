@@ -46,6 +46,8 @@ export interface PipelineOptions {
   config: Config;
   logger: Logger;
   metrics: Metrics;
+  /** Applied to every stage built (a resync skips records outside its tenant and types with it). */
+  wrapStage?: (stage: StageDefinition) => StageDefinition;
 }
 
 /**
@@ -201,7 +203,8 @@ export class Pipeline {
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
       const declaration = STAGES[name];
-      const built = await this.factories[name]();
+      const made = await this.factories[name]();
+      const built = this.options.wrapStage ? this.options.wrapStage(made) : made;
       // Terminal stages hand retryable failures to their delayed retry topics, and read them back,
       // once due, from <group>.retry.due (docs/design.md §4).
       const stage = declaration.terminal ? withRetryDue(built) : built;

@@ -19,8 +19,6 @@ export interface ResyncPipelineOptions {
   everything: boolean;
 }
 
-type Factories = Record<string, () => Promise<StageDefinition>>;
-
 export class ResyncPipeline extends Pipeline {
   private ownStore: Promise<VectorStore> | undefined;
 
@@ -28,13 +26,7 @@ export class ResyncPipeline extends Pipeline {
     private readonly pipelineOptions: PipelineOptions,
     private readonly resync: ResyncPipelineOptions,
   ) {
-    super(pipelineOptions);
-    if (!resync.everything) {
-      // Pipeline builds each stage by name from its factory table; wrapping the table's entries is
-      // the one way in without changing how `run` builds stages.
-      const factories = (this as unknown as { factories: Factories }).factories;
-      for (const [name, build] of Object.entries(factories)) factories[name] = async () => onlyInScope(await build(), resync.inScope);
-    }
+    super(resync.everything ? pipelineOptions : { ...pipelineOptions, wrapStage: (stage) => onlyInScope(stage, resync.inScope) });
   }
 
   private get resyncConfig(): Config {

@@ -10,7 +10,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { createCollectionAliases, createVectorStore, type VectorStore } from '../stores/index.js';
 import { DEFAULT_ALIAS_TTL_MS } from '../stores/lancedb/alias.js';
 import { ResyncLock } from './lock.js';
-import { committedOffsets, deleteGroups, deleteRetentionMs, groupMembers, groupsWithPrefix, passProgress, topicSpans, type KafkaClient, type Offsets } from './offsets.js';
+import { committedOffsets, deleteGroups, deleteRetentionMs, groupMembers, groupsWithPrefix, passProgress, topicSpans, type KafkaClient, type Offsets } from '../kafka/group-offsets.js';
 import { keyFilter, newResyncId, resyncGroupPrefix, ResyncUsageError, sameResync, sourceTopics, stagesFrom, type ResyncOptions } from './options.js';
 import { etaSeconds, RateMeter, type ProgressSink, type ResyncPhase } from './progress.js';
 import { ResyncPipeline } from './resync-pipeline.js';

@@ -1,6 +1,6 @@
 import type { VectorStore } from '../stores/index.js';
-import { scanKeys } from './key-scan.js';
-import { endOffsets, type KafkaClient } from './offsets.js';
+import { scanKeys } from '../kafka/key-scan.js';
+import { endOffsets, type KafkaClient } from '../kafka/group-offsets.js';
 
 /**
  * The sweep after a complete pass (docs/design.md §5, docs/resync.md "Sweep"): store documents

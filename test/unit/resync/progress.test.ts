@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { passProgress, type Offsets } from '../../../src/resync/offsets.js';
+import { passProgress, type Offsets } from '../../../src/kafka/group-offsets.js';
 import { BarProgress, etaSeconds, formatSeconds, JsonLinesProgress, RateMeter } from '../../../src/resync/progress.js';
 import { markerAgeMs } from '../../../src/resync/resync.js';
 import { unmarked } from '../../../src/resync/sweep.js';

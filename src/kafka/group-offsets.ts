@@ -1,6 +1,6 @@
-import { withAdmin } from '../kafka/admin.js';
-import type { createKafka } from '../kafka/client.js';
-import { describeTopicConfigs } from '../kafka/topic-state.js';
+import { withAdmin } from './admin.js';
+import type { createKafka } from './client.js';
+import { describeTopicConfigs } from './topic-state.js';
 
 /**
  * The offsets a resync steers by: end offsets of topics at a moment, and how far a consumer group

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { KafkaClient, Offsets } from './offsets.js';
+import type { KafkaClient, Offsets } from './group-offsets.js';
 
 /**
  * The keys of records in a range of offsets of some topics: from `from` (or each partition's start)

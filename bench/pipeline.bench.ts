@@ -27,7 +27,9 @@
  * own node_modules), to compare two versions under the same conditions. `--keep` leaves the topics (and the stores) of a run; `--reuse <prefix>` then measures only the
  * stages of `--alone` on them, which is quicker when one stage is being worked on.
  *
- * Hashing embedder; LanceDB unless QDRANT_URL is set. Needs the local stack (`ragsync stack up`).
+ * Hashing embedder unless `--env EMBEDDER=…` says otherwise; LanceDB unless QDRANT_URL is set. Needs
+ * the local stack (`ragsync stack up`). `main` prints its figures and returns them (bench/run.ts
+ * puts them in the side-by-side results).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -286,7 +288,37 @@ function printResources(run: WorkerRun): void {
   }
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+/** What a run measured, for the side-by-side results (bench/run.ts); the same figures it prints. */
+export interface PipelineFigures {
+  count: number;
+  partitions: number;
+  embedder: string;
+  publish?: { records: number; seconds: number; perSecond: number };
+  runAll?: {
+    /** Store completions per second while all four stages were busy; undefined without 2 s of that. */
+    steadyPerSecond?: number;
+    steadySeconds: number;
+    /** Every event ÷ the time from the first record mapped to the last one stored. */
+    endToEndPerSecond: number;
+    /** From the worker's start to no lag: the backlog searchable. */
+    secondsToNoLag: number;
+    stages: Array<StageFigures & { perSecond: number }>;
+    processes: Array<{ stages: string[]; cpuSeconds: number; peakRss: number; hwm?: number; peakHeap: number }>;
+  };
+  alone: Array<{ stage: string; perSecond: number; records: number; busySeconds: number; bestWindow: number; peakRss: number; hwm?: number }>;
+}
+
+function processFigures(run: WorkerRun): NonNullable<PipelineFigures['runAll']>['processes'] {
+  return run.processes.map((p) => ({
+    stages: p.stages,
+    cpuSeconds: p.samples[p.samples.length - 1]?.cpu ?? 0,
+    peakRss: Math.max(0, ...p.samples.map((s) => s.rss)),
+    ...(p.hwm !== undefined ? { hwm: p.hwm } : {}),
+    peakHeap: Math.max(0, ...p.samples.map((s) => s.heap)),
+  }));
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<PipelineFigures> {
   const { values: args } = parseArgs({
     args: argv,
     options: {
@@ -327,9 +359,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   const kafka = createKafka(config);
   await withAdmin(kafka, (admin) => applyTopics(admin, config));
   const store = config.store.qdrantUrl ? `Qdrant at ${config.store.qdrantUrl}` : 'LanceDB';
+  const figures: PipelineFigures = { count, partitions: Number(args.partitions), embedder: baseEnv.EMBEDDER === 'openai' ? `openai:${baseEnv.EMBEDDING_MODEL} at ${baseEnv.EMBEDDING_URL}` : baseEnv.EMBEDDER!, alone: [] };
   try {
     const timeoutMs = Math.max(120_000, count * 20);
-    const handled = args.reuse ? undefined : await publishAndRunAll(kafka, config, baseEnv, { count, partitions: args.partitions!, store, cpuProfDir: args['cpu-prof'], timeoutMs, prefix, workers, root: args['worker-root']! });
+    const handled = args.reuse ? undefined : await publishAndRunAll(kafka, config, baseEnv, { count, partitions: args.partitions!, store, cpuProfDir: args['cpu-prof'], timeoutMs, prefix, workers, root: args['worker-root']!, figures });
     // Reverse pipeline order: what a stage alone writes is never the input of one measured after it.
     for (const stage of [...STAGE_NAMES].reverse().filter((s) => alone.includes(s))) {
       const fresh = `${prefix}${stage}alone${Date.now().toString(36)}.`;
@@ -352,7 +385,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       const f = stageFigures(run.samples, stage);
       say(`${stage} alone: ${rate(f.busySeconds > 0 ? f.records / f.busySeconds : 0)} records/s while busy (${rate(f.records)} records in ${f.busySeconds.toFixed(1)} s), best 5 s window ${rate(f.bestWindow)}/s`);
       printResources(run);
+      const p = processFigures(run)[0];
+      figures.alone.push({ stage, perSecond: f.busySeconds > 0 ? f.records / f.busySeconds : 0, records: f.records, busySeconds: f.busySeconds, bestWindow: f.bestWindow, peakRss: p?.peakRss ?? 0, ...(p?.hwm !== undefined ? { hwm: p.hwm } : {}) });
     }
+    return figures;
   } finally {
     if (args.reuse) {
       rmSync(dir, { recursive: true, force: true });
@@ -373,11 +409,11 @@ async function publishAndRunAll(
   kafka: ReturnType<typeof createKafka>,
   config: Config,
   baseEnv: Record<string, string>,
-  options: { count: number; partitions: string; store: string; cpuProfDir: string | undefined; timeoutMs: number; prefix: string; workers: string[][]; root: string },
+  options: { count: number; partitions: string; store: string; cpuProfDir: string | undefined; timeoutMs: number; prefix: string; workers: string[][]; root: string; figures: PipelineFigures },
 ): Promise<Map<string, number>> {
   const { count, prefix, timeoutMs, workers } = options;
   const lines = generateEntities(count, { tenant: 'bench', seed: 7 }).map((l) => JSON.stringify(l));
-  say(`publishing ${lines.length} entities to ${prefix}changes.* (${options.partitions} partitions; hashing embedder, ${options.store})…`);
+  say(`publishing ${lines.length} entities to ${prefix}changes.* (${options.partitions} partitions; ${options.figures.embedder} embedder, ${options.store})…`);
   const sink = new KafkaChangeSink(kafka, config);
   const publishStart = performance.now();
   async function* iterate() {
@@ -388,6 +424,7 @@ async function publishAndRunAll(
   await sink.close();
   lines.length = 0;
   say(`publish: ${summary.published} records in ${publishSeconds.toFixed(1)} s = ${rate(summary.published / publishSeconds)} events/s`);
+  options.figures.publish = { records: summary.published, seconds: publishSeconds, perSecond: summary.published / publishSeconds };
 
   const all = await runWorkers(options.workers, baseEnv, {
     label: workers.length === 1 && workers[0]![0] === 'all' ? 'run all' : 'run',
@@ -412,6 +449,17 @@ async function publishAndRunAll(
   );
   printStages(all, STAGE_NAMES);
   printResources(all);
+  options.figures.runAll = {
+    ...(to - from >= 2 ? { steadyPerSecond: storedBetween / (to - from) } : {}),
+    steadySeconds: Math.max(0, to - from),
+    endToEndPerSecond: summary.published / Math.max(lastStored - firstMapped, 1e-9),
+    secondsToNoLag: all.samples[all.samples.length - 1]!.at,
+    stages: STAGE_NAMES.map((s) => {
+      const f = stageFigures(all.samples, s);
+      return { ...f, perSecond: f.busySeconds > 0 ? f.records / f.busySeconds : 0 };
+    }),
+    processes: processFigures(all),
+  };
   return new Map(STAGE_NAMES.map((s) => [s, stageFigures(all.samples, s).records]));
 }
 

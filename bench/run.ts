@@ -1,25 +1,50 @@
 /**
- * `npm run bench -- --scenario <name> [options of that scenario]`
+ * `npm run bench [-- --scenario <name>[,<name>…]] [--quick]`
  *
- * - `catalog-diff` (the default): `catalog diff` over 10,000 products, in memory, about a second;
- * - `pipeline`: the pipeline end to end on the local stack (bench/pipeline.bench.ts has its options);
- * - `commerce`: a price change pushed to a shop during a 50,000-product backfill (bench/commerce.bench.ts);
- * - `all`: every one.
+ * Runs the side-by-side scenarios (every one without `--scenario`) on the local stack
+ * (`ragsync stack up`; `export $(ragsync stack env)`), with a shared OpenAI-compatible embedding
+ * endpoint started here (bench/embedding-server.ts), and writes `bench/results/<date>-<scenario>.json`
+ * (every raw figure, the machine, the versions, the configuration) and `.md` (the table, also
+ * printed): each figure next to its target and to what it is compared with in the same run.
+ * `--quick` runs every scenario at a small size (minutes, not hours), so CI exercises the harness.
+ *
+ * Scenarios: limits, catalog-diff, webhook, pipeline-hashing, pipeline-minilm, latency, saves,
+ * baseline (the seed design, bench/baseline/), pathway (bench/peers/pathway/), resync. Besides:
+ * `pipeline [options]` runs bench/pipeline.bench.ts with its own options (--count, --alone, …) and
+ * `commerce [options]` bench/commerce.bench.ts; both print their figures and write no results file.
  */
-import { main as catalogDiff } from './catalog-diff.bench.js';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { main as commerce } from './commerce.bench.js';
+import { startEmbeddingServer } from './embedding-server.js';
 import { main as pipeline } from './pipeline.bench.js';
+import { describeMachine } from './report/machine.js';
+import { renderTable, writeResults, type BenchResults, type Figure } from './report/results.js';
+import { baselineScenario } from './scenarios/baseline.js';
+import type { BenchContext, Scenario } from './scenarios/context.js';
+import { catalogDiffScenario } from './scenarios/catalog-diff.js';
+import { latencyScenario } from './scenarios/latency.js';
+import { limitsScenario } from './scenarios/limits.js';
+import { pathwayScenario } from './scenarios/pathway.js';
+import { pipelineHashingScenario, pipelineMiniLmScenario } from './scenarios/pipeline.js';
+import { resyncScenario } from './scenarios/resync.js';
+import { savesScenario } from './scenarios/saves.js';
+import { webhookScenario } from './scenarios/webhook.js';
+import { PROJECT_ROOT } from '../src/stack/layout.js';
 
-const SCENARIOS: Record<string, (args: string[]) => unknown> = {
-  'catalog-diff': () => catalogDiff(),
+/** In the order they run: the limits first, since the others compare with them. */
+export const SCENARIOS: readonly Scenario[] = [limitsScenario, catalogDiffScenario, webhookScenario, pipelineHashingScenario, pipelineMiniLmScenario, latencyScenario, savesScenario, baselineScenario, pathwayScenario, resyncScenario];
+
+/** Scenarios of their own, with their own options, printing their figures. */
+const STANDALONE: Record<string, (args: string[]) => Promise<unknown> | unknown> = {
   pipeline: (args) => pipeline(args),
   commerce: (args) => commerce(args),
 };
 
-/** `--scenario <name>` or `--scenario=<name>`, taken out of the arguments; the rest go to the scenario. */
-function takeScenario(argv: string[]): string {
-  const at = argv.findIndex((a) => a === '--scenario' || a.startsWith('--scenario='));
-  if (at < 0) return 'catalog-diff';
+/** `--name <value>` or `--name=<value>`, taken out of the arguments. */
+function take(argv: string[], name: string): string | undefined {
+  const at = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (at < 0) return undefined;
   const flag = argv[at]!;
   if (flag.includes('=')) {
     argv.splice(at, 1);
@@ -30,14 +55,76 @@ function takeScenario(argv: string[]): string {
 }
 
 const argv = process.argv.slice(2);
-const scenario = takeScenario(argv);
-const names = scenario === 'all' ? Object.keys(SCENARIOS) : [scenario];
-for (const name of names) {
-  const run = SCENARIOS[name];
-  if (!run) {
-    console.error(`unknown scenario "${name}": expected ${[...Object.keys(SCENARIOS), 'all'].join(', ')}`);
-    process.exit(2);
-  }
-  console.log(`# ${name}`);
-  await run(argv);
+const scenario = take(argv, 'scenario') ?? 'all';
+const quickAt = argv.indexOf('--quick');
+const quick = quickAt >= 0;
+if (quick) argv.splice(quickAt, 1);
+
+if (STANDALONE[scenario]) {
+  await STANDALONE[scenario](argv);
+  process.exit(0);
 }
+// `--scenario a,b` runs several, in the order of SCENARIOS.
+const names = scenario.split(',').map((n) => n.trim());
+const chosen = scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
+if (chosen.length === 0 || chosen.length !== names.length && scenario !== 'all') {
+  console.error(`unknown scenario "${scenario}": expected all, ${[...SCENARIOS.map((s) => s.name), ...Object.keys(STANDALONE)].join(', ')}`);
+  process.exit(2);
+}
+
+const started = performance.now();
+const say = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const endpoint = await startEmbeddingServer();
+const memo = new Map<string, Promise<unknown>>();
+const context: BenchContext = {
+  quick,
+  args: argv,
+  say,
+  endpoint,
+  raw: {},
+  once<T>(key: string, measure: () => Promise<T>): Promise<T> {
+    let value = memo.get(key) as Promise<T> | undefined;
+    if (!value) {
+      value = measure();
+      memo.set(key, value);
+    }
+    return value;
+  },
+};
+const results: BenchResults = {
+  date: new Date().toISOString().slice(0, 10),
+  scenario,
+  quick,
+  startedAt: new Date().toISOString(),
+  machine: describeMachine(),
+  configuration: { quick, args: argv, endpoint: 'OpenAI-compatible /v1/embeddings in the bench process (hashing, minilm)', store: 'LanceDB', partitions: 6, scenarios: chosen.map((s) => ({ name: s.name, about: s.about })) },
+  figures: [],
+  raw: context.raw,
+};
+say(`${chosen.length} scenario${chosen.length === 1 ? '' : 's'}${quick ? ' (quick)' : ''}; embedding endpoint at ${endpoint.url}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+let failures = 0;
+try {
+  for (const s of chosen) {
+    say(`# ${s.name}: ${s.about}`);
+    const t = performance.now();
+    try {
+      results.figures.push(...(await s.run(context)));
+    } catch (error) {
+      failures += 1;
+      const message = (error as Error).message.split('\n')[0]!.slice(0, 300);
+      say(`  ${s.name} failed: ${message}`);
+      results.figures.push({ scenario: s.name, name: s.about, unit: '', status: `failed: ${message}` } satisfies Figure);
+      context.raw[`${s.name}-error`] = (error as Error).stack ?? String(error);
+    }
+    say(`  ${s.name}: ${((performance.now() - t) / 1000).toFixed(0)} s`);
+  }
+} finally {
+  await endpoint.close();
+}
+results.finishedAt = new Date().toISOString();
+results.machine.loadAtEnd = loadavg();
+const paths = writeResults(join(PROJECT_ROOT, 'bench', 'results'), results);
+console.log(`\n${renderTable(results)}`);
+console.log(`results: ${paths.json}, ${paths.markdown} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+// A scenario that failed fails the run (a missed target does not: it is reported in the table).
+process.exit(failures > 0 ? 1 : 0);

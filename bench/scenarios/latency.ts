@@ -1,0 +1,103 @@
+import type { ChangeMessage } from '../../src/core/changes.js';
+import { KafkaChangeSink } from '../../src/kafka/producer.js';
+import { parsePublishLine } from '../../src/producers/publish/ndjson-line.js';
+import { generateEntities } from '../../test/support/generate-entities.js';
+import { BenchDeployment, bucketQuantile, bucketsBetween, caughtUp, histogramBuckets, metricSum, type RunningWorker } from '../worker.js';
+import type { BenchContext, Scenario } from './context.js';
+
+export interface LatencyFigures {
+  rate: number;
+  seconds: number;
+  published: number;
+  /** Achieved publish rate. */
+  publishedPerSecond: number;
+  p50Seconds: number;
+  p99Seconds: number;
+  /** Share of the changes searchable within the target. */
+  withinTarget: number;
+  targetSeconds: number;
+}
+
+const CORE = ['map', 'chunk', 'embed', 'store'];
+
+/**
+ * Changes published at a fixed rate to a running `run all` worker; each change's time from its
+ * `occurred_at` (set when it is published) to the store's acknowledgement, as ragsync itself
+ * measures it (`ragsync_source_to_indexed_seconds`, quantiles interpolated within its buckets).
+ */
+async function atRate(context: BenchContext, sink: KafkaChangeSink, worker: RunningWorker, rate: number, seconds: number, targetSeconds: number): Promise<LatencyFigures> {
+  {
+    const before = (await worker.metrics()) ?? '';
+    const storedBefore = metricSum(before, 'ragsync_records_total', { stage: 'store' });
+    const total = Math.round(rate * seconds);
+    const lines = generateEntities(total, { tenant: `bench${rate}`, seed: 17 }).map((l) => JSON.stringify(l));
+    context.say(`  latency: ${total} changes at ${rate}/s…`);
+    const start = performance.now();
+    const tickMs = 20;
+    let sent = 0;
+    const inFlight: Promise<void>[] = [];
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      if (due > sent) {
+        const now = Date.now();
+        const batch: ChangeMessage[] = [];
+        for (; sent < due; sent++) {
+          const parsed = parsePublishLine(lines[sent]!, sent + 1, { now, storesOf: () => [0] });
+          if (parsed.ok) batch.push(...parsed.messages);
+        }
+        inFlight.push(sink.publish(batch));
+        while (inFlight.length > 8) await inFlight.shift();
+      }
+      await new Promise((r) => setTimeout(r, tickMs));
+    }
+    await Promise.all(inFlight);
+    const publishSeconds = (performance.now() - start) / 1000;
+    const metrics = await worker.waitFor(`${total} changes stored`, (m) => caughtUp(m, CORE, { store: storedBefore + total }), Math.max(120_000, total * 50));
+    const name = 'ragsync_source_to_indexed_seconds';
+    const buckets = bucketsBetween(histogramBuckets(before, name, { stage: 'store' }), histogramBuckets(metrics, name, { stage: 'store' }));
+    const p99 = bucketQuantile(buckets, 0.99);
+    const p50 = bucketQuantile(buckets, 0.5);
+    const figures = { rate, seconds, published: total, publishedPerSecond: total / publishSeconds, p50Seconds: p50.value, p99Seconds: p99.value, withinTarget: p99.fractionWithin(targetSeconds), targetSeconds };
+    context.say(`  latency at ${rate}/s: p50 ${p50.value.toFixed(2)} s, p99 ${p99.value.toFixed(2)} s, ${(figures.withinTarget * 100).toFixed(1)} % within ${targetSeconds} s`);
+    return figures;
+  }
+}
+
+/** Both rates, once per run (the baseline compares with the 100/s one). */
+export function latencyRun(context: BenchContext): Promise<LatencyFigures[]> {
+  return context.once('latency', async () => {
+    context.say('latency: source to searchable at a fixed rate, run all, hashing embedder, LanceDB…');
+    // One worker for both rates, started and idle before the first change is published.
+    const deployment = new BenchDeployment(`benchlat${Date.now().toString(36)}.`);
+    await deployment.createTopics();
+    const sink = new KafkaChangeSink(deployment.kafka, deployment.config);
+    const worker = await deployment.start();
+    try {
+      await worker.waitFor('the worker to start', (m) => caughtUp(m, CORE, {}), 120_000);
+      const results = [await atRate(context, sink, worker, 100, context.quick ? 5 : 60, 1), await atRate(context, sink, worker, 1000, context.quick ? 3 : 60, 5)];
+      context.raw.latency = results;
+      return results;
+    } finally {
+      await worker.stop();
+      await sink.close();
+      await deployment.cleanup();
+    }
+  });
+}
+
+export const latencyScenario: Scenario = {
+  name: 'latency',
+  about: 'source-to-searchable latency at a fixed 100/s and 1,000/s',
+  async run(context) {
+    const results = await latencyRun(context);
+    return results.map((r) => ({
+      scenario: 'source to searchable',
+      name: `p99 at a fixed ${r.rate.toLocaleString('en-US')}/s for ${r.seconds} s`,
+      value: r.p99Seconds,
+      unit: 's',
+      target: { op: '<=' as const, value: r.targetSeconds },
+      status: 'ok',
+      note: `p50 ${r.p50Seconds.toFixed(2)} s; ${(r.withinTarget * 100).toFixed(1)} % within ${r.targetSeconds} s; published at ${Math.round(r.publishedPerSecond)}/s (ragsync_source_to_indexed_seconds, interpolated within its buckets)`,
+    }));
+  },
+};

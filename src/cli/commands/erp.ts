@@ -1,3 +1,4 @@
+import { serveProcessHealth } from '../process-health.js';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { loadConfig } from '../../config/index.js';
@@ -31,13 +32,15 @@ export function erpBridgeOptions(command: Command): Command {
 }
 
 /** Runs the ERP bridge until SIGINT/SIGTERM (docs/connectors/erp-events.md). */
-export async function runErpBridge(options: ErpBridgeCliOptions): Promise<void> {
-  const config = loadConfig();
+export async function runErpBridge(options: ErpBridgeCliOptions & { port?: number }): Promise<void> {
+  // `run erp-bridge --port` moves its health endpoint, as it does a stage worker's.
+  const config = loadConfig({ overrides: { 'http.port': options.port } });
   if (!['stream', 'pubsub', 'both'].includes(options.transport)) throw new Error(`--transport must be stream, pubsub or both, got "${options.transport}"`);
   if (options.tenant !== undefined) assertTenant(options.tenant);
   const claimIdle = Number(options.claimIdle);
   if (!(claimIdle >= 0)) throw new Error(`--claim-idle must be a number of seconds, got "${options.claimIdle}"`);
   const logger = createLogger({ level: config.logLevel, name: 'erp-bridge' });
+  const health = await serveProcessHealth(config, 'erp-bridge', logger);
   const sink = await openChangeSink(config);
   const bridge = await startErpBridge({
     transport: options.transport as ErpTransport,
@@ -55,14 +58,17 @@ export async function runErpBridge(options: ErpBridgeCliOptions): Promise<void> 
     stream: { key: options.stream, group: options.group, consumer: options.consumer, claimIdleMs: claimIdle * 1000 },
     channelPrefix: options.channelPrefix,
   });
+  health.set('running');
   logger.info({ transport: options.transport, stream: options.stream, group: options.group, consumer: options.consumer }, 'ERP bridge running');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
   });
   logger.info(bridge.stats(), 'ERP bridge stopping');
+  health.set('stopping');
   await bridge.stop();
   await sink.close();
+  await health.close();
 }
 
 /** `ragsync erp bridge`: the same bridge as `ragsync run erp-bridge`. */

@@ -1,3 +1,4 @@
+import { serveProcessHealth } from '../process-health.js';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
 import { assertTenant } from '../../core/keys.js';
@@ -23,8 +24,9 @@ export function orderPullOptions(command: Command): Command {
  * named by --tenant), orders in status processing modified since the persisted watermark, to the
  * `orders` topic (docs/connectors/woocommerce.md). Run one replica: the watermark is per shop.
  */
-export async function runOrderPull(options: OrderPullCliOptions): Promise<void> {
-  const config = loadConfig();
+export async function runOrderPull(options: OrderPullCliOptions & { port?: number }): Promise<void> {
+  // `run pull-woocommerce-orders --port` moves its health endpoint, as it does a stage worker's.
+  const config = loadConfig({ overrides: { 'http.port': options.port } });
   const logger = createLogger({ level: config.logLevel, name: 'pull-woocommerce-orders' });
   const intervalSeconds = Number(options.interval ?? '300');
   if (!(intervalSeconds > 0)) throw new Error(`--interval must be a positive number of seconds, got "${options.interval}"`);
@@ -33,11 +35,14 @@ export async function runOrderPull(options: OrderPullCliOptions): Promise<void> 
   if (shops.length === 0) {
     throw new Error(`no tenant${options.tenant ? ` "${options.tenant}"` : ''} has targets.woocommerce (RAGSYNC_TENANTS or the config file; docs/connectors/woocommerce.md)`);
   }
+  // A one-shot pull (`--once`, a CronJob) is over before anyone probes it.
+  const health = options.once ? undefined : await serveProcessHealth(config, 'pull-woocommerce-orders', logger);
   const publisher = openOrderPublisher(config);
   const redis = openRedis(config);
   const stop = new AbortController();
   process.once('SIGTERM', () => stop.abort());
   process.once('SIGINT', () => stop.abort());
+  health?.set('running');
   try {
     const counts = await Promise.all(
       shops.map(({ tenant, target }) =>
@@ -52,13 +57,19 @@ export async function runOrderPull(options: OrderPullCliOptions): Promise<void> 
           intervalMs: intervalSeconds * 1000,
           signal: stop.signal,
           // A failed pull keeps its watermark; the next interval tries again.
-          onError: (error) => logger.error({ tenant, err: error }, 'order pull failed; trying again at the next interval'),
+          // Still ready: the next interval tries again; the error shows on /readyz and /healthz.
+          onError: (error) => {
+            health?.set('running', error);
+            logger.error({ tenant, err: error }, 'order pull failed; trying again at the next interval');
+          },
         }),
       ),
     );
     logger.info({ published: counts.reduce((a, b) => a + b, 0) }, 'order pull stopped');
   } finally {
+    health?.set('stopping');
     await publisher.close();
     redis.disconnect();
+    await health?.close();
   }
 }

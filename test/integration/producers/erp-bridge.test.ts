@@ -5,6 +5,7 @@ import type { ChangeSink } from '../../../src/core/changes.js';
 import { openChangeSink, openRedis } from '../../../src/producers/connect.js';
 import { startErpBridge, type ErpBridge, type ErpTransport } from '../../../src/producers/erp/bridge.js';
 import { waitUntil } from '../../support/kafka.js';
+import { WorkerProcess } from '../../support/worker-process.js';
 import { createProducerHarness, type ProducerHarness } from './harness.js';
 
 let h: ProducerHarness;
@@ -114,4 +115,34 @@ describe('the ERP bridge on real Redis and Kafka', () => {
     await waitUntil('the entry to be acknowledged', async () => ((await h.redis.xpending(streamKey, 'bridge')) as [number])[0] === 0);
     await bridge.stop();
   });
+});
+
+describe('ragsync run erp-bridge as a process', () => {
+  it('serves /healthz and /readyz (ready once the bridge runs), publishes a stream event, and stops on SIGTERM', async () => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KAFKA_BROKERS: h.config.kafka.brokers.join(','),
+      SCHEMA_REGISTRY_URL: h.config.registry.url,
+      REDIS_URL: h.config.redis.url,
+      RAGSYNC_TOPIC_PREFIX: h.config.topics.prefix,
+      RAGSYNC_REDIS_PREFIX: h.config.redis.keyPrefix,
+      RAGSYNC_TENANTS: JSON.stringify({ shop: { secrets: [], stores: [1] } }),
+      LOG_LEVEL: 'info',
+    };
+    const worker = WorkerProcess.start('erp bridge', ['erp-bridge', '--stream', `${streamKey}:process`, '--group', 'process-bridge', '--tenant', 'shop'], env);
+    try {
+      await worker.waitForLog('the bridge to run', 'ERP bridge running');
+      const url = worker.logged('health and metrics')[0]!.url as string;
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ status: 'ready', stages: [{ stage: 'erp-bridge', state: 'running' }] });
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      await h.redis.xadd(`${streamKey}:process`, '*', 'event', 'product.updated', 'payload', JSON.stringify({ id: 'P-PROC', data: { sku: 'P-PROC', name: 'Camp lantern' } }));
+      await waitUntil('the product record', () => hasKey('product', 'P-PROC'), 60_000);
+    } finally {
+      await worker.stop();
+    }
+    expect(worker.logged('ERP bridge stopping')).toHaveLength(1);
+  }, 120_000);
 });

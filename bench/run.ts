@@ -7,6 +7,9 @@
  * (every raw figure, the machine, the versions, the configuration) and `.md` (the table, also
  * printed): each figure next to its target and to what it is compared with in the same run.
  * `--quick` runs every scenario at a small size (minutes, not hours), so CI exercises the harness.
+ * `--cpu-prof <dir>` has every ragsync process the scenarios start (workers, `webhook serve`,
+ * `resync`) write a V8 CPU profile per thread into `<dir>` when it exits; `npm run bench:profile --
+ * <dir>` summarizes them.
  *
  * Scenarios: limits, catalog-diff, webhook, pipeline-hashing, pipeline-minilm, latency, saves,
  * baseline (the seed design, bench/baseline/), pathway (bench/peers/pathway/), resync. Besides:
@@ -14,7 +17,7 @@
  * `commerce [options]` bench/commerce.bench.ts; both print their figures and write no results file.
  */
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { main as commerce } from './commerce.bench.js';
 import { startEmbeddingServer } from './embedding-server.js';
 import { main as pipeline } from './pipeline.bench.js';
@@ -64,6 +67,17 @@ if (STANDALONE[scenario]) {
   await STANDALONE[scenario](argv);
   process.exit(0);
 }
+// (`pipeline` and `commerce` take their own --cpu-prof.)
+const cpuProfDir = take(argv, 'cpu-prof');
+if (cpuProfDir !== undefined) {
+  if (cpuProfDir === '' || cpuProfDir.startsWith('--')) {
+    console.error('--cpu-prof needs a directory to write the profiles into');
+    process.exit(2);
+  }
+  // Read by ragsyncCommand (bench/worker.ts), which every scenario spawns ragsync with; Node
+  // refuses --cpu-prof in NODE_OPTIONS.
+  process.env.RAGSYNC_BENCH_CPU_PROF_DIR = resolve(cpuProfDir);
+}
 // `--scenario a,b` runs several, in the order of SCENARIOS.
 const names = scenario.split(',').map((n) => n.trim());
 const chosen = scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
@@ -97,7 +111,7 @@ const results: BenchResults = {
   quick,
   startedAt: new Date().toISOString(),
   machine: describeMachine(),
-  configuration: { quick, args: argv, endpoint: 'OpenAI-compatible /v1/embeddings in the bench process (hashing, minilm)', store: 'LanceDB', partitions: 6, scenarios: chosen.map((s) => ({ name: s.name, about: s.about })) },
+  configuration: { quick, args: argv, cpuProfiles: cpuProfDir === undefined ? undefined : resolve(cpuProfDir), endpoint: 'OpenAI-compatible /v1/embeddings in the bench process (hashing, minilm)', store: 'LanceDB', partitions: 6, scenarios: chosen.map((s) => ({ name: s.name, about: s.about })) },
   figures: [],
   raw: context.raw,
 };

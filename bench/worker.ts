@@ -27,6 +27,15 @@ export function freePort(): Promise<number> {
 }
 
 /** An isolated ragsync deployment on the local stack: its own topic, group and Redis prefix and store. */
+/**
+ * The arguments to run the ragsync CLI with under `node`: with `npm run bench -- --cpu-prof <dir>`,
+ * every process (and each of its threads) writes a CPU profile into that folder when it exits.
+ */
+export function ragsyncCommand(...args: string[]): string[] {
+  const dir = process.env.RAGSYNC_BENCH_CPU_PROF_DIR;
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), join(PROJECT_ROOT, 'bin', 'ragsync.js'), ...args];
+}
+
 export class BenchDeployment {
   readonly env: Record<string, string>;
   readonly config: Config;
@@ -59,7 +68,7 @@ export class BenchDeployment {
   /** Starts `ragsync run all` with this deployment's environment. */
   async start(): Promise<RunningWorker> {
     const port = await freePort();
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'ragsync.js'), 'run', 'all', '--port', String(port)], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ragsyncCommand('run', 'all', '--port', String(port)), { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     return new RunningWorker(child, port);
   }
 

@@ -1,21 +1,18 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
 import { runPublish } from '../../src/producers/publish/run-publish.js';
-import { PROJECT_ROOT } from '../../src/stack/layout.js';
 import { generateEntities } from '../../test/support/generate-entities.js';
 import type { Figure } from '../report/results.js';
-import { BenchDeployment, caughtUp } from '../worker.js';
-import { notRun, type Scenario } from './context.js';
+import { BenchDeployment, caughtUp, ragsyncCommand } from '../worker.js';
+import type { Scenario } from './context.js';
 
 const CORE = ['map', 'chunk', 'embed', 'store'];
 
 /** Runs `ragsync resync …` to its end; the seconds it took and its last progress line. */
 async function resync(env: Record<string, string>, args: string[]): Promise<{ seconds: number; last: unknown; exitCode: number | null; stderr: string }> {
   const started = performance.now();
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'ragsync.js'), 'resync', ...args, '--progress', 'json', '--yes'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ragsyncCommand('resync', ...args, '--progress', 'json', '--yes'), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
@@ -47,15 +44,13 @@ async function clearEmbeddingCache(url: string, prefix: string): Promise<void> {
 
 /**
  * A full resync into a new collection, three ways: from the change topics with the embedding cache
- * emptied (cold) and kept (warm), and from the vectors topic (no embedding at all). Needs
- * `ragsync resync` (src/cli/commands/resync.ts).
+ * emptied (cold) and kept (warm), and from the vectors topic (no embedding at all).
  */
 export const resyncScenario: Scenario = {
   name: 'resync',
   about: 'full resync into a new collection: from changes cold and warm, from vectors',
   async run(context) {
     const names = ['full resync from changes, cold embedding cache', 'full resync from changes, warm embedding cache', 'full resync from vectors'];
-    if (!existsSync(join(PROJECT_ROOT, 'src', 'cli', 'commands', 'resync.ts'))) return names.map((n) => notRun('resync', n, 's', 'the `ragsync resync` command is not there yet'));
     const count = context.quick ? 200 : 20_000;
     const deployment = new BenchDeployment(`benchresync${Date.now().toString(36)}.`, { EMBEDDER: 'openai', EMBEDDING_URL: context.endpoint.url, EMBEDDING_MODEL: 'hashing' });
     await deployment.createTopics();

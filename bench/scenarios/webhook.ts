@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { signBody } from '../../src/producers/magento/signature.js';
-import { PROJECT_ROOT } from '../../src/stack/layout.js';
 import { generateEntities } from '../../test/support/generate-entities.js';
 import { percentile } from '../report/results.js';
-import { BenchDeployment, freePort } from '../worker.js';
+import { BenchDeployment, freePort, ragsyncCommand } from '../worker.js';
 import type { Scenario } from './context.js';
 
 const SECRET = 'bench-webhook-secret';
@@ -24,7 +22,7 @@ export const webhookScenario: Scenario = {
     const deployment = new BenchDeployment(`benchhook${Date.now().toString(36)}.`, { RAGSYNC_TENANTS: JSON.stringify({ bench: { secrets: [SECRET], stores: [1] } }) });
     await deployment.createTopics();
     const port = await freePort();
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'ragsync.js'), 'webhook', 'serve', '--port', String(port)], { env: { ...process.env, ...deployment.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ragsyncCommand('webhook', 'serve', '--port', String(port)), { env: { ...process.env, ...deployment.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

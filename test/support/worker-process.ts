@@ -66,6 +66,12 @@ export class WorkerProcess {
     return new WorkerProcess(name, child);
   }
 
+  /** Starts `ragsync <args>` (another command than `run`, e.g. `webhook serve`) with exactly `env`. */
+  static command(name: string, args: string[], env: Record<string, string>): WorkerProcess {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    return new WorkerProcess(name, child);
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

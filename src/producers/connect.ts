@@ -11,8 +11,8 @@ import { KafkaChangeSink } from '../kafka/producer.js';
 export async function openChangeSink(config: Config, options: { logger?: { warn(object: object, message: string): void }; bulk?: boolean } = {}): Promise<KafkaChangeSink> {
   const { logger } = options;
   return new KafkaChangeSink(createKafka(config, { clientIdSuffix: 'producer' }), config, {
-    // Bulk loads (`catalog sync`) build their produce requests on a thread of their own, as
-    // `publish` does, so reading and encoding the file keeps the main thread.
+    // Bulk loads (`catalog sync`) and the webhook ingress build their produce requests on a
+    // thread of their own, as `publish` does, so reading and encoding keeps the main thread.
     ...(options.bulk ? { producerThread: { clientIdSuffix: 'producer' } } : {}),
     ...(logger ? { onProducerReplaced: (cause: Error) => logger.warn({ err: cause }, 'Kafka producer replaced after a failed send (its idempotent sequence state may be out of step)') } : {}),
   });

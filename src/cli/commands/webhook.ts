@@ -20,7 +20,11 @@ export function registerWebhookCommand(program: Command): void {
       if (tenants.length === 0) logger.warn('no tenants configured (RAGSYNC_TENANTS): every request will get 404');
       for (const tenant of tenants) if (config.tenants[tenant]!.secrets.length === 0) logger.warn({ tenant }, 'tenant has no secret: every request will get 401');
 
-      const sink = await openChangeSink(config, { logger });
+      // Produce requests are built on a thread of their own (as `publish` does): in a CPU profile
+      // of this server under load, the Kafka client took a fifth of the main thread, which also
+      // parses, checks and encodes every request (docs/performance.md). A 202 still waits for
+      // Kafka's acknowledgement of every record of its request.
+      const sink = await openChangeSink(config, { logger, bulk: true });
       // Registers the change schemas now, so the first webhook does not pay for it; a registry
       // that is down is reported here and retried by the first publish.
       await sink.prepare().catch((error: unknown) => logger.warn({ err: error }, 'schema registry not ready; the first request will retry'));

@@ -6,6 +6,7 @@ import type { EntityType } from '../../../src/core/entities.js';
 import { openChangeSink } from '../../../src/producers/connect.js';
 import { createWebhookServer } from '../../../src/producers/magento/server.js';
 import { signBody } from '../../../src/producers/magento/signature.js';
+import { WorkerProcess } from '../../support/worker-process.js';
 import { createProducerHarness, type ProducerHarness } from './harness.js';
 
 const SECRET = 'webhook-integration-secret';
@@ -185,4 +186,41 @@ describe('the Magento webhook ingress on real Kafka', () => {
       expect(ids.filter((id) => id === 'e100' || id === 'e101')).toHaveLength(2);
     });
   });
+});
+
+describe('ragsync webhook serve as a process', () => {
+  it('answers 202 once Kafka holds every record of the batch (produced on its producer thread), dedupes a resend, and stops on SIGTERM', async () => {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KAFKA_BROKERS: h.config.kafka.brokers.join(','),
+      SCHEMA_REGISTRY_URL: h.config.registry.url,
+      REDIS_URL: h.config.redis.url,
+      RAGSYNC_TOPIC_PREFIX: h.config.topics.prefix,
+      RAGSYNC_REDIS_PREFIX: h.config.redis.keyPrefix,
+      RAGSYNC_TENANTS: JSON.stringify({ shop: { secrets: [SECRET], stores: [1, 2] } }),
+      LOG_LEVEL: 'info',
+    };
+    const before = await countAll();
+    const server = WorkerProcess.command('webhook serve', ['webhook', 'serve', '--port', String(port), '--host', '127.0.0.1'], env);
+    try {
+      await server.waitForLog('the server to listen', 'listening on');
+      const items = Array.from({ length: 20 }, (_, i) => itemFor(500 + i));
+      const body = batchBody('process-batch', items);
+      const send = () => fetch(`http://127.0.0.1:${port}/api/webhooks/magento/shop/batch`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-magento-webhook-signature': signBody(body, SECRET) } });
+      const first = await send();
+      expect(first.status).toBe(202);
+      expect(await first.json()).toEqual({ accepted: 20, records: 20, batch_id: 'process-batch' });
+      // Read at once: a 202 means Kafka acknowledged every record, not that they will arrive.
+      expect((await countAll()) - before).toBe(20);
+      const again = await send();
+      expect(again.status).toBe(202);
+      expect(await again.json()).toMatchObject({ duplicate: true, accepted: 0 });
+      expect((await countAll()) - before).toBe(20);
+    } finally {
+      await server.stop();
+    }
+    expect(server.logged('stopped')).toHaveLength(1);
+  }, 120_000);
 });

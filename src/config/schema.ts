@@ -137,7 +137,7 @@ export const configSchema = z.object({
     batchWaitMs: z.number().int().nonnegative().default(20),
     timeoutMs: z.number().int().positive().default(30_000),
     /** The local ONNX model by name (LOCAL_MODELS in src/embedders/model-files.ts). */
-    localModel: z.enum(['minilm', 'bge-small-en']).default('minilm'),
+    localModel: z.enum(['minilm', 'bge-small-en', 'bge-small-zh']).default('minilm'),
     /** Its folder; empty means `models/<the model's folder>`. */
     modelDir: z.string().default(''),
   }),

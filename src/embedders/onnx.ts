@@ -2,7 +2,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { FeatureExtractionPipeline } from '@huggingface/transformers';
 import { SystemError } from '../core/errors.js';
 import type { Embedder, EmbedderTokenizer } from './embedder.js';
-import { isModelFolder, readModelInfo, type ModelInfo } from './model-files.js';
+import { missingModelFiles, modelOnnx, readModelInfo, type ModelInfo } from './model-files.js';
 
 export interface OnnxEmbedderOptions {
   /** A folder prepared by `ragsync model fetch` (layout in model-files.ts). */
@@ -13,6 +13,8 @@ export interface OnnxEmbedderOptions {
    * one at a time measured faster on CPU anyway (no padding to the longest text).
    */
   batchSize?: number;
+  /** Describe the model with this instead of the folder's `ragsync-model.json` (`model import` tries a description before writing it). */
+  info?: ModelInfo;
 }
 
 /** Transformers.js keeps its settings in one global `env`; loads take turns so each sees its own. */
@@ -23,7 +25,8 @@ let loadLock: Promise<unknown> = Promise.resolve();
  * LOCAL_MODELS) run on the CPU with Transformers.js and onnxruntime-node: the model's pooling
  * (mean over the last hidden state, or its [CLS] state), L2-normalised,
  * texts truncated at the model's limit. Nothing is ever downloaded at run time: remote models are
- * off, and the folder must exist (`ragsync model fetch`).
+ * off, and the folder must exist (`ragsync model fetch`, or a model brought with `ragsync model
+ * import`).
  *
  * The same text always gets the same vector, whatever it is embedded with. Inference runs one
  * call at a time (the session is not shared between concurrent runs). A
@@ -59,12 +62,17 @@ export class OnnxEmbedder implements Embedder {
   /** Loads the model from its folder (about a quarter of a second for MiniLM). */
   static async load(options: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
     const modelDir = resolve(options.modelDir);
-    if (!isModelFolder(modelDir)) {
+    const missing = missingModelFiles(modelDir);
+    // None of the four files: no model at all; some: a folder laid out wrong.
+    if (missing.length === 4) {
       throw new SystemError(`no ONNX model in ${modelDir} (RAGSYNC_MODEL_DIR): run \`ragsync model fetch\` first`, { code: 'embedder_model_missing' });
+    }
+    if (missing.length > 0) {
+      throw new SystemError(`the ONNX model in ${modelDir} (RAGSYNC_MODEL_DIR) lacks ${missing.join(', ')}`, { code: 'embedder_model_missing' });
     }
     let info: ModelInfo;
     try {
-      info = readModelInfo(modelDir);
+      info = options.info ?? readModelInfo(modelDir);
     } catch (cause) {
       throw new SystemError(`cannot read the description of the model in ${modelDir}: ${(cause as Error).message}`, { code: 'embedder_model_invalid', cause });
     }
@@ -117,7 +125,7 @@ async function loadPipeline(modelDir: string): Promise<FeatureExtractionPipeline
   env.localModelPath = `${dirname(modelDir)}/`;
   try {
     return (await pipeline('feature-extraction', basename(modelDir), {
-      dtype: 'q8',
+      dtype: modelOnnx(modelDir)?.dtype ?? 'q8',
       device: 'cpu',
       local_files_only: true,
     })) as FeatureExtractionPipeline;

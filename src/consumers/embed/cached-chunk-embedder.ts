@@ -25,6 +25,11 @@ export function cachedChunkEmbedder(
 ): ChunkEmbedder & { stats: EmbeddingStats } {
   const stats: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
   const model = embedder.id;
+  // Hashes a call of this process is embedding right now. The stage runs several calls at once
+  // (partitions, and the batches a slice is cut into), and one text often reaches two of them
+  // (successive saves of an entity in one slice, a paragraph shared by many products): before the
+  // first call's vectors reach the cache, the second would embed it again.
+  const inFlight = new Map<string, Promise<Float32Array>>();
   return {
     modelId: embedder.id,
     dimension: embedder.dimension,
@@ -46,11 +51,34 @@ export function cachedChunkEmbedder(
       // Counted per call and added afterwards: the partitions of a batch embed concurrently, so a
       // before/after difference of the shared `stats` would count the other calls too.
       const own: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
+      const mine: typeof items = [];
+      const joined = new Map<string, Promise<Float32Array>>();
+      const seen = new Set<string>();
+      for (const item of items) {
+        if (seen.has(item.hash)) continue;
+        seen.add(item.hash);
+        const pending = inFlight.get(item.hash);
+        if (pending) joined.set(item.hash, pending);
+        else mine.push(item);
+      }
+      const work = mine.length > 0 ? embedWithCache(recording, cache, mine, { stats: own, ...(logger ? { logger } : {}) }) : Promise.resolve([]);
+      const promises = mine.map((item, i) => {
+        const promise = work.then((vectors) => vectors[i]!);
+        promise.catch(() => undefined); // this call awaits `work`; the calls that joined await it themselves
+        inFlight.set(item.hash, promise);
+        return promise;
+      });
+      const forget = (): void => mine.forEach((item, i) => inFlight.get(item.hash) === promises[i] && inFlight.delete(item.hash));
+      work.then(forget, forget);
       try {
-        const vectors = await embedWithCache(recording, cache, items, { stats: own, ...(logger ? { logger } : {}) });
+        const byHash = new Map<string, Float32Array>();
+        (await work).forEach((vector, i) => byHash.set(mine[i]!.hash, vector));
+        for (const [hash, promise] of joined) byHash.set(hash, await promise);
+        // A text another call embedded is counted as the cache's: this call did not send it.
+        own.cacheHits += joined.size;
         if (own.texts > 0) metrics?.embeddings.inc({ model, source: 'model' }, own.texts);
         if (own.cacheHits > 0) metrics?.embeddings.inc({ model, source: 'cache' }, own.cacheHits);
-        return { vectors, cached: items.map((item) => !sent.has(item.text)) };
+        return { vectors: items.map((item) => byHash.get(item.hash)!), cached: items.map((item) => !sent.has(item.text)) };
       } finally {
         stats.calls += own.calls;
         stats.texts += own.texts;

@@ -64,6 +64,44 @@ describe('the embed stage embedder on /metrics', () => {
     expect(chunks.stats).toEqual({ calls: 3, texts: 6, cacheHits: 0 });
   });
 
+  it('embeds a text once when concurrent calls carry it: the later ones wait for the first call\'s vector', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const embedder = new RecordingEmbedder();
+    const chunks = cachedChunkEmbedder(embedder, new MemoryEmbeddingCache(), undefined, metrics);
+    const shared = 'Free returns within 30 days.';
+    const [one, two, three] = await Promise.all([
+      chunks.embed([hashed('First jacket.'), hashed(shared)]),
+      chunks.embed([hashed(shared), hashed('Second jacket.')]),
+      chunks.embed([hashed(shared)]),
+    ]);
+    expect(embedder.calls.flat().filter((t) => t === shared)).toHaveLength(1);
+    expect(embedder.calls.flat()).toHaveLength(3);
+    expect(Array.from(two.vectors[0]!)).toEqual(Array.from(plain.embedOne(shared)));
+    expect(Array.from(three.vectors[0]!)).toEqual(Array.from(one.vectors[1]!));
+    // Only the call that sent the text says it was not cached.
+    expect([one.cached, two.cached, three.cached]).toEqual([[false, false], [true, false], [true]]);
+    expect(chunks.stats).toEqual({ calls: 2, texts: 3, cacheHits: 2 });
+  });
+
+  it('fails the calls that waited for a text when its call fails, and embeds it again next time', async () => {
+    let fail = true;
+    const flaky = new (class extends RecordingEmbedder {
+      override async embed(texts: string[]): Promise<Float32Array[]> {
+        this.calls.push(texts);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (fail) throw new RetryableError('embedding endpoint unreachable', { code: 'embedder_unreachable' });
+        return plain.embed(texts);
+      }
+    })();
+    const chunks = cachedChunkEmbedder(flaky, undefined);
+    const results = await Promise.allSettled([chunks.embed([hashed('a')]), chunks.embed([hashed('a')])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    const again = await chunks.embed([hashed('a')]);
+    expect(again.cached).toEqual([false]);
+    expect(flaky.calls).toEqual([['a'], ['a']]);
+  });
+
   it('counts a failed model call as a call, and none of its texts as embedded', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const chunks = cachedChunkEmbedder(new DownEmbedder(), undefined, undefined, metrics);

@@ -21,10 +21,12 @@
  *   npm run bench -- --scenario pipeline [--count 20000] [--partitions 6] [--alone store|none|map,chunk,embed,store]
  *                                        [--workers all|map,chunk/embed,store] [--worker-root <checkout>]
  *                                        [--cpu-prof <dir>] [--keep] [--reuse <prefix>] [--env NAME=value ...]
+ *                                        [--timeout <seconds>]
  *
  * `--workers` spreads the stages over several processes (groups separated by `/`), as a deployment
  * may; the default is one `run all`. `--worker-root` runs the workers of another checkout (with its
- * own node_modules), to compare two versions under the same conditions. `--keep` leaves the topics (and the stores) of a run; `--reuse <prefix>` then measures only the
+ * own node_modules), to compare two versions under the same conditions. `--timeout` bounds each
+ * run (default: 20 ms per entity, at least 120 s). `--keep` leaves the topics (and the stores) of a run; `--reuse <prefix>` then measures only the
  * stages of `--alone` on them, which is quicker when one stage is being worked on.
  *
  * Hashing embedder unless `--env EMBEDDER=…` says otherwise; LanceDB unless QDRANT_URL is set. Needs
@@ -331,9 +333,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Pipe
       workers: { type: 'string', default: 'all' },
       'worker-root': { type: 'string', default: PROJECT_ROOT },
       env: { type: 'string', multiple: true, default: [] },
+      timeout: { type: 'string' },
     },
   });
   const count = Number(args.count);
+  if (args.timeout !== undefined && !(Number(args.timeout) > 0)) throw new Error(`--timeout: "${args.timeout}" is not a number of seconds`);
   const alone = args.alone === 'none' ? [] : args.alone!.split(',').map((s) => s.trim());
   for (const s of alone) if (!(STAGE_NAMES as readonly string[]).includes(s)) throw new Error(`--alone: unknown stage ${s}`);
   // Stages per worker process: `all`, or groups like `map,chunk/embed,store` (one process each).
@@ -361,7 +365,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Pipe
   const store = config.store.qdrantUrl ? `Qdrant at ${config.store.qdrantUrl}` : 'LanceDB';
   const figures: PipelineFigures = { count, partitions: Number(args.partitions), embedder: baseEnv.EMBEDDER === 'openai' ? `openai:${baseEnv.EMBEDDING_MODEL} at ${baseEnv.EMBEDDING_URL}` : baseEnv.EMBEDDER!, alone: [] };
   try {
-    const timeoutMs = Math.max(120_000, count * 20);
+    const timeoutMs = args.timeout !== undefined ? Number(args.timeout) * 1000 : Math.max(120_000, count * 20);
     const handled = args.reuse ? undefined : await publishAndRunAll(kafka, config, baseEnv, { count, partitions: args.partitions!, store, cpuProfDir: args['cpu-prof'], timeoutMs, prefix, workers, root: args['worker-root']!, figures });
     // Reverse pipeline order: what a stage alone writes is never the input of one measured after it.
     for (const stage of [...STAGE_NAMES].reverse().filter((s) => alone.includes(s))) {

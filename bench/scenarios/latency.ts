@@ -3,6 +3,7 @@ import { KafkaChangeSink } from '../../src/kafka/producer.js';
 import { parsePublishLine } from '../../src/producers/publish/ndjson-line.js';
 import { generateEntities } from '../../test/support/generate-entities.js';
 import { BenchDeployment, bucketQuantile, bucketsBetween, caughtUp, histogramBuckets, metricSum, type RunningWorker } from '../worker.js';
+import { hopDelays, type HopFigures } from '../report/hops.js';
 import type { BenchContext, Scenario } from './context.js';
 
 export interface LatencyFigures {
@@ -16,6 +17,8 @@ export interface LatencyFigures {
   /** Share of the changes searchable within the target. */
   withinTarget: number;
   targetSeconds: number;
+  /** Where the time went, hop by hop (bench/report/hops.ts). */
+  hops: HopFigures[];
 }
 
 const CORE = ['map', 'chunk', 'embed', 'store'];
@@ -25,7 +28,7 @@ const CORE = ['map', 'chunk', 'embed', 'store'];
  * `occurred_at` (set when it is published) to the store's acknowledgement, as ragsync itself
  * measures it (`ragsync_source_to_indexed_seconds`, quantiles interpolated within its buckets).
  */
-async function atRate(context: BenchContext, sink: KafkaChangeSink, worker: RunningWorker, rate: number, seconds: number, targetSeconds: number): Promise<LatencyFigures> {
+async function atRate(context: BenchContext, deployment: BenchDeployment, sink: KafkaChangeSink, worker: RunningWorker, rate: number, seconds: number, targetSeconds: number): Promise<LatencyFigures> {
   {
     const before = (await worker.metrics()) ?? '';
     const storedBefore = metricSum(before, 'ragsync_records_total', { stage: 'store' });
@@ -57,8 +60,10 @@ async function atRate(context: BenchContext, sink: KafkaChangeSink, worker: Runn
     const buckets = bucketsBetween(histogramBuckets(before, name, { stage: 'store' }), histogramBuckets(metrics, name, { stage: 'store' }));
     const p99 = bucketQuantile(buckets, 0.99);
     const p50 = bucketQuantile(buckets, 0.5);
-    const figures = { rate, seconds, published: total, publishedPerSecond: total / publishSeconds, p50Seconds: p50.value, p99Seconds: p99.value, withinTarget: p99.fractionWithin(targetSeconds), targetSeconds };
+    const hops = await hopDelays(deployment.kafka, deployment.prefix, (key) => key.startsWith(`bench${rate}/`));
+    const figures = { rate, seconds, published: total, publishedPerSecond: total / publishSeconds, p50Seconds: p50.value, p99Seconds: p99.value, withinTarget: p99.fractionWithin(targetSeconds), targetSeconds, hops };
     context.say(`  latency at ${rate}/s: p50 ${p50.value.toFixed(2)} s, p99 ${p99.value.toFixed(2)} s, ${(figures.withinTarget * 100).toFixed(1)} % within ${targetSeconds} s`);
+    for (const h of hops) context.say(`    ${h.hop}: p50 ${h.p50Ms.toFixed(0)} ms, p99 ${h.p99Ms.toFixed(0)} ms (${h.count} keys)`);
     return figures;
   }
 }
@@ -74,7 +79,7 @@ export function latencyRun(context: BenchContext): Promise<LatencyFigures[]> {
     const worker = await deployment.start();
     try {
       await worker.waitFor('the worker to start', (m) => caughtUp(m, CORE, {}), 120_000);
-      const results = [await atRate(context, sink, worker, 100, context.quick ? 5 : 60, 1), await atRate(context, sink, worker, 1000, context.quick ? 3 : 60, 5)];
+      const results = [await atRate(context, deployment, sink, worker, 100, context.quick ? 5 : 60, 1), await atRate(context, deployment, sink, worker, 1000, context.quick ? 3 : 60, 5)];
       context.raw.latency = results;
       return results;
     } finally {
@@ -90,7 +95,7 @@ export const latencyScenario: Scenario = {
   about: 'source-to-searchable latency at a fixed 100/s and 1,000/s',
   async run(context) {
     const results = await latencyRun(context);
-    return results.map((r) => ({
+    return results.flatMap((r) => [{
       scenario: 'source to searchable',
       name: `p99 at a fixed ${r.rate.toLocaleString('en-US')}/s for ${r.seconds} s`,
       value: r.p99Seconds,
@@ -98,6 +103,13 @@ export const latencyScenario: Scenario = {
       target: { op: '<=' as const, value: r.targetSeconds },
       status: 'ok',
       note: `p50 ${r.p50Seconds.toFixed(2)} s; ${(r.withinTarget * 100).toFixed(1)} % within ${r.targetSeconds} s; published at ${Math.round(r.publishedPerSecond)}/s (ragsync_source_to_indexed_seconds, interpolated within its buckets)`,
-    }));
+    }, ...r.hops.map((h) => ({
+      scenario: 'source to searchable',
+      name: `at ${r.rate.toLocaleString('en-US')}/s, p99 of ${h.hop}`,
+      value: h.p99Ms / 1000,
+      unit: 's',
+      status: 'ok',
+      note: `p50 ${(h.p50Ms / 1000).toFixed(2)} s; ${h.count} keys; Kafka timestamps`,
+    }))]);
   },
 };

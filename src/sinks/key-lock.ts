@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { withDeadline } from '../coordination/redis.js';
 import { RetryableError } from '../core/errors.js';
 import type { Sink, SinkRecord, SinkResult } from '../core/sink.js';
+import { isGatedSink, type CallGate } from './call-gate.js';
 
 /**
  * One writer per record key and target across consumer groups (docs/sinks.md "Priority by change
@@ -69,6 +70,8 @@ export function withKeyLocks<V>(sink: Sink<V>, redis: Redis, options: KeyLockOpt
     target: sink.target,
     connect: () => sink.connect(),
     close: () => sink.close(),
+    // The rate limit outside hands the shop's calls its gate (src/sinks/call-gate.ts).
+    ...(isGatedSink(sink) ? { useCallGate: (gate: CallGate) => sink.useCallGate(gate) } : {}),
     async write(records: readonly SinkRecord<V>[]): Promise<SinkResult[]> {
       if (records.length === 0) return sink.write(records);
       const keys = [...new Set(records.map((r) => lockKey(r.key)))].sort();

@@ -2,9 +2,10 @@ import type { Sink, SinkRecord, SinkResult } from '../core/sink.js';
 import { RateLimitedError } from '../core/signals.js';
 import type { RedisRateLimiter } from '../coordination/rate-limiter.js';
 import { targetWait } from './batch-outcome.js';
+import { callGate, isGatedSink } from './call-gate.js';
 
-/** What the wrapper needs of a limiter; {@link RedisRateLimiter} is one. */
-export type SinkLimiter = Pick<RedisRateLimiter, 'waitFor' | 'blockFor' | 'limitOf'>;
+/** What the wrapper needs of a limiter; {@link RedisRateLimiter} is one. `key` lets the calls of a write read the shared deadline too. */
+export type SinkLimiter = Pick<RedisRateLimiter, 'waitFor' | 'blockFor' | 'limitOf'> & Partial<Pick<RedisRateLimiter, 'key'>>;
 
 export interface RateLimitOptions<V = unknown> {
   /** The endpoint's name in the limiter (its bucket and its Retry-After deadline). @defaultValue the sink's target */
@@ -26,6 +27,11 @@ export interface RateLimitOptions<V = unknown> {
  * long and retries the records in place, not through the retry topics. A record that failed alone
  * with such a wait (a sink that calls the target per record) gets a RateLimitedError instead of its
  * error, so the runner pauses at it; the records before it keep their results.
+ *
+ * A sink that makes its calls through a gate (src/sinks/call-gate.ts: the shops, the webhook
+ * receivers) is given the endpoint's: each of its calls then waits for the deadline too, and the
+ * first answer with a Retry-After holds back the calls of this process still to come, of every
+ * write in flight, before the write that saw it ends.
  */
 export function withRateLimit<V>(sink: Sink<V>, limiter: SinkLimiter, options: RateLimitOptions<V> = {}): Sink<V> {
   const endpoint = options.endpoint ?? sink.target;
@@ -36,8 +42,11 @@ export function withRateLimit<V>(sink: Sink<V>, limiter: SinkLimiter, options: R
     const burst = limiter.limitOf(endpoint)?.burst ?? Number.POSITIVE_INFINITY;
     return Math.max(1, Math.min(Math.floor(burst), Math.ceil(tokens)));
   };
+  const gate = callGate(limiter, endpoint, maxWaitMs);
+  if (isGatedSink(sink)) sink.useCallGate(gate);
 
   async function pause(waitMs: number): Promise<RateLimitedError> {
+    gate.learn(waitMs);
     await limiter.blockFor(endpoint, waitMs);
     return new RateLimitedError(endpoint, Math.ceil(waitMs), 'blocked');
   }
@@ -48,7 +57,15 @@ export function withRateLimit<V>(sink: Sink<V>, limiter: SinkLimiter, options: R
     close: () => sink.close(),
     async write(records) {
       if (records.length === 0) return [];
-      await limiter.waitFor(endpoint, tokensOf(records), { maxWaitMs });
+      // A deadline this process already knows costs no Redis call.
+      const knownWait = gate.waitMs();
+      if (knownWait > maxWaitMs) throw new RateLimitedError(endpoint, knownWait, 'blocked');
+      try {
+        await limiter.waitFor(endpoint, tokensOf(records), { maxWaitMs });
+      } catch (error) {
+        if (isBlocked(error)) gate.learn(error.retryAfterMs);
+        throw error;
+      }
       let results: SinkResult[];
       try {
         results = await sink.write(records);
@@ -64,4 +81,9 @@ export function withRateLimit<V>(sink: Sink<V>, limiter: SinkLimiter, options: R
       return results.map((result) => (result.status === 'failed' && targetWait([result.error]) !== undefined ? { status: 'failed', error: signal } : result));
     },
   };
+}
+
+/** The limiter's refusal for a deadline (not for a spent bucket): the whole process holds back for it. */
+function isBlocked(error: unknown): error is RateLimitedError & { retryAfterMs: number } {
+  return error instanceof RateLimitedError && error.retryAfterMs !== undefined && error.message.includes('(Retry-After)');
 }

@@ -28,7 +28,7 @@ export function buildTargetSinks(kind: TargetKind, tenant: string, targets: Targ
     case 'woocommerce':
       return targets.woocommerce ? [withKeyLocks(new WoocommerceSink(targets.woocommerce, { redis: deps.redis(), keyPrefix: deps.keyPrefix, logger }), deps.redis(), { keyPrefix: deps.keyPrefix })] : [];
     case 'webhooks':
-      return targets.webhooks.map((target) => new WebhookForwarderSink(target, tenant, { logger }));
+      return targets.webhooks.map((target) => new WebhookForwarderSink(target, tenant, { logger, redis: deps.redis() }));
   }
 }
 

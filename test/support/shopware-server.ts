@@ -64,6 +64,12 @@ export interface RecordedRequest {
   body: unknown;
   status: number;
   at: number;
+  /** When the request's headers arrived (`at` is when its body was read). */
+  receivedAt?: number;
+  /** When the answer was sent (later than `at` under latency); unset while none was. */
+  answeredAt?: number;
+  /** The answer's Retry-After, when it had one. */
+  retryAfterSeconds?: number;
 }
 
 /** 5xx/429 answered instead of the work, after auth; to `paths` only when set. */
@@ -73,6 +79,18 @@ export interface ShopwareFault {
   /** Share of matching calls that get it. @defaultValue 1 */
   probability?: number;
   /** At most this many calls get it. @defaultValue unlimited */
+  times?: number;
+  paths?: string[];
+}
+
+/**
+ * Calls held this long before they are handled (a slow shop). A call whose client has gone by then
+ * is not handled at all (its recorded status stays 0). The token endpoint is not delayed unless
+ * named in `paths`.
+ */
+export interface ShopwareLatency {
+  ms: number;
+  /** At most this many calls are delayed. @defaultValue unlimited */
   times?: number;
   paths?: string[];
 }
@@ -110,6 +128,7 @@ export interface ShopwareTestServer {
   /** Writes of this productNumber are refused with a 400 that has no pointer (a database error). */
   rejectWithoutPointer(productNumber: string, detail: string): void;
   setFault(fault: ShopwareFault | undefined): void;
+  setLatency(latency: ShopwareLatency | undefined): void;
   /** Offline: every connection is cut without an answer. */
   setOffline(offline: boolean): void;
   /** Every issued token stops being valid (an early expiry, a key rotation). */
@@ -148,6 +167,8 @@ export async function startShopwareServer(options: ShopwareServerOptions = {}): 
   const rejected = new Map<string, { field?: string; detail: string }>();
   let fault: ShopwareFault | undefined;
   let faultCount = 0;
+  let latency: ShopwareLatency | undefined;
+  let latencyCount = 0;
   let offline = false;
   const sockets = new Set<Socket>();
   const requests: RecordedRequest[] = [];
@@ -177,6 +198,10 @@ export async function startShopwareServer(options: ShopwareServerOptions = {}): 
     setFault(f: ShopwareFault | undefined) {
       fault = f;
       faultCount = 0;
+    },
+    setLatency(l: ShopwareLatency | undefined) {
+      latency = l;
+      latencyCount = 0;
     },
     setOffline: (value: boolean) => void (offline = value),
     revokeTokens: () => tokens.clear(),
@@ -393,6 +418,7 @@ export async function startShopwareServer(options: ShopwareServerOptions = {}): 
 
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     if (offline) return void request.socket.destroy();
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -410,15 +436,30 @@ export async function startShopwareServer(options: ShopwareServerOptions = {}): 
           }
         }
       }
-      const entry: RecordedRequest = { method: request.method ?? '', path, body, status: 0, at: Date.now() };
+      const entry: RecordedRequest = { method: request.method ?? '', path, body, status: 0, at: Date.now(), receivedAt };
       const indexing = request.headers['indexing-behavior'];
       if (typeof indexing === 'string') {
         entry.indexingBehavior = indexing;
         if (!['use-queue-indexing', 'disable-indexing'].includes(indexing)) violations.push(`unknown indexing-behavior "${indexing}"`);
       }
       requests.push(entry);
+      const slow = latency && (latency.paths ? latency.paths.includes(path) : path !== '/api/oauth/token') && (latency.times === undefined || latencyCount < latency.times);
+      if (slow && latency) {
+        latencyCount += 1;
+        setTimeout(() => {
+          if (!request.socket.destroyed) handle(entry, path, body, type);
+        }, latency.ms);
+        return;
+      }
+      handle(entry, path, body, type);
+    });
+
+    function handle(entry: RecordedRequest, path: string, body: unknown, type: string): void {
       const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
         entry.status = status;
+        entry.answeredAt = Date.now();
+        const retryAfter = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after')?.[1];
+        if (retryAfter !== undefined) entry.retryAfterSeconds = Number(retryAfter);
         response.writeHead(status, { 'content-type': 'application/json', ...headers });
         response.end(JSON.stringify(payload));
       };
@@ -445,7 +486,7 @@ export async function startShopwareServer(options: ShopwareServerOptions = {}): 
       if (request.method === 'POST' && path === '/api/search/product') return search(body ?? {}, String(request.headers.accept ?? '').includes('application/json'), send);
       violations.push(`${request.method} ${path} is not implemented`);
       send(404, { errors: [error('FRAMEWORK__ROUTE_NOT_FOUND', `No route found for "${request.method} ${path}"`, {}, undefined, 404)] });
-    });
+    }
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

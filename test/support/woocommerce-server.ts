@@ -15,7 +15,9 @@ import type { AddressInfo } from 'node:net';
  *   batch with at most 100 items (413 over), per-item errors with status 200, duplicate SKU →
  *   `product_invalid_sku` with `resource_id`, field types as WooCommerce's schema, `meta_data` by key.
  * - Orders: GET with `status`, `modified_after` (+ `dates_are_gmt`), `orderby`, `order`, `per_page`, `page`.
- * - Faults: per-SKU item errors, 503 for a fraction of calls, offline (connections dropped).
+ * - Faults: per-SKU item errors, 503 for a fraction of calls, the next calls answered 429 with
+ *   Retry-After, latency (a call whose client has gone by then is not handled), offline
+ *   (connections dropped).
  */
 
 export interface StoredMeta {
@@ -77,6 +79,16 @@ export interface RecordedRequest {
   /** SKUs of the batch's create and update items, in order. */
   skus?: string[];
   status: number;
+  /** When the request arrived (its body read). */
+  at?: number;
+  /** When its headers arrived. */
+  receivedAt?: number;
+  /** When the answer was sent (later than `at` under latency). */
+  answeredAt?: number;
+  /** The query string, `?` included (empty when none). */
+  query?: string;
+  /** The answer's Retry-After, when it had one. */
+  retryAfterSeconds?: number;
 }
 
 export interface WooServerOptions {
@@ -172,7 +184,16 @@ export class WooTestServer {
   readonly requests: RecordedRequest[] = [];
   /** Why requests were refused at the door (401s), newest last. */
   readonly authFailures: string[] = [];
-  readonly faults = { failSkus: new Map<string, ItemFault>(), unavailableRate: 0, retryAfterSeconds: 1, offline: false };
+  readonly faults = {
+    failSkus: new Map<string, ItemFault>(),
+    unavailableRate: 0,
+    retryAfterSeconds: 1,
+    offline: false,
+    /** The next this many calls are answered 429 with `Retry-After: retryAfterSeconds`. */
+    tooManyRequests: 0,
+    /** The next `times` calls (every call without it) are held `ms` before they are handled. */
+    latency: undefined as { ms: number; times?: number } | undefined,
+  };
   private readonly products = new Map<number, StoredProduct>();
   private readonly gone = new Map<number, StoredProduct>();
   private readonly orders = new Map<number, StoredOrder>();
@@ -290,19 +311,39 @@ export class WooTestServer {
     }
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const method = req.method ?? 'GET';
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
-    const entry: RecordedRequest = { method, path: url.pathname, auth: 'none', status: 0 };
+    const entry: RecordedRequest = { method, path: url.pathname, auth: 'none', status: 0, at: Date.now(), receivedAt, query: url.search };
+    const latency = this.faults.latency;
+    if (latency && (latency.times === undefined || latency.times > 0)) {
+      if (latency.times !== undefined) latency.times -= 1;
+      await new Promise((resolve) => setTimeout(resolve, latency.ms));
+      if (req.socket.destroyed) {
+        this.record(entry);
+        return;
+      }
+    }
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
+      entry.answeredAt = Date.now();
+      const retryAfter = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after')?.[1];
+      if (retryAfter !== undefined) entry.retryAfterSeconds = Number(retryAfter);
       this.record(entry);
       res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
       res.end(JSON.stringify(body));
     };
     try {
+      if (this.faults.tooManyRequests > 0) {
+        this.faults.tooManyRequests -= 1;
+        send(429, { code: 'woocommerce_rest_too_many_requests', message: 'Too many requests.', data: { status: 429 } }, { 'retry-after': String(this.faults.retryAfterSeconds) });
+        return;
+      }
       if (this.faults.unavailableRate > 0 && this.random() < this.faults.unavailableRate) {
         entry.status = 503;
+        entry.answeredAt = Date.now();
+        entry.retryAfterSeconds = this.faults.retryAfterSeconds;
         this.record(entry);
         res.writeHead(503, { 'content-type': 'text/html', 'retry-after': String(this.faults.retryAfterSeconds) });
         res.end('<html><body><h1>503 Service Unavailable</h1></body></html>');

@@ -1,5 +1,6 @@
 import type { Logger } from '../../observability/logger.js';
 import { SystemError } from '../../core/errors.js';
+import { RateLimitedError } from '../../core/signals.js';
 import { apiError, networkError, oneLine, tokenError, type ErrorContext } from './errors.js';
 import type { Criteria, SearchResponse, ShopwareProduct, SyncOperations, SyncOptions, SyncResponse } from './types.js';
 
@@ -105,6 +106,8 @@ export class ShopwareClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       });
     } catch (error) {
+      // A gated fetch (src/sinks/call-gate.ts) refused the call: no request was made.
+      if (error instanceof RateLimitedError) throw error;
       throw networkError(error, context);
     }
     const text = await response.text();
@@ -162,6 +165,7 @@ export class ShopwareClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       });
     } catch (error) {
+      if (error instanceof RateLimitedError) throw error;
       throw networkError(error, context);
     }
   }

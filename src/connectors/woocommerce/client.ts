@@ -1,4 +1,5 @@
 import type { WoocommerceTarget } from '../../config/targets.js';
+import { RateLimitedError } from '../../core/signals.js';
 import { httpError, networkError } from './errors.js';
 import { signUrl, type OAuthSignatureMethod } from './oauth.js';
 
@@ -79,6 +80,8 @@ export class WooClient {
       response = await this.fetchImpl(url, { method, headers, body, signal });
       text = await response.text();
     } catch (cause) {
+      // A gated fetch (src/sinks/call-gate.ts) refused the call: no request was made.
+      if (cause instanceof RateLimitedError) throw cause;
       throw networkError(this.host, what, cause, this.target.timeoutMs);
     }
     if (!response.ok) throw httpError(this.host, what, response.status, text, response.headers.get('retry-after'));

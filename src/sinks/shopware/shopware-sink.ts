@@ -6,6 +6,7 @@ import { parseKey } from '../../core/keys.js';
 import { APPLIED, failed, type Sink, type SinkRecord, type SinkResult } from '../../core/sink.js';
 import type { Logger } from '../../observability/logger.js';
 import { productChangeSchema, productPriceChangeSchema, productStockChangeSchema } from '../../schemas/zod/product.js';
+import type { CallGate, GatedSink } from '../call-gate.js';
 import { applyEntries } from './apply.js';
 import { DeleteVersions } from './deletes.js';
 import { lookupProducts, type LookupKey } from './lookup.js';
@@ -43,23 +44,40 @@ export interface ShopwareWriteStats {
  * refuses fails alone with Shopware's detail; the others are written. Deletes the shop acknowledged
  * are remembered in Redis, so an older save arriving later stays `stale`.
  */
-export class ShopwareSink implements Sink<unknown> {
+export class ShopwareSink implements Sink<unknown>, GatedSink {
   readonly target: string;
   readonly client: ShopwareClient;
   lastWrite: ShopwareWriteStats | undefined;
   private readonly stores: Set<number>;
   private readonly logger: Logger | undefined;
   private readonly deletes: DeleteVersions | undefined;
+  private gate: CallGate | undefined;
+  private readonly redis: Redis | undefined;
 
   constructor(
     private readonly config: ShopwareTarget,
     options: ShopwareSinkOptions = {},
   ) {
-    this.client = new ShopwareClient({ url: config.url, clientId: config.clientId, clientSecret: config.clientSecret, timeoutMs: config.timeoutMs, ...options });
+    const plain = options.fetch ?? globalThis.fetch;
+    this.client = new ShopwareClient({
+      url: config.url,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      timeoutMs: config.timeoutMs,
+      ...options,
+      fetch: (input, init) => (this.gate ? this.gate.fetch(plain) : plain)(input, init),
+    });
     this.target = `shopware:${this.client.host}`;
     this.stores = new Set(config.stores);
     this.logger = options.logger?.child({ target: this.target });
     this.deletes = options.redis ? new DeleteVersions(options.redis, options.keyPrefix ?? 'ragsync:', this.client.host) : undefined;
+    this.redis = options.redis;
+  }
+
+  /** The rate limit's gate: every call, the token's included, waits for the shop's Retry-After deadline. */
+  useCallGate(gate: CallGate): void {
+    this.gate = gate;
+    if (this.redis) gate.watch(this.redis);
   }
 
   /** Fetches a token: wrong credentials fail here, before any record. */

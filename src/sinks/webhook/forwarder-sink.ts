@@ -1,8 +1,11 @@
 import { createHmac } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { WebhookTarget } from '../../config/index.js';
 import { PermanentError, RetryableError, describeError } from '../../core/errors.js';
+import { RateLimitedError } from '../../core/signals.js';
 import { APPLIED, failed, type Sink, type SinkRecord, type SinkResult } from '../../core/sink.js';
+import type { CallGate, GatedSink } from '../call-gate.js';
 import { classifyAnswer, type Answer } from './answer.js';
 import { batchBody, batchIdOf, toMagentoItem, type MagentoItem } from './format.js';
 
@@ -10,6 +13,8 @@ export interface WebhookForwarderOptions {
   logger?: Logger;
   /** The HTTP client; the global fetch by default (tests give a fake receiver's). */
   fetch?: typeof fetch;
+  /** The coordination Redis (the caller's): the gate then also reads the receiver's Retry-After deadline the other replicas set. */
+  redis?: Redis;
   /** Epoch ms; the wall clock by default. The batch `timestamp` is the send time. */
   now?: () => number;
 }
@@ -45,10 +50,12 @@ export function receiverLabel(target: Pick<WebhookTarget, 'name' | 'url'>): stri
  * for another 4xx that names no item. Batches sent before the one that threw were taken; they are
  * sent again on the retry with the same batch ids, which the receiver answers as duplicates.
  */
-export class WebhookForwarderSink implements Sink<unknown> {
+export class WebhookForwarderSink implements Sink<unknown>, GatedSink {
   readonly target: string;
   private readonly label: string;
   private readonly fetch: typeof fetch;
+  private gate: CallGate | undefined;
+  private readonly redis: Redis | undefined;
   private readonly now: () => number;
   private readonly logger: Logger | undefined;
 
@@ -61,13 +68,21 @@ export class WebhookForwarderSink implements Sink<unknown> {
     // limit are keyed by the target name.
     this.target = `webhook:${tenant}/${webhook.name}`;
     this.label = receiverLabel(webhook);
-    this.fetch = options.fetch ?? globalThis.fetch;
+    const plain = options.fetch ?? globalThis.fetch;
+    this.fetch = (input, init) => (this.gate ? this.gate.fetch(plain) : plain)(input, init);
     this.now = options.now ?? Date.now;
+    this.redis = options.redis;
     this.logger = options.logger?.child({ target: this.target, tenant });
   }
 
   async connect(): Promise<void> {
     // Nothing to open: every batch is one request.
+  }
+
+  /** The rate limit's gate: every request waits for the receiver's Retry-After deadline. */
+  useCallGate(gate: CallGate): void {
+    this.gate = gate;
+    if (this.redis) gate.watch(this.redis);
   }
 
   async close(): Promise<void> {}
@@ -139,6 +154,8 @@ export class WebhookForwarderSink implements Sink<unknown> {
       });
       text = await response.text();
     } catch (error) {
+      // The gate refused the call (src/sinks/call-gate.ts): no request was made.
+      if (error instanceof RateLimitedError) throw error;
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
       const why = timedOut ? `did not answer within ${this.webhook.timeoutMs} ms` : `could not be reached (${networkReason(error)})`;
       throw new RetryableError(`${this.label} ${why}`, { code: timedOut ? 'webhook_timeout' : 'webhook_unreachable', cause: error });

@@ -6,6 +6,7 @@ import type { WooBatchItem, WooBatchRequest, WooBatchResponse, WooProduct } from
 import { describeError, findRagsyncError, RetryableError } from '../../core/errors.js';
 import { parseKey } from '../../core/keys.js';
 import { APPLIED, failed, STALE, type Sink, type SinkRecord, type SinkResult } from '../../core/sink.js';
+import type { CallGate, GatedSink } from '../call-gate.js';
 import { IdMap, type ShopLocation } from './id-map.js';
 import { buildPayload, CLASS_OF_TOPIC, metaValue, META, parentSkuOf, storedVersions, type ChangeFields, type FieldClass } from './payload.js';
 import { collectionPath, productsById, productsBySku } from './shop-lookup.js';
@@ -70,17 +71,19 @@ const NOT_FOUND = /invalid_id$|_not_found$/;
  * than product, keys whose store id is not in the target's `stores`, other topics, and tombstones
  * of the price and stock aspects (the product's own record decides whether it exists).
  */
-export class WoocommerceSink implements Sink {
+export class WoocommerceSink implements Sink, GatedSink {
   readonly target: string;
   private readonly client: WooClient;
   private readonly ids: IdMap;
   private readonly stores: ReadonlySet<number>;
+  private gate: CallGate | undefined;
 
   constructor(
     private readonly config: WoocommerceTarget,
     private readonly options: WoocommerceSinkOptions,
   ) {
-    this.client = new WooClient(config, { fetch: options.fetch });
+    const plain = options.fetch ?? globalThis.fetch;
+    this.client = new WooClient(config, { fetch: (input, init) => (this.gate ? this.gate.fetch(plain) : plain)(input, init) });
     this.target = `woocommerce:${this.client.host}`;
     this.ids = new IdMap(options.redis, options.keyPrefix, this.client.host);
     this.stores = new Set(config.stores);
@@ -92,6 +95,12 @@ export class WoocommerceSink implements Sink {
 
   async close(): Promise<void> {
     // The Redis connection is the caller's.
+  }
+
+  /** The rate limit's gate: every call waits for the shop's Retry-After deadline, which the shared Redis also holds. */
+  useCallGate(gate: CallGate): void {
+    this.gate = gate;
+    gate.watch(this.options.redis);
   }
 
   async write(records: readonly SinkRecord<unknown>[]): Promise<SinkResult[]> {

@@ -5,8 +5,12 @@ import { RedisRateLimiter } from '../../../src/coordination/rate-limiter.js';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import { CircuitOpenError, RateLimitedError } from '../../../src/core/signals.js';
 import { APPLIED, failed, type Sink, type SinkRecord, type SinkResult } from '../../../src/core/sink.js';
+import { CallGate } from '../../../src/sinks/call-gate.js';
 import { composeSink } from '../../../src/sinks/compose.js';
+import { WoocommerceSink } from '../../../src/sinks/woocommerce/index.js';
 import { uniqueName } from '../../support/unique.js';
+import { startWooServer } from '../../support/woocommerce-server.js';
+import { productRecord, targetOf } from '../commerce/woocommerce-fixtures.js';
 
 /**
  * Sinks that call their target once per record (a shop's REST API) report failures per record.
@@ -114,5 +118,59 @@ describe('when each record costs the target one call', () => {
     expect(calls).toEqual(['a', 'b', 'c']);
     await redis.del(limiter.key('shop:test.example'));
     expect(await wrapped.write(Array.from({ length: 8 }, (_, i) => record(`big-${i}`)))).toHaveLength(8);
+  });
+});
+
+describe('when a shop answers 429 with Retry-After while writes of two push groups are in flight', () => {
+  it('makes no further call to the shop from any write before the deadline, and every write pauses', async () => {
+    const shop = await startWooServer();
+    try {
+      // The product and the price group of one process: a limiter each, one shop.
+      const lane = (sku: string) => {
+        const { limiter } = replica();
+        const redis = new Redis(url);
+        clients.push(redis);
+        return { sink: composeSink(new WoocommerceSink(targetOf(shop), { redis, keyPrefix }), { limiter }), records: [1, 2, 3].map((i) => productRecord(`${sku}-${i}`, 1n)) };
+      };
+      const [first, second] = [lane('LAMP'), lane('VASE')];
+      // The first call is held 300 ms; the second is answered 429, so the held one's write goes on
+      // (its batch) after the 429, unless each call waits for the deadline.
+      shop.faults.latency = { ms: 300, times: 1 };
+      shop.faults.tooManyRequests = 1;
+      shop.faults.retryAfterSeconds = 30;
+      const outcome = (write: Promise<SinkResult[]>) => write.then((results) => results.find((r) => r.status === 'failed')?.error ?? results, (error: unknown) => error);
+      const [a, b] = await Promise.all([outcome(first.sink.write(first.records)), outcome(second.sink.write(second.records))]);
+      const limited = shop.requests.find((r) => r.status === 429)!;
+      expect(shop.requests.filter((r) => r.at! > limited.at!).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+      for (const signal of [a, b]) {
+        expect(signal).toBeInstanceOf(RateLimitedError);
+        expect((signal as RateLimitedError).retryAfterMs).toBeGreaterThan(29_000);
+      }
+      expect(shop.allProducts()).toEqual([]);
+      // Another replica reads the deadline from Redis; this process's next write makes no call.
+      expect(Number(await admin.hget(`${keyPrefix}ratelimit:woocommerce:${new URL(shop.url).host}`, 'blocked'))).toBeGreaterThan(Date.now() + 29_000);
+      const calls = shop.requests.length;
+      await expect(first.sink.write(first.records)).rejects.toBeInstanceOf(RateLimitedError);
+      expect(shop.requests).toHaveLength(calls);
+    } finally {
+      await shop.close();
+    }
+  });
+});
+
+describe('a replica making calls when another one is told to wait', () => {
+  it('reads the deadline from Redis before its next call, without waiting for its write to end', async () => {
+    const [a, b] = [replica(), replica()];
+    const redis = new Redis(url);
+    clients.push(redis);
+    const gate = new CallGate('shop:test.example', a.limiter, 1000);
+    gate.watch(redis);
+    await gate.pass();
+    await b.limiter.blockFor('shop:test.example', 30_000);
+    // The gate reads Redis at most every 250 ms.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = await gate.pass().then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as RateLimitedError).retryAfterMs).toBeGreaterThan(29_000);
   });
 });

@@ -62,6 +62,9 @@ export class Pipeline {
   private coordination: Redis | undefined;
   /** What this process' stages did, shared with `status` and the dashboard through Redis. */
   private activity: ActivityRecorder | undefined;
+  private stopRequested = false;
+  /** The start in progress or done (never rejects). */
+  private starting: Promise<void> | undefined;
   embedderNote = '';
   /** True when `EMBEDDER=auto` fell back to the hashing embedder (logged as a warning). */
   embedderFallback = false;
@@ -196,12 +199,24 @@ export class Pipeline {
     };
   }
 
+  /**
+   * Starts the stages one after the other. A `stop` meanwhile ends it at the next step: stages not
+   * started yet never are (a worker stopped while it starts exits at once).
+   */
   async start(names: readonly StageName[]): Promise<void> {
+    const starting = this.startStages(names);
+    this.starting = starting.catch(() => undefined);
+    await starting;
+  }
+
+  private async startStages(names: readonly StageName[]): Promise<void> {
+    if (this.stopRequested) return;
     this.activity = new ActivityRecorder((this.coordination ??= createCoordinationRedis(this.config.redis.url)), { keyPrefix: this.config.redis.keyPrefix, metrics: this.options.metrics });
     this.activity.start();
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
     for (const name of names) {
+      if (this.stopRequested) return;
       const declaration = STAGES[name];
       const made = await this.factories[name]();
       const built = this.options.wrapStage ? this.options.wrapStage(made) : made;
@@ -230,9 +245,11 @@ export class Pipeline {
         failurePolicy: declaration.policy,
       };
       const runner = new StageRunner(stage, { ...common, logger: this.options.logger.child({ stage: name }), ...(retry ? { retry } : {}) });
+      // Listed before anything can stop the start, so that `stop` closes the stage built.
       this.runners.push(runner);
+      if (this.stopRequested) return;
       await runner.start();
-      if (retry) {
+      if (retry && !this.stopRequested) {
         // It only forwards due records to <group>.retry.due: the stage's own group writes them.
         const retryRunner = new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
         this.runners.push(retryRunner);
@@ -244,6 +261,10 @@ export class Pipeline {
 
   /** Graceful: finishes in-flight batches, commits, leaves the groups, closes clients. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    // The start in progress ends at its next step (a stage joining its group finishes joining):
+    // stopping before it has would leave what it builds afterwards running.
+    await this.starting;
     this.options.metrics.setLagSource(undefined);
     await Promise.all(this.runners.map((r) => r.stop()));
     await this.activity?.stop();

@@ -77,7 +77,11 @@ export interface StageRunnerOptions {
   retry?: RetryTopicsOptions;
 }
 
-export type StageState = 'created' | 'running' | 'paused' | 'stopping' | 'stopped' | 'crashed';
+/**
+ * `reconnecting`: kafkajs gave up a round of retries (the broker unreachable, say) and restarts the
+ * consumer; not ready, but alive: the stage goes on by itself once its group is joined again.
+ */
+export type StageState = 'created' | 'running' | 'paused' | 'reconnecting' | 'stopping' | 'stopped' | 'crashed';
 
 export interface StageHealth {
   stage: string;
@@ -189,10 +193,14 @@ export class StageRunner {
   private readonly retryDelaysMs: readonly number[];
   private readonly locks = new PartitionNumberLocks();
   private state: StageState = 'created';
+  /** Since kafkajs restarts the consumer after a crash, until the group is joined again. */
+  private reconnecting = false;
   private lastError: StageHealth['lastError'];
   private readonly logicalTopic = new Map<string, string>();
   private assignment: Assignment = {};
   private assigning: Promise<void> | undefined;
+  /** The start in progress or done (never rejects): a stop waits for it. */
+  private starting: Promise<void> | undefined;
   readonly groupId: string;
 
   constructor(
@@ -238,6 +246,7 @@ export class StageRunner {
         assignment[this.logicalTopic.get(topic) ?? topic] = [...partitions].sort((a, b) => a - b);
       }
       this.assignment = assignment;
+      this.reconnecting = false;
       this.forgetRevoked(payload.memberAssignment);
       // Restored before the first batch of the new generation is processed (see `ready`).
       this.assigning = undefined;
@@ -246,6 +255,7 @@ export class StageRunner {
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       this.lastError = { class: 'system', message: describeError(payload.error), at: new Date().toISOString() };
       if (payload.restart) {
+        this.reconnecting = true;
         this.log.warn({ err: describeError(payload.error) }, 'consumer crashed; kafkajs restarts it');
       } else {
         // kafkajs gives up on this consumer: the process is alive but no longer works (/healthz fails).
@@ -290,12 +300,21 @@ export class StageRunner {
   }
 
   async start(): Promise<void> {
+    const starting = this.connectAndRun();
+    this.starting = starting.catch(() => undefined);
+    await starting;
+  }
+
+  /** Goes no further once a stop was asked for (state `stopping`): `stop` then cleans up. */
+  private async connectAndRun(): Promise<void> {
     await this.connectProducer();
+    if (this.state !== 'created') return;
     await this.consumer.connect();
     for (const input of this.stage.inputs) {
       // A new group reads the compacted input from the start: that is what a full resync is.
       await this.consumer.subscribe({ topic: this.topic(input), fromBeginning: true });
     }
+    if (this.state !== 'created') return;
     this.state = 'running';
     await this.consumer.run({
       eachBatchAutoResolve: false,
@@ -315,15 +334,18 @@ export class StageRunner {
         }
       },
     });
-    this.log.info({ stage: this.stage.name, group: this.groupId, inputs: this.stage.inputs }, 'stage running');
+    if (this.state === 'running') this.log.info({ stage: this.stage.name, group: this.groupId, inputs: this.stage.inputs }, 'stage running');
   }
 
-  /** Finishes in-flight work, commits resolved offsets, leaves the group. */
+  /** Finishes in-flight work, commits resolved offsets, leaves the group; during `start`, stops it there. */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
     for (const { timer } of this.paused.values()) clearTimeout(timer);
     if (this.stagePause) clearTimeout(this.stagePause.timer);
+    // kafkajs ignores a stop while the consumer joins its group and then runs on as a member that
+    // nothing stops: a stop during start waits for the join (seconds), then leaves the group.
+    await this.starting;
     await this.consumer.disconnect();
     await this.producer.disconnect().catch(() => undefined);
     await this.stage.close?.();
@@ -332,8 +354,9 @@ export class StageRunner {
   }
 
   /**
-   * `paused` while the stage or one of its partitions is paused for a failure; partitions waiting
-   * for a retry record's due time are listed (reason `not-due`) but leave the stage `running`.
+   * `reconnecting` while kafkajs restarts the consumer after a crash; `paused` while the stage or one
+   * of its partitions is paused for a failure; partitions waiting for a retry record's due time are
+   * listed (reason `not-due`) but leave the stage `running`.
    */
   health(): StageHealth {
     const pauses = [...(this.stagePause ? [this.stagePause] : []), ...this.paused.values()];
@@ -341,7 +364,7 @@ export class StageRunner {
     return {
       stage: this.stage.name,
       group: this.groupId,
-      state: pausedForFailure && this.state === 'running' ? 'paused' : this.state,
+      state: this.state !== 'running' ? this.state : this.reconnecting ? 'reconnecting' : pausedForFailure ? 'paused' : 'running',
       pausedPartitions: pauses.map((p) => ({ topic: p.topic, partition: p.partition, reason: p.reason, until: new Date(p.until).toISOString() })),
       ...(this.lastError ? { lastError: this.lastError } : {}),
     };

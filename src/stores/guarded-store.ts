@@ -34,6 +34,17 @@ export interface PointChanges {
   replace: Array<{ docKey: string; keepIds: string[] }>;
   /** Payload fields set on every existing point of a document; never creates a point. */
   payload: Array<{ docKey: string; fields: Record<string, unknown> }>;
+  /** The write epoch the batch read its heads in (see StoreBackend.writeEpoch). */
+  epoch?: number;
+}
+
+/**
+ * Thrown by a write, before it wrote anything, when the heads its batch read may not be those of
+ * the table it is about to write (LanceDB: the alias was followed to another table, or writes of
+ * another process were held meanwhile). The batch reads its heads again and decides anew.
+ */
+export class HeadsOutdatedError extends Error {
+  override readonly name = 'HeadsOutdatedError';
 }
 
 /**
@@ -50,11 +61,18 @@ export interface StoreBackend {
   /** The heads of the given documents that exist, in one read. */
   readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>>;
   /**
+   * Optional: waits until this store may write, and returns a number that grows whenever heads
+   * read since may no longer be what the next write meets. A batch takes it before reading its
+   * heads and passes it to its writes, which throw HeadsOutdatedError when it is older than theirs.
+   * Without it, heads read are taken as current (a collection written by one writer per document).
+   */
+  writeEpoch?(): Promise<number>;
+  /**
    * Writes heads in one operation. `existing` (when given) names the documents among them whose
    * head existed when it was read; the others had none, which lets a backend append instead of
    * merging. Only the document's one writer calls this, so nothing can have written it since.
    */
-  writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void>;
+  writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>, epoch?: number): Promise<void>;
   /** Applies upserts, then removals, then payload updates, in that order (a backend may split each into parts; a crash between parts converges on replay). */
   writePoints(changes: PointChanges): Promise<void>;
   search(query: SearchQuery): Promise<SearchHit[]>;
@@ -104,7 +122,7 @@ export class GuardedVectorStore implements VectorStore {
   private readonly locks = new KeyLocks();
   private readonly headReads: Coalescer<readonly string[], Map<string, HeadRecord>>;
   private readonly pointWrites: Coalescer<PointChanges, undefined>;
-  private readonly headWrites: Coalescer<{ heads: HeadRecord[]; existing: ReadonlySet<string> }, undefined>;
+  private readonly headWrites: Coalescer<{ heads: HeadRecord[]; existing: ReadonlySet<string>; epoch: number | undefined }, undefined>;
 
   constructor(private readonly backend: StoreBackend) {
     this.headReads = new Coalescer(async (lists) => {
@@ -113,7 +131,8 @@ export class GuardedVectorStore implements VectorStore {
     });
     this.pointWrites = new Coalescer(
       async (all) => {
-        await backend.writePoints({ upserts: all.flatMap((c) => c.upserts), replace: all.flatMap((c) => c.replace), payload: all.flatMap((c) => c.payload) });
+        const epoch = oldest(all.map((c) => c.epoch));
+        await backend.writePoints({ upserts: all.flatMap((c) => c.upserts), replace: all.flatMap((c) => c.replace), payload: all.flatMap((c) => c.payload), ...(epoch === undefined ? {} : { epoch }) });
         return all.map(() => undefined);
       },
       { weightOf: (c) => c.upserts.length + c.replace.length + c.payload.length, maxWeight: MAX_POINTS_PER_WRITE, splitOn: refusedAsAWhole },
@@ -122,7 +141,7 @@ export class GuardedVectorStore implements VectorStore {
       async (all) => {
         const existing = new Set<string>();
         for (const w of all) for (const key of w.existing) existing.add(key);
-        await backend.writeHeads(all.flatMap((w) => w.heads), existing);
+        await backend.writeHeads(all.flatMap((w) => w.heads), existing, oldest(all.map((w) => w.epoch)));
         return all.map(() => undefined);
       },
       { splitOn: refusedAsAWhole },
@@ -159,10 +178,20 @@ export class GuardedVectorStore implements VectorStore {
     const docKeys = [...new Set(writes.map(docKeyOf))];
     // Within one process, batches that share a document run one after the other; across processes
     // the store group's co-partitioned assignment gives a document one writer.
-    return this.locks.run(docKeys, () => this.applyLocked(writes, docKeys));
+    return this.locks.run(docKeys, async () => {
+      for (;;) {
+        try {
+          return await this.applyLocked(writes, docKeys);
+        } catch (error) {
+          // Decided on heads that are not the table's any more: decide again on the current ones.
+          if (!(error instanceof HeadsOutdatedError)) throw error;
+        }
+      }
+    });
   }
 
   private async applyLocked(writes: readonly StoreWrite[], docKeys: string[]): Promise<BatchResult[]> {
+    const epoch = await this.backend.writeEpoch?.();
     const heads = await this.headReads.submit(docKeys);
     const plans = new Map<string, DocPlan>();
     const planOf = (docKey: string): DocPlan => {
@@ -172,7 +201,7 @@ export class GuardedVectorStore implements VectorStore {
     };
     const results = writes.map((write) => fold(planOf(docKeyOf(write)), write));
 
-    const changes: PointChanges = { upserts: [], replace: [], payload: [] };
+    const changes: PointChanges = { upserts: [], replace: [], payload: [], ...(epoch === undefined ? {} : { epoch }) };
     const changedHeads: HeadRecord[] = [];
     for (const [docKey, plan] of plans) {
       if (plan.headChanged && plan.head) changedHeads.push(plan.head);
@@ -193,7 +222,7 @@ export class GuardedVectorStore implements VectorStore {
     if (changes.upserts.length > 0 || changes.replace.length > 0 || changes.payload.length > 0) await this.pointWrites.submit(changes);
     if (changedHeads.length > 0) {
       const existing = new Set(changedHeads.filter((head) => heads.has(head.doc_key)).map((head) => head.doc_key));
-      await this.headWrites.submit({ heads: changedHeads, existing });
+      await this.headWrites.submit({ heads: changedHeads, existing, epoch });
     }
     return results;
   }
@@ -249,6 +278,12 @@ export class GuardedVectorStore implements VectorStore {
  */
 function refusedAsAWhole(error: unknown): boolean {
   return classify(error) === 'permanent';
+}
+
+/** The oldest of the epochs of combined writes: the write is refused if any of them is outdated. */
+function oldest(epochs: ReadonlyArray<number | undefined>): number | undefined {
+  const known = epochs.filter((e): e is number => e !== undefined);
+  return known.length === 0 ? undefined : Math.min(...known);
 }
 
 function docKeyOf(write: StoreWrite): string {

@@ -94,10 +94,14 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
         if (pipeline instanceof StageThreads) await pipeline.start(groups);
         else await pipeline.start(stages);
       } catch (error) {
+        // A stop during the start may end it in a failure (a thread gone before its stages ran):
+        // the shutdown under way ends the process.
+        if (stopping) return;
         await pipeline.stop().catch(() => undefined);
         await http.close();
         throw error;
       }
+      if (stopping) return;
       if (pipeline.embedderNote) logger[pipeline.embedderFallback ? 'warn' : 'info'](pipeline.embedderNote);
     });
   // `run erp-bridge` takes the bridge's options (see `ragsync erp bridge --help`).

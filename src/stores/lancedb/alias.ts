@@ -73,6 +73,12 @@ export async function writeLanceAlias(path: string, alias: string, table: string
 export class LanceAliasPointer {
   private entry: LanceAlias | undefined;
   private readAt = 0;
+  private waited = false;
+  /**
+   * Grows whenever what this pointer says changes: another table, a hold set or lifted (or run
+   * out while a write waited). Heads read before a change may not be those the next write meets.
+   */
+  generation = 0;
 
   constructor(
     private readonly path: string,
@@ -88,7 +94,13 @@ export class LanceAliasPointer {
   async writable(): Promise<void> {
     for (;;) {
       const until = (await this.current()).holdWritesUntil;
-      if (until === undefined || until <= Date.now()) return;
+      if (until === undefined || until <= Date.now()) {
+        // Another process wrote while this one waited.
+        if (this.waited) this.generation += 1;
+        this.waited = false;
+        return;
+      }
+      this.waited = true;
       await new Promise((resolve) => setTimeout(resolve, Math.min(250, this.ttlMs)));
       this.readAt = 0;
     }
@@ -97,7 +109,9 @@ export class LanceAliasPointer {
   private async current(): Promise<LanceAlias> {
     const now = Date.now();
     if (this.entry === undefined || now - this.readAt >= this.ttlMs) {
-      this.entry = (await readLanceAliases(this.path))[this.name] ?? { table: this.name };
+      const entry = (await readLanceAliases(this.path))[this.name] ?? { table: this.name };
+      if (this.entry !== undefined && (entry.table !== this.entry.table || entry.holdWritesUntil !== this.entry.holdWritesUntil)) this.generation += 1;
+      this.entry = entry;
       this.readAt = now;
     }
     return this.entry;

@@ -1,7 +1,7 @@
 import { connect, Index, rerankers, Session, type Connection, type Table, type VectorQuery } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { SystemError } from '../../core/errors.js';
-import type { PointChanges, StoreBackend } from '../guarded-store.js';
+import { HeadsOutdatedError, type PointChanges, type StoreBackend } from '../guarded-store.js';
 import { decodeHead, encodeHead, isLive } from '../version-guard.js';
 import { RRF_K, type CollectionSpec, type HeadRecord, type PointFilter, type SearchHit, type SearchQuery, type StoredPoint } from '../vector-store.js';
 import { searchPlan } from '../search-plan.js';
@@ -304,10 +304,29 @@ export class LanceDbBackend implements StoreBackend {
     return found;
   }
 
+  /**
+   * The alias pointer's generation, once writes are not held. A batch that read its heads before
+   * the collection name was switched to another table, or before writes of the resync were held
+   * and released, would otherwise write what it decided on the old heads into a table where the
+   * resync has written newer versions since: a document would go back to an older version.
+   */
+  async writeEpoch(): Promise<number> {
+    await this.alias.writable();
+    return this.alias.generation;
+  }
+
+  /** Called once the table to write is resolved, before anything is written. */
+  private checkEpoch(epoch: number | undefined): void {
+    if (epoch !== undefined && epoch < this.alias.generation) {
+      throw new HeadsOutdatedError(`lancedb: "${this.options.collection}" changed (now table "${this.table}") since the batch read its heads`);
+    }
+  }
+
   /** New heads are appended; heads that existed are merged on doc_key (see StoreBackend.writeHeads). */
-  async writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>): Promise<void> {
+  async writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>, epoch?: number): Promise<void> {
     await this.alias.writable();
     const table = await this.headsTable();
+    this.checkEpoch(epoch);
     // Heads read from the table before a switch say nothing of the new one: merge them all there.
     if (Date.now() - this.switchedAt < SWITCH_GRACE_MS) existing = undefined;
     const rows = heads.map((head) => ({ doc_key: head.doc_key, live: isLive(head), head: JSON.stringify(encodeHead(head)) }));
@@ -333,6 +352,7 @@ export class LanceDbBackend implements StoreBackend {
     await this.alias.writable();
     const table = await this.pointsTable();
     const schema = await this.pointsRowSchema();
+    this.checkEpoch(changes.epoch);
     let written = 0;
     let commits = 0;
     if (changes.upserts.length > 0 || changes.replace.length > 0) {

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import type { StageDefinition } from '../../../src/core/stage.js';
+import type { RecordCodec } from '../../../src/kafka/codec.js';
+import { StageRunner } from '../../../src/kafka/stage-runner.js';
+import { createWorkerHttp } from '../../../src/observability/http.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { OwnBroker } from '../../faults/support/own-broker.js';
+import { createTestTopics, waitUntil } from '../../support/kafka.js';
+
+/**
+ * A stage whose broker goes away: kafkajs crashes the consumer after its retries and restarts it,
+ * again and again until the broker is back. Meanwhile the worker must say it is not ready (an
+ * orchestrator sends it no work, an alert can fire) without saying it is dead (which would
+ * restart a process that only has to wait), and be ready again by itself once the broker returns.
+ * On a broker of its own, never the shared one.
+ */
+const codec: RecordCodec = {
+  async decode(_topic, bytes) {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  },
+  async encode(_topic, value) {
+    return Buffer.from(JSON.stringify(value));
+  },
+};
+
+const idle: StageDefinition = { name: 'idle', group: 'idle', inputs: ['in'], output: 'out', process: async (records) => records.map(() => ({ ok: true, outputs: [] })) };
+
+describe('a stage whose broker goes away', () => {
+  let broker: OwnBroker;
+
+  beforeAll(async () => {
+    broker = await OwnBroker.start({ label: 'runner' });
+  }, 180_000);
+
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('is reconnecting (not ready, not crashed) while the broker is down, and running again once it is back', async () => {
+    const kafka = new Kafka({ clientId: 'broker-loss', brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 200, retries: 3, maxRetryTime: 1_000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTestTopics(admin, ['loss.in', 'loss.out', 'loss.idle.dlq']);
+    await admin.disconnect();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const runner = new StageRunner(idle, { kafka, codec, logger: createLogger({ level: 'silent' }), metrics, topicPrefix: 'loss.', sessionTimeoutMs: 10_000 });
+    const http = createWorkerHttp({ metrics, sources: () => [runner] });
+    const status = async (url: string) => (await http.inject({ url })).statusCode;
+    try {
+      await runner.start();
+      await waitUntil('the stage to join its group', async () => runner.health().state === 'running' && (await status('/readyz')) === 200, 60_000);
+
+      await broker.kill();
+      await waitUntil('the stage to notice the broker is gone', () => runner.health().state === 'reconnecting', 90_000);
+      expect(await status('/readyz')).toBe(503);
+      expect(await status('/healthz')).toBe(200);
+
+      await broker.restart();
+      await waitUntil('the stage to be ready again', async () => runner.health().state === 'running' && (await status('/readyz')) === 200, 120_000);
+      expect(await status('/healthz')).toBe(200);
+    } finally {
+      await runner.stop().catch(() => undefined);
+      await http.close();
+    }
+  }, 300_000);
+});

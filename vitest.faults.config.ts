@@ -2,8 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * `npm run test:faults`: the whole fault-injection suite (test/faults/*.fault.ts) at full size on
- * the real local stack, one file at a time, with a summary table at the end. A quick subset of
- * the same scenarios runs in `npm test` (test/integration/faults.test.ts).
+ * the real local stack, with a summary table at the end. Files run three at a time: several
+ * scenarios mostly wait (a store paused for 10 minutes, a broker of their own down for 5, a
+ * network cut), each works in topics, groups, Redis keys and stores of its own, and one at a time
+ * the suite would take over an hour. `FAULTS_SCALE=0.1` runs every scenario smaller. A quick
+ * subset of the same scenarios runs in `npm test` (test/integration/faults.test.ts).
  */
 export default defineConfig({
   test: {
@@ -13,7 +16,8 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 20 * 60_000,
     hookTimeout: 180_000,
-    fileParallelism: false,
+    fileParallelism: true,
+    maxWorkers: 3,
     reporters: ['default', './test/faults/summary-reporter.ts'],
   },
 });

@@ -1,4 +1,9 @@
 import { expect } from 'vitest';
+import type { Config } from '../../../src/config/index.js';
+import { HEADERS } from '../../../src/core/records.js';
+import { RegistryClient } from '../../../src/kafka/registry.js';
+import { RegistrySerde } from '../../../src/kafka/serde.js';
+import { readAll, waitUntil } from '../../support/kafka.js';
 import { PipelineHarness } from '../../support/pipeline-harness.js';
 import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
 import type { FaultRow } from '../support/summary.js';
@@ -20,6 +25,29 @@ export interface WorkerKillOptions {
 }
 
 /**
+ * Records a stage processed more than once: every processing of an input record by map, chunk or
+ * embed produces one output record of its key and version, so an output key and version found
+ * twice was redelivered to its stage (the workload never publishes a key's version twice).
+ */
+export async function redeliveredRecords(kafka: PipelineHarness['kafka'], config: Config): Promise<Record<string, number>> {
+  const serde = new RegistrySerde(new RegistryClient(config.registry), { prefix: config.topics.prefix });
+  const redelivered: Record<string, number> = {};
+  for (const [stage, output] of [['map', 'documents'], ['chunk', 'chunks'], ['embed', 'vectors']] as const) {
+    const topic = `${config.topics.prefix}${output}`;
+    const seen = new Set<string>();
+    let twice = 0;
+    for (const record of await readAll(kafka, topic, 120_000)) {
+      const version = record.value === null ? record.headers[HEADERS.sourceVersion] : String(((await serde.decode(topic, record.value)) as { source_version: bigint }).source_version);
+      const id = `${record.key}@${version}`;
+      if (seen.has(id)) twice += 1;
+      seen.add(id);
+    }
+    redelivered[stage] = twice;
+  }
+  return redelivered;
+}
+
+/**
  * `ragsync run all` stopped `kills` times while the events of a seeded workload are published and
  * processed, restarted at once each time (SIGKILL: no shutdown at all, so some kills fall between
  * a store write and its offset commit; SIGTERM: the graceful stop), or its Redis state deleted
@@ -33,7 +61,8 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
   const { lancedbPath, collection } = harness.config.store;
   const monitor = new VersionMonitor(lancedbPath, collection);
   // Small slices: a store write and its commit are many, so kills land between them.
-  const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: 'warn' });
+  // Graceful stops wait for the worker's /metrics, which it names in an info line.
+  const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: options.fault === 'SIGTERM' ? 'info' : 'warn' });
   let worker: WorkerProcess | undefined;
   let second: WorkerProcess | undefined;
   try {
@@ -46,6 +75,9 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     const parts = options.kills + 1;
     const size = Math.ceil(json.length / parts);
     let lastFault = Date.now();
+    // SIGTERM to exit of every graceful stop: a member that takes longer than the session
+    // timeout has been thrown out of its groups, and its records go to another member again.
+    const stopSeconds: number[] = [];
     for (let part = 0; part < parts; part += 1) {
       await harness.publishLines(json.slice(part * size, (part + 1) * size));
       if (part === parts - 1) break;
@@ -67,22 +99,50 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
         continue;
       }
       if (options.fault === 'SIGKILL') await worker.kill();
-      else await worker.stop(60_000);
+      else {
+        // Stopped while it works: its stages joined and records of this part in flight, not while
+        // it starts (a stop then has nothing to finish, and one before the process installed its
+        // handlers is a plain kill).
+        const w = worker;
+        const mapped = await w.recordCount('map', 'ok').catch(() => 0);
+        await waitUntil(`${w.name} to process records of part ${part + 1}`, async () => {
+          if (w.tail().includes('exit none') === false) throw new Error(w.tail());
+          return (await w.recordCount('map', 'ok').catch(() => 0)) > mapped;
+        }, 120_000);
+        await new Promise((resolve) => setTimeout(resolve, (part * 373) % 1500));
+        // A worker that already exited would stop "at once" and prove nothing.
+        expect(worker.tail(), 'the worker runs when it is stopped').toContain('exit none');
+        const sent = Date.now();
+        await worker.stop(harness.config.runner.sessionTimeoutMs + 30_000);
+        stopSeconds.push((Date.now() - sent) / 1000);
+        expect(worker.logged('shutdown took longer than the session timeout'), worker.tail()).toEqual([]);
+        expect(worker.tail(), 'exit code of a graceful stop').toContain('exit 0)');
+      }
       lastFault = Date.now();
       worker = WorkerProcess.start(`worker ${part + 2}`, ['all'], env);
     }
     const w = worker;
     await drain(harness.kafka, harness.config, 300_000, () => w.tail());
     const recoverySeconds = (Date.now() - lastFault) / 1000;
-    await Promise.all([worker.stop(60_000), second?.stop(60_000)]);
+    await Promise.all([w.stop(60_000), second?.stop(60_000)]);
     worker = second = undefined;
     await monitor.stop();
 
     const drift = compare(await readLanceDb(lancedbPath, collection), expected);
+    // A graceful stop commits what it processed: the next worker starts where it ended.
+    const redelivered = options.fault === 'SIGTERM' ? await redeliveredRecords(harness.kafka, harness.config) : undefined;
+    const redeliveredTotal = Object.values(redelivered ?? {}).reduce((a, b) => a + b, 0);
+    const sessionSeconds = harness.config.runner.sessionTimeoutMs / 1000;
+    const longestStop = Math.max(0, ...stopSeconds);
     const row: FaultRow = {
       test: name,
       events: lines.length,
-      faults: options.fault === 'flush-redis' ? `Redis keys deleted ${options.kills}×` : options.fault === 'scale' ? `a worker added or removed ${options.kills}×` : `${options.kills} × ${options.fault} of run all`,
+      faults:
+        options.fault === 'flush-redis'
+          ? `Redis keys deleted ${options.kills}×`
+          : options.fault === 'scale'
+            ? `a worker added or removed ${options.kills}×`
+            : `${options.kills} × ${options.fault} of run all${redelivered ? `; ${redeliveredTotal} redelivered, longest stop ${longestStop.toFixed(1)} s of ${sessionSeconds} s` : ''}`,
       lost: drift.lost.length,
       stale: drift.stale.length + monitor.regressions.length,
       duplicates: drift.duplicates,
@@ -95,6 +155,11 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     expect(monitor.regressions, 'versions that went backwards').toEqual([]);
     expect(drift.duplicates, 'points written twice').toBe(0);
     expect(drift.unexpected).toEqual([]);
+    if (redelivered) {
+      expect(stopSeconds.length, 'graceful stops').toBe(options.kills);
+      expect(longestStop, `seconds from SIGTERM to exit (${stopSeconds.map((s) => s.toFixed(1)).join(', ')})`).toBeLessThan(sessionSeconds);
+      expect(redelivered, 'records processed again after a graceful stop, by stage').toEqual({ map: 0, chunk: 0, embed: 0 });
+    }
   } finally {
     await Promise.all([worker?.kill(), second?.kill()]);
     await monitor.stop().catch(() => undefined);

@@ -9,7 +9,7 @@ import { checkSimilarity } from '../../embedders/similarity-check.js';
 export function registerModelCommand(program: Command): void {
   const model = program
     .command('model')
-    .description('prepare, import and check the local ONNX embedding model')
+    .description('fetch, import and check local ONNX embedding models')
     .addHelpText(
       'after',
       `

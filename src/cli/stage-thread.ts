@@ -19,7 +19,7 @@ const config = loadConfig();
 const logger = createLogger({ level: config.logLevel });
 // Process-wide figures (memory, CPU, event loop of the main thread) come from the main thread's
 // registry: counted here too they would be added up once per thread.
-const metrics = createMetrics({ processMetrics: false });
+const metrics = createMetrics({ processMetrics: false, thread: stages.join(',') });
 const pipeline = new Pipeline({ config, logger, metrics });
 const post = (message: FromThread) => port.postMessage(message);
 

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -43,7 +44,7 @@ const LAG_READ_TIMEOUT_MS = 5_000;
  * false` leaves out every process-wide figure, the RSS gauge too (a stage thread's registry, whose
  * figures the main thread adds to its own: process figures would be counted once per thread).
  */
-export function createMetrics(options: { defaultMetrics?: boolean; processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { defaultMetrics?: boolean; processMetrics?: boolean; thread?: string } = {}): Metrics {
   const registry = new Registry();
   let lagSource: LagSource | undefined;
   const processMetrics = options.processMetrics ?? true;
@@ -57,6 +58,22 @@ export function createMetrics(options: { defaultMetrics?: boolean; processMetric
     registers: processMetrics ? [registry] : [],
     collect() {
       this.set(process.memoryUsage.rss());
+    },
+  });
+  // Each thread's own V8 heap (a stage thread's is capped by runner.threadHeapMb): with the RSS it
+  // tells how much of a process' memory is JavaScript objects and how much is native (LanceDB,
+  // Arrow buffers, malloc's arenas).
+  new Gauge({
+    name: 'ragsync_thread_heap_bytes',
+    help: 'V8 heap of one thread of the process in bytes, used and total (read at scrape time)',
+    labelNames: ['thread', 'kind'],
+    registers: [registry],
+    collect() {
+      const heap = getHeapStatistics();
+      const thread = options.thread ?? 'main';
+      this.set({ thread, kind: 'used' }, heap.used_heap_size);
+      this.set({ thread, kind: 'total' }, heap.total_heap_size);
+      this.set({ thread, kind: 'external' }, heap.external_memory);
     },
   });
   return {

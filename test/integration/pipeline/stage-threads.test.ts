@@ -85,6 +85,12 @@ describe('run all with a thread per stage', () => {
     const kernelRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))![1]) * 1024;
     expect(rss / kernelRss).toBeGreaterThan(0.7);
     expect(rss / kernelRss).toBeLessThan(1.3);
+    // The heap of every thread, each under its own label, none of them above its cap.
+    for (const thread of ['main', 'map', 'chunk', 'embed', 'store']) {
+      const used = sample(metrics, 'ragsync_thread_heap_bytes', { thread, kind: 'used' });
+      expect(used, `heap of thread ${thread}`).toBeGreaterThan(1024 * 1024);
+      expect(used).toBeLessThan(rss);
+    }
     expect(sample(metrics, 'ragsync_records_total', { stage: 'map', outcome: 'ok' })).toBe(lines.length);
     expect(sample(metrics, 'ragsync_batch_seconds_count', { stage: 'store' })).toBeGreaterThan(0);
 

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/observability/metrics.js';
 
@@ -46,5 +47,21 @@ describe('the resident memory gauge', () => {
     // Close to what the process reports right after the scrape (RSS moves a little in between).
     expect(Math.abs(bytes - process.memoryUsage.rss())).toBeLessThan(64 * 1024 * 1024);
     expect(bytes).toBeGreaterThan(1024 * 1024);
+  });
+});
+
+describe('the heap gauge of each thread', () => {
+  it('reads this thread\'s V8 heap at scrape time, labelled with the thread', async () => {
+    const text = await createMetrics({ processMetrics: false, thread: 'chunk,embed' }).registry.metrics();
+    const value = (kind: string) => Number(text.split('\n').find((l) => l.startsWith(`ragsync_thread_heap_bytes{thread="chunk,embed",kind="${kind}"} `))?.split(' ')[1]);
+    const heap = getHeapStatistics();
+    expect(value('used')).toBeGreaterThan(1024 * 1024);
+    expect(Math.abs(value('used') - heap.used_heap_size)).toBeLessThan(64 * 1024 * 1024);
+    expect(value('total')).toBeGreaterThanOrEqual(value('used'));
+    expect(Number.isFinite(value('external'))).toBe(true);
+  });
+
+  it('names the main thread when no thread is given', async () => {
+    expect(await createMetrics().registry.metrics()).toMatch(/^ragsync_thread_heap_bytes\{thread="main",kind="used"\} \d+/m);
   });
 });

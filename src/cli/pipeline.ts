@@ -28,6 +28,7 @@ import { createRetryStage, retryConsumerOptions, withRetryDue } from '../kafka/r
 import { StageRunner } from '../kafka/stage-runner.js';
 import { retryDueTopicName, retryTopicName } from '../kafka/topic-catalogue.js';
 import { withAdmin } from '../kafka/admin.js';
+import { untilKafkaReachable } from '../kafka/until-reachable.js';
 import { stagesLagSource } from '../kafka/lag.js';
 import { verifyTopics } from '../kafka/topics.js';
 import { createKafkaVersionState } from '../kafka/version-state.js';
@@ -227,7 +228,13 @@ export class Pipeline {
       const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
       const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
       // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
-      await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics));
+      // A broker away while the worker starts is waited for (see untilKafkaReachable).
+      const verified = await untilKafkaReachable(() => withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics)).then(() => true), {
+        what: `checking the topics of the ${name} stage`,
+        logger: this.options.logger.child({ stage: name }),
+        stopped: () => this.stopRequested,
+      });
+      if (!verified) return;
       // The retry tiers and the due topic have no schema of their own: their values are decoded with the original topic's.
       await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
       const common = {

@@ -10,6 +10,7 @@ import { coPartitionAssigner, PartitionNumberLocks } from './co-partition-assign
 import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedRecord } from './dlq.js';
 import { createIdempotentProducer } from './client.js';
 import { classifyKafkaError } from './kafka-errors.js';
+import { untilKafkaReachable } from './until-reachable.js';
 import { OrderedSender, type Outgoing } from './ordered-sender.js';
 import { retryMessage, type RetryTopicsOptions } from './retry-topics.js';
 import { retryTopicName } from './topic-catalogue.js';
@@ -307,14 +308,27 @@ export class StageRunner {
 
   /** Goes no further once a stop was asked for (state `stopping`): `stop` then cleans up. */
   private async connectAndRun(): Promise<void> {
-    await this.connectProducer();
-    if (this.state !== 'created') return;
-    await this.consumer.connect();
-    for (const input of this.stage.inputs) {
-      // A new group reads the compacted input from the start: that is what a full resync is.
-      await this.consumer.subscribe({ topic: this.topic(input), fromBeginning: true });
-    }
-    if (this.state !== 'created') return;
+    // A broker away or restarting while the stage starts is waited for (not ready meanwhile), as
+    // it is once the stage runs: exiting would only restart the process into the same wait.
+    const connected = await untilKafkaReachable(
+      async () => {
+        try {
+          await this.connectProducer();
+        } catch (error) {
+          this.replaceProducer();
+          throw error;
+        }
+        if (this.state !== 'created') return false;
+        await this.consumer.connect();
+        for (const input of this.stage.inputs) {
+          // A new group reads the compacted input from the start: that is what a full resync is.
+          await this.consumer.subscribe({ topic: this.topic(input), fromBeginning: true });
+        }
+        return true;
+      },
+      { what: `starting the ${this.stage.name} stage`, logger: this.log, stopped: () => this.state !== 'created' },
+    );
+    if (!connected || this.state !== 'created') return;
     this.state = 'running';
     await this.consumer.run({
       eachBatchAutoResolve: false,

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { expect } from 'vitest';
 import { HEADERS } from '../../../src/core/records.js';
@@ -12,7 +15,7 @@ import { freePort, OwnBroker, TcpProxy } from '../support/own-broker.js';
 import type { FaultRow } from '../support/summary.js';
 import { compare, readLanceDb, VersionMonitor, type Drift } from '../support/verify.js';
 import { productKey, workload, type ExpectedDoc } from '../support/workload.js';
-import { totalLag } from './pipeline-lag.js';
+import { lagPerGroup, totalLag } from './pipeline-lag.js';
 
 /**
  * Scenarios 4, 5 and 16 of the fault suite: the broker itself fails. Each runs on a broker of its
@@ -44,8 +47,12 @@ async function lagOf(harness: Harness): Promise<number | undefined> {
   return totalLag(harness.kafka, harness.config).catch(() => undefined);
 }
 
-/** As pipeline-lag.ts' drain, for a broker that may have just come back: a failed read is not quiet. */
-async function drainAfterFault(harness: Harness, timeoutMs: number, describe: () => string): Promise<void> {
+/**
+ * As pipeline-lag.ts' drain, for a broker that may have just come back: a failed read is not quiet.
+ * When the lag does not drain, the error says which groups lag, what the worker's /readyz says
+ * about each stage, and where the worker's whole log was written.
+ */
+async function drainAfterFault(harness: Harness, timeoutMs: number, worker: WorkerProcess): Promise<void> {
   const started = Date.now();
   let quiet = 0;
   let last: number | undefined;
@@ -55,7 +62,23 @@ async function drainAfterFault(harness: Harness, timeoutMs: number, describe: ()
     if (quiet >= 2) return;
     await sleep(500);
   }
-  throw new Error(`the pipeline still had ${last ?? 'unknown'} records of lag ${timeoutMs / 1000} s after the fault; ${describe()}`);
+  const groups = await lagPerGroup(harness.kafka, harness.config).catch((error: Error) => `unknown (${error.message})`);
+  const ready = await probeBody(worker, '/readyz');
+  const log = join(tmpdir(), `ragsync-faults-worker-${worker.pid ?? 'gone'}-${Date.now()}.log`);
+  writeFileSync(log, worker.lines.map((l) => JSON.stringify(l)).join('\n'));
+  throw new Error(`the pipeline still had ${last ?? 'unknown'} records of lag ${timeoutMs / 1000} s after the fault (per group: ${JSON.stringify(groups)}); /readyz: ${ready}; worker log ${log}; ${worker.tail()}`);
+}
+
+/** The status and body the worker's health server gives on `path`, or why it gave none. */
+async function probeBody(worker: WorkerProcess, path: '/readyz' | '/healthz'): Promise<string> {
+  const url = worker.logged('health and metrics')[0]?.url;
+  if (typeof url !== 'string') return 'no health server';
+  try {
+    const response = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5_000) });
+    return `${response.status} ${await response.text()}`;
+  } catch (error) {
+    return `no answer (${(error as Error).message})`;
+  }
 }
 
 /** The worker's answer on `path` of its health server, 0 when it does not answer. */
@@ -205,7 +228,7 @@ export async function brokerKills(name: string, options: BrokerKillOptions, reco
     }
     await senders;
     const w = worker;
-    await drainAfterFault(harness, 300_000, () => w.tail());
+    await drainAfterFault(harness, 300_000, w);
     const recoverySeconds = (Date.now() - lastFault) / 1000;
     expectSameProcess(worker);
     await worker.stop(60_000);
@@ -314,7 +337,7 @@ export async function brokerDown(name: string, options: BrokerDownOptions, recor
       }
       await sleep(1_000);
     }
-    await drainAfterFault(harness, 300_000, () => w.tail());
+    await drainAfterFault(harness, 300_000, w);
     const recoverySeconds = (Date.now() - back) / 1000;
     expectSameProcess(worker);
     await worker.stop(60_000);
@@ -400,7 +423,7 @@ export async function networkCut(name: string, options: NetworkCutOptions, recor
     const cutSeconds = proxy.heal() / 1000;
     const healed = Date.now();
     await harness.publishLines(json.slice(2 * third));
-    await drainAfterFault(harness, 300_000, () => w.tail());
+    await drainAfterFault(harness, 300_000, w);
     const recoverySeconds = (Date.now() - healed) / 1000;
     expectSameProcess(worker);
     await worker.stop(60_000);

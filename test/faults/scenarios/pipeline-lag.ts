@@ -14,6 +14,16 @@ export async function totalLag(kafka: ReturnType<typeof createKafka>, config: Co
   return lag;
 }
 
+/** Each group's lag, by group name, from Kafka's own offsets. */
+export async function lagPerGroup(kafka: ReturnType<typeof createKafka>, config: Config): Promise<Record<string, number>> {
+  const prefix = config.runner.groupPrefix ?? config.topics.prefix;
+  const lags: Record<string, number> = {};
+  for (const stage of enabledStages(config.tenants)) {
+    lags[stage.group] = (await groupLag(kafka, `${prefix}${stage.group}`, stage.inputs.map((input) => `${config.topics.prefix}${input}`))).lag;
+  }
+  return lags;
+}
+
 /** Waits until every group has no lag twice in a row; returns the seconds it took. */
 export async function drain(kafka: ReturnType<typeof createKafka>, config: Config, timeoutMs: number, describe: () => string): Promise<number> {
   const started = Date.now();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
+import { HEADERS } from '../../../src/core/records.js';
 import type { StageDefinition } from '../../../src/core/stage.js';
 import type { RecordCodec } from '../../../src/kafka/codec.js';
 import { StageRunner } from '../../../src/kafka/stage-runner.js';
@@ -7,7 +8,7 @@ import { createWorkerHttp } from '../../../src/observability/http.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { OwnBroker } from '../../faults/support/own-broker.js';
-import { createTestTopics, waitUntil } from '../../support/kafka.js';
+import { createTestTopics, readAll, waitUntil } from '../../support/kafka.js';
 
 /**
  * A stage whose broker goes away: kafkajs crashes the consumer after its retries and restarts it,
@@ -61,6 +62,48 @@ describe('a stage whose broker goes away', () => {
       await waitUntil('the stage to be ready again', async () => runner.health().state === 'running' && (await status('/readyz')) === 200, 120_000);
       expect(await status('/healthz')).toBe(200);
     } finally {
+      await runner.stop().catch(() => undefined);
+      await http.close();
+    }
+  }, 300_000);
+
+  it('waits, not ready, for a broker that is away while it starts, and processes its input once the broker is back', async () => {
+    const kafka = new Kafka({ clientId: 'broker-loss-start', brokers: [broker.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 200, retries: 2, maxRetryTime: 1_000 } });
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTestTopics(admin, ['late.in', 'late.out', 'late.copy.dlq']);
+    await admin.disconnect();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const lines: Array<{ msg: string }> = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) } });
+    const copy: StageDefinition = { name: 'copy', group: 'copy', inputs: ['in'], output: 'out', process: async (records) => records.map((r) => ({ ok: true, outputs: [{ topic: 'out', key: r.key, value: r.value, sourceVersion: 1n, occurredAt: Date.now() }] })) };
+    const runner = new StageRunner(copy, { kafka, codec, logger, metrics, topicPrefix: 'late.', sessionTimeoutMs: 10_000 });
+    const http = createWorkerHttp({ metrics, sources: () => [runner] });
+    const status = async (url: string) => (await http.inject({ url })).statusCode;
+    await broker.kill();
+    const started = runner.start();
+    try {
+      // Away for longer than kafkajs' own retries last: the stage keeps waiting, alive and not ready.
+      await waitUntil('the stage to try and wait again', () => lines.filter((l) => l.msg.startsWith('Kafka cannot be reached yet while starting the copy stage')).length >= 3, 60_000);
+      expect(runner.health().state).toBe('created');
+      expect(await status('/readyz')).toBe(503);
+      expect(await status('/healthz')).toBe(200);
+
+      await broker.restart();
+      await started;
+      await waitUntil('the stage to be ready', async () => runner.health().state === 'running' && (await status('/readyz')) === 200, 120_000);
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic: 'late.in', messages: [{ key: 'k1', value: JSON.stringify({ n: 1 }), headers: { [HEADERS.sourceVersion]: '1' } }] });
+      await producer.disconnect();
+      let out: Awaited<ReturnType<typeof readAll>> = [];
+      await waitUntil('the record to be copied', async () => (out = await readAll(kafka, 'late.out')).length > 0, 60_000).catch((error: Error) => {
+        throw new Error(`${error.message}: ${JSON.stringify(runner.health())} ${lines.slice(-12).map((l) => JSON.stringify(l)).join('\n')}`);
+      });
+      expect(out.map((r) => r.key)).toEqual(['k1']);
+    } finally {
+      await broker.restart().catch(() => undefined);
+      await started.catch(() => undefined);
       await runner.stop().catch(() => undefined);
       await http.close();
     }

@@ -1,0 +1,75 @@
+import type { Logger } from '../observability/logger.js';
+import { describeError } from '../core/errors.js';
+
+/** kafkajs' names for "the broker could not be reached or did not answer in time". */
+const UNREACHABLE = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSTimeout',
+]);
+/** Kafka's answers that no wait mends: missing rights, refused credentials. */
+const REFUSED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'SASL_AUTHENTICATION_FAILED', 'UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE', 'KafkaJSSASLAuthenticationError']);
+
+/**
+ * Whether `error` says Kafka is away or not ready yet (a broker starting, restarting or loading
+ * its groups), rather than that something is wrong: a connection refused, reset or timed out, or
+ * a protocol error Kafka marks retriable (NOT_COORDINATOR, LEADER_NOT_AVAILABLE,
+ * COORDINATOR_LOAD_IN_PROGRESS…), anywhere along the error's causes. Refused credentials or
+ * rights never are.
+ */
+export function isKafkaUnreachable(error: unknown): boolean {
+  let unreachable = false;
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const { name, type, retriable, code } = current as { name?: unknown; type?: unknown; retriable?: unknown; code?: unknown };
+    if ((typeof name === 'string' && REFUSED.has(name)) || (typeof type === 'string' && REFUSED.has(type))) return false;
+    if (typeof name === 'string' && UNREACHABLE.has(name)) unreachable = true;
+    if (retriable === true && typeof name === 'string' && name.startsWith('KafkaJS')) unreachable = true;
+    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') unreachable = true;
+    current = (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return unreachable;
+}
+
+export interface UntilReachableOptions {
+  /** What is being done, for the log: "connecting the map stage". */
+  what: string;
+  logger: Logger;
+  /** Checked between tries: true ends the wait (the result is then undefined). */
+  stopped: () => boolean;
+  /** First wait; each next one doubles, up to `maxDelayMs`. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Runs `step` until it succeeds while Kafka cannot be reached, waiting longer each time (1 s up to
+ * 30 s by default) and logging each wait: a worker that starts while the broker is away waits for
+ * it, not-ready, instead of exiting into a crash loop. Any other error is thrown at once (a
+ * missing topic or refused credentials need a person). Resolves undefined when stopped first.
+ */
+export async function untilKafkaReachable<T>(step: () => Promise<T>, options: UntilReachableOptions): Promise<T | undefined> {
+  const maxDelay = options.maxDelayMs ?? 30_000;
+  let delay = options.initialDelayMs ?? 1_000;
+  for (let attempt = 1; ; attempt += 1) {
+    if (options.stopped()) return undefined;
+    try {
+      return await step();
+    } catch (error) {
+      if (!isKafkaUnreachable(error)) throw error;
+      options.logger.warn({ attempt, retryInMs: delay, err: describeError(error) }, `Kafka cannot be reached yet while ${options.what}; trying again`);
+    }
+    // In short steps, so that a stop is not kept waiting for the whole delay.
+    const until = Date.now() + delay;
+    while (Date.now() < until && !options.stopped()) await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
+    delay = Math.min(maxDelay, delay * 2);
+  }
+}

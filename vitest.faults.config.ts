@@ -13,7 +13,7 @@ export default defineConfig({
     name: 'faults',
     include: ['test/faults/**/*.fault.ts'],
     environment: 'node',
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['test/faults/support/global-setup.ts'],
     testTimeout: 20 * 60_000,
     hookTimeout: 180_000,
     fileParallelism: true,

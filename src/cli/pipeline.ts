@@ -113,7 +113,8 @@ export class Pipeline {
       // Per-key version state on map.state (docs/design.md §2), read back on every assignment
       // with a client of its own; the runner writes it as the stage's outputs.
       const kafka = createKafka(this.config, { clientIdSuffix: 'map-state' });
-      await withAdmin(kafka, (admin) => verifyTopics(admin, this.config, [MAP_STATE_TOPIC]));
+      // Stopped during the wait, the stage built is dropped by startStages, which checks again.
+      await this.verifyTopics(kafka, [MAP_STATE_TOPIC], 'map');
       const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
       await serde.registerAll([MAP_STATE_TOPIC]);
       const logger = this.options.logger.child({ stage: 'map' });
@@ -227,14 +228,7 @@ export class Pipeline {
       const retry = declaration.terminal ? { delaysMs: this.config.topics.retryDelaysMs } : undefined;
       const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
       const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
-      // Workers never create topics: they refuse to start when theirs are missing or misconfigured.
-      // A broker away while the worker starts is waited for (see untilKafkaReachable).
-      const verified = await untilKafkaReachable(() => withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics)).then(() => true), {
-        what: `checking the topics of the ${name} stage`,
-        logger: this.options.logger.child({ stage: name }),
-        stopped: () => this.stopRequested,
-      });
-      if (!verified) return;
+      if (!(await this.verifyTopics(kafka, topics, name))) return;
       // The retry tiers and the due topic have no schema of their own: their values are decoded with the original topic's.
       await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
       const common = {
@@ -264,6 +258,20 @@ export class Pipeline {
       }
     }
     this.options.metrics.setLagSource(stagesLagSource(kafka, this.config.topics.prefix, this.runners));
+  }
+
+  /**
+   * Workers never create topics: they refuse to start when theirs are missing or misconfigured. A
+   * broker away while the worker starts is waited for (see untilKafkaReachable); false when the
+   * start was stopped meanwhile.
+   */
+  private async verifyTopics(kafka: ReturnType<typeof createKafka>, topics: string[], stage: string): Promise<boolean> {
+    const verified = await untilKafkaReachable(() => withAdmin(kafka, (admin) => verifyTopics(admin, this.config, topics)).then(() => true), {
+      what: `checking the topics of the ${stage} stage`,
+      logger: this.options.logger.child({ stage }),
+      stopped: () => this.stopRequested,
+    });
+    return verified === true;
   }
 
   /** Graceful: finishes in-flight batches, commits, leaves the groups, closes clients. */

@@ -18,10 +18,10 @@ const REFUSED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FA
 
 /**
  * Whether `error` says Kafka is away or not ready yet (a broker starting, restarting or loading
- * its groups), rather than that something is wrong: a connection refused, reset or timed out, or
- * a protocol error Kafka marks retriable (NOT_COORDINATOR, LEADER_NOT_AVAILABLE,
+ * its groups), rather than that something is wrong: kafkajs' connection refused, reset or timed
+ * out, or a protocol error Kafka marks retriable (NOT_COORDINATOR, LEADER_NOT_AVAILABLE,
  * COORDINATOR_LOAD_IN_PROGRESS…), anywhere along the error's causes. Refused credentials or
- * rights never are.
+ * rights never are, nor a socket error of another client (a store, the registry).
  */
 export function isKafkaUnreachable(error: unknown): boolean {
   let unreachable = false;
@@ -29,11 +29,10 @@ export function isKafkaUnreachable(error: unknown): boolean {
   let current: unknown = error;
   while (current && typeof current === 'object' && !seen.has(current)) {
     seen.add(current);
-    const { name, type, retriable, code } = current as { name?: unknown; type?: unknown; retriable?: unknown; code?: unknown };
+    const { name, type, retriable } = current as { name?: unknown; type?: unknown; retriable?: unknown };
     if ((typeof name === 'string' && REFUSED.has(name)) || (typeof type === 'string' && REFUSED.has(type))) return false;
     if (typeof name === 'string' && UNREACHABLE.has(name)) unreachable = true;
     if (retriable === true && typeof name === 'string' && name.startsWith('KafkaJS')) unreachable = true;
-    if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') unreachable = true;
     current = (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
   }
   return unreachable;

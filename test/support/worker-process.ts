@@ -72,6 +72,11 @@ export class WorkerProcess {
     return new WorkerProcess(name, child);
   }
 
+  /** True until the process exits. */
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }

@@ -8,7 +8,10 @@ import { createWorkerHttp } from '../../../src/observability/http.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { OwnBroker } from '../../faults/support/own-broker.js';
+import { generateEntities, toNdjson } from '../../support/generate-entities.js';
 import { createTestTopics, readAll, waitUntil } from '../../support/kafka.js';
+import { PipelineHarness } from '../../support/pipeline-harness.js';
+import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
 
 /**
  * A stage whose broker goes away: kafkajs crashes the consumer after its retries and restarts it,
@@ -108,4 +111,37 @@ describe('a stage whose broker goes away', () => {
       await http.close();
     }
   }, 300_000);
+
+  it('keeps a run all worker started while the broker is away alive and waiting, and it indexes once the broker is back', async () => {
+    const harness = await PipelineHarness.create('lancedb', { KAFKA_BROKERS: broker.brokers, RAGSYNC_PARTITIONS: '2' });
+    let worker: WorkerProcess | undefined;
+    try {
+      await broker.kill();
+      worker = WorkerProcess.start('worker', ['all'], pipelineEnv(harness.config, { LOG_LEVEL: 'info' }));
+      // Every stage group waits at its first step that needs Kafka: the map stage's own topic check too.
+      // A first try ends when kafkajs' own retries give up (about 40 s), where the worker used to
+      // exit: now it says it waits, and stays.
+      await worker.waitForLog('the map stage to wait for Kafka', 'Kafka cannot be reached yet while checking the topics of the map stage', {}, 120_000);
+      await worker.waitForLog('the chunk stage to wait for Kafka', 'Kafka cannot be reached yet while checking the topics of the chunk stage', {}, 60_000);
+      expect(worker.running, worker.tail()).toBe(true);
+      const url = worker.logged('health and metrics')[0]!.url as string;
+      expect((await fetch(`${url}/readyz`)).status).toBe(503);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+      await broker.restart();
+      const lines = toNdjson(generateEntities(20, { tenant: 'late', seed: 3, storeId: 1 })).split('\n').filter((l) => l.length > 0);
+      await harness.publishLines(lines);
+      // The worker creates the store's tables once its stages start: until then there is nothing to read.
+      await waitUntil('every entity to be indexed', async () => (await harness.openStore().then((store) => store.listDocKeys()).catch(() => [])).length >= 20, 180_000).catch((error: Error) => {
+        throw new Error(`${error.message}; ${worker!.tail()}`);
+      });
+      expect(await (await harness.openStore()).listDocKeys()).toHaveLength(20);
+      await waitUntil('/readyz to say ready', async () => (await fetch(`${url}/readyz`)).status === 200, 60_000);
+      expect(worker.running).toBe(true);
+    } finally {
+      if (!broker.running) await broker.restart().catch(() => undefined);
+      await worker?.stop(30_000).catch(() => undefined);
+      await harness.close();
+    }
+  }, 400_000);
 });

@@ -13,16 +13,17 @@ describe('isKafkaUnreachable', () => {
     expect(isKafkaUnreachable(new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('x'), { retryCount: 8, retryTime: 10_000 }))).toBe(true);
     expect(isKafkaUnreachable(protocol('COORDINATOR_LOAD_IN_PROGRESS', true))).toBe(true);
     expect(isKafkaUnreachable(new RetryableError('Kafka refused the records', { code: 'kafka_send_failed', cause: protocol('NOT_COORDINATOR', true) }))).toBe(true);
-    expect(isKafkaUnreachable(refused())).toBe(true);
   });
 
-  it('is false for what a wait does not mend: refused credentials or rights, a missing topic found by our own check, a bug', () => {
+  it('is false for what a wait does not mend: refused credentials or rights, a missing topic found by our own check, another client\'s connection, a bug', () => {
     expect(isKafkaUnreachable(new (KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error)('SASL PLAIN authentication failed'))).toBe(false);
     expect(isKafkaUnreachable(protocol('TOPIC_AUTHORIZATION_FAILED', false))).toBe(false);
     expect(isKafkaUnreachable(new KafkaJSNumberOfRetriesExceeded(protocol('CLUSTER_AUTHORIZATION_FAILED', false), { retryCount: 1, retryTime: 1 }))).toBe(false);
     expect(isKafkaUnreachable(new SystemError('missing topic(s) t.changes.product: run `ragsync topics apply`', { code: 'topic_missing' }))).toBe(false);
     expect(isKafkaUnreachable(new TypeError('cannot read properties of undefined'))).toBe(false);
     expect(isKafkaUnreachable(protocol('INVALID_REQUEST', false))).toBe(false);
+    // Another client's socket error (a store, the registry) is not Kafka being away.
+    expect(isKafkaUnreachable(refused())).toBe(false);
   });
 });
 

@@ -18,7 +18,7 @@ export function groupLag(kafka: Kafka, group: string, topics: string[]): Promise
 }
 
 /** `groupLag` on an admin client the caller holds (several groups, one connection). */
-async function readGroupLag(admin: Admin, group: string, topics: string[]): Promise<GroupLag> {
+export async function readGroupLag(admin: Admin, group: string, topics: string[]): Promise<GroupLag> {
   const committed = await admin.fetchOffsets({ groupId: group, topics });
   const result: GroupLag = { group, lag: 0, topics: [] };
   for (const topic of topics) {

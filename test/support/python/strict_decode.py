@@ -20,7 +20,8 @@ def main() -> int:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     topics = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix))
     deserialize = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ragsync-strict-decode", "enable.auto.commit": False})
+    # A short fetch wait: each offsets query waits behind the consumer's fetch on the same connection.
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "ragsync-strict-decode", "enable.auto.commit": False, "fetch.wait.max.ms": 10})
     report = {"topics": {}, "failures": []}
     for topic in topics:
         metadata = admin.list_topics(topic, timeout=10).topics[topic]

@@ -28,7 +28,7 @@ export const baselineScenario: Scenario = {
       model: 'hashing',
       count,
       intervalMs,
-      latency: { rate, windowSeconds: context.quick ? 3 : 30, waitSeconds: context.quick ? 10 : 120 },
+      latency: { rate, windowSeconds: context.quick ? 2 : 30, waitSeconds: context.quick ? 5 : 120 },
       timeoutMs: Math.max(count * 1000, 4 * intervalMs),
       say: context.say,
     });

@@ -79,7 +79,7 @@ export function latencyRun(context: BenchContext): Promise<LatencyFigures[]> {
     const worker = await deployment.start();
     try {
       await worker.waitFor('the worker to start', (m) => caughtUp(m, CORE, {}), 120_000);
-      const results = [await atRate(context, deployment, sink, worker, 100, context.quick ? 5 : 60, 1), await atRate(context, deployment, sink, worker, 1000, context.quick ? 3 : 60, 5)];
+      const results = [await atRate(context, deployment, sink, worker, 100, context.quick ? 3 : 60, 1), await atRate(context, deployment, sink, worker, 1000, context.quick ? 2 : 60, 5)];
       context.raw.latency = results;
       return results;
     } finally {

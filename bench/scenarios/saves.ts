@@ -47,7 +47,7 @@ export const savesScenario: Scenario = {
   name: 'saves',
   about: '10 saves per entity: texts sent to the embedding endpoint against the distinct chunks',
   async run(context) {
-    const entities = context.quick ? 100 : 10_000;
+    const entities = context.quick ? 50 : 10_000;
     const deployment = new BenchDeployment(`benchsaves${Date.now().toString(36)}.`, { EMBEDDER: 'openai', EMBEDDING_URL: context.endpoint.url, EMBEDDING_MODEL: 'hashing' });
     await deployment.createTopics();
     const sink = new KafkaChangeSink(deployment.kafka, deployment.config);

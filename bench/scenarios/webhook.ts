@@ -17,7 +17,7 @@ export const webhookScenario: Scenario = {
   name: 'webhook',
   about: 'webhook ingest: batches of 50 to the Kafka acknowledgement, events/s and p99 request time',
   async run(context) {
-    const batches = context.quick ? 40 : 4_000;
+    const batches = context.quick ? 24 : 4_000;
     const concurrency = 8;
     const deployment = new BenchDeployment(`benchhook${Date.now().toString(36)}.`, { RAGSYNC_TENANTS: JSON.stringify({ bench: { secrets: [SECRET], stores: [1] } }) });
     await deployment.createTopics();

@@ -13,7 +13,7 @@ import { startWooServer, type WooTestServer } from '../../support/woocommerce-se
 /**
  * The shop push stages end to end on the real stack: changes published to Kafka, the six push groups
  * (products, prices, stock each in a group of their own, for Shopware and WooCommerce) writing to
- * loopback shops that fail 30 % of their calls with a 503, WooCommerce also offline for a minute;
+ * loopback shops that fail 30 % of their calls with a 503, WooCommerce also offline for 20 s;
  * afterwards each shop holds exactly the newest version of every class of every product, deleted
  * products are gone, and nothing is in a DLQ. The expected state is computed from the published
  * changes, the actual one read from each shop server's own store.
@@ -108,7 +108,7 @@ describe('the shop push stages under faults', () => {
     await woo?.close();
   });
 
-  it('ends with the newest version of every class of every product in each shop, after 30 % 503s and a minute offline', async () => {
+  it('ends with the newest version of every class of every product in each shop, after 30 % 503s and 20 s offline', async () => {
     const { messages, expected } = changes();
     // Shopware refuses one product for good (a validation error pointing at its name): it must end
     // in push-shopware's DLQ with Shopware's reason, and nothing else may.
@@ -118,10 +118,11 @@ describe('the shop push stages under faults', () => {
     await harness.publish(messages);
     await harness.start({}, PUSH_STAGE_NAMES.filter((name) => name.startsWith('push-shopware') || name.startsWith('push-woocommerce')));
 
-    // WooCommerce offline for a minute once its first products arrived.
+    // WooCommerce offline for 20 s once its first products arrived: several open windows of its
+    // circuit, and longer than the first three retry tiers together (2 + 5 + 10 s).
     await waitUntil('first products in WooCommerce', () => woo.allProducts().length > 0, 60_000);
     woo.faults.offline = true;
-    await new Promise((resolve) => setTimeout(resolve, 60_000));
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
     woo.faults.offline = false;
 
     const wanted = new Map([...expected].filter(([, state]) => !state.deleted).map(([id, s]) => [`DL-${id.slice(1)}`, { name: s.name, stock: s.stock, price: s.price }]));

@@ -1,5 +1,7 @@
 import { enabledStages } from '../../../src/core/stages.js';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectStatus } from '../../../src/cli/status.js';
@@ -20,14 +22,24 @@ describe('a worker killed with SIGKILL mid-run', () => {
   let worker: ChildProcess | undefined;
   /** The worker's last log lines, shown when the test fails. */
   let stderr = '';
+  /** Holds the workers' config file. */
+  let dir: string | undefined;
+  let configFile: string;
 
   beforeAll(async () => {
     harness = await PipelineHarness.create('lancedb');
+    // The killed worker's members stay in their groups until their session times out, and only
+    // then does the restarted worker get their partitions: a 10 s session (the broker allows 6 s
+    // and more) instead of the default 30 s.
+    dir = mkdtempSync(join(tmpdir(), 'ragsync-crash-'));
+    configFile = join(dir, 'config.yaml');
+    writeFileSync(configFile, JSON.stringify({ runner: { sessionTimeoutMs: 10_000 } }));
   });
 
   afterAll(async () => {
     worker?.kill('SIGKILL');
     await harness?.close();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   function startWorker(): ChildProcess {
@@ -47,6 +59,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
         RAGSYNC_MAX_RECORDS_PER_CALL: '10',
         LOG_LEVEL: 'warn',
         QDRANT_URL: '',
+        RAGSYNC_CONFIG: configFile,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

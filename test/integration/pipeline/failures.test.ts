@@ -230,11 +230,13 @@ async function staleRetries(stack: FailureStack): Promise<number> {
 
 const requestsBetween = (requests: RecordedRequest[], from: number, to: number) => requests.filter((r) => r.at >= from && r.at < to);
 
-describe('a 60 s outage of the store target, with two store workers', () => {
+describe('a 20 s outage of the store target, with two store workers', () => {
+  // The outage outlasts the retry tiers (2 + 4 + 8 = 14 s), so a record that used them up during it
+  // would be dead-lettered; with 3 s open windows it spans about six of them.
   const stack = new FailureStack({
     RAGSYNC_RETRY_DELAYS: '2s,4s,8s',
     RAGSYNC_BREAKER_THRESHOLD: '5',
-    RAGSYNC_BREAKER_OPEN_MS: '10000',
+    RAGSYNC_BREAKER_OPEN_MS: '3000',
     RAGSYNC_BREAKER_HALF_OPEN_PROBES: '1',
   });
 
@@ -249,8 +251,8 @@ describe('a 60 s outage of the store target, with two store workers', () => {
     await stack.publish(before);
     await stack.settle(expected, 90_000);
 
-    // The outage: every request answered 503 for 60 s, while updates and new products arrive.
-    const outageMs = 60_000;
+    // The outage: every request answered 503 for 20 s, while updates and new products arrive.
+    const outageMs = 20_000;
     const windows = new Map<number, number>();
     const poll = setInterval(() => {
       void stack.redis.hgetall(stack.circuitKey).then((h) => {
@@ -269,7 +271,7 @@ describe('a 60 s outage of the store target, with two store workers', () => {
         expected.set(docKey(tenant, `q${i}`), { version: 100n, deleted: false });
       }
       await stack.publish(during);
-      await waitUntil('the outage to last 60 s', () => Date.now() - start >= outageMs, outageMs + 5_000);
+      await waitUntil('the outage to last 20 s', () => Date.now() - start >= outageMs, outageMs + 5_000);
     } finally {
       stack.server.setFault(undefined);
     }
@@ -280,7 +282,7 @@ describe('a 60 s outage of the store target, with two store workers', () => {
     const faulty = stack.server.requests.filter((r) => r.at >= start && r.at < healed);
     expect(faulty.length).toBeGreaterThan(0);
     expect(faulty.every((r) => r.fault === '503')).toBe(true);
-    // Open windows, in order: 10 s each, the first after 5 failures, then one after each failed probe.
+    // Open windows, in order: 3 s each, the first after 5 failures, then one after each failed probe.
     const opens = [...windows.entries()].filter(([opened]) => opened >= start && opened < healed).sort((a, b) => a[0] - b[0]);
     expect(opens.length, `open windows ${JSON.stringify(opens)}`).toBeGreaterThanOrEqual(4);
     const report: string[] = [];

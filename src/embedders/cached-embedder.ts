@@ -115,32 +115,49 @@ export class CachedEmbedder {
    * note, during a cold resync); it counts as a cache hit.
    */
   async embed(items: HashedText[]): Promise<Float32Array[]> {
-    const own: HashedText[] = [];
-    const shared = new Map<string, Promise<Float32Array>>();
-    const seen = new Set<string>();
-    for (const item of items) {
-      if (seen.has(item.hash)) continue;
-      seen.add(item.hash);
-      const pending = this.inFlight.get(item.hash);
-      if (pending) shared.set(item.hash, pending);
-      else own.push(item);
-    }
-    const work = own.length > 0 ? embedWithCache(this.embedder, this.cache, own, { stats: this.stats, logger: this.logger, warnEveryMs: this.warnEveryMs }) : Promise.resolve([]);
-    const mine = own.map((item, i) => {
-      const promise = work.then((vectors) => vectors[i]!);
-      promise.catch(() => undefined); // awaited by this caller through `work`; others await it themselves
-      this.inFlight.set(item.hash, promise);
-      return promise;
-    });
-    const forget = (): void => own.forEach((item, i) => this.inFlight.get(item.hash) === mine[i] && this.inFlight.delete(item.hash));
-    work.then(forget, forget);
-
-    const vectors = new Map<string, Float32Array>();
-    (await work).forEach((vector, i) => vectors.set(own[i]!.hash, vector));
-    for (const [hash, promise] of shared) vectors.set(hash, await promise);
-    this.stats.cacheHits += shared.size;
-    return items.map((item) => vectors.get(item.hash)!);
+    const { byHash, joined } = await embedJoiningInFlight(this.inFlight, items, (own) =>
+      embedWithCache(this.embedder, this.cache, own, { stats: this.stats, logger: this.logger, warnEveryMs: this.warnEveryMs }),
+    );
+    this.stats.cacheHits += joined;
+    return items.map((item) => byHash.get(item.hash)!);
   }
+}
+
+/**
+ * Embeds each distinct hash of `items` once with `embed`, except the hashes another call is
+ * embedding right now (they are in `inFlight`): those are awaited instead of embedded again. While
+ * `embed` runs, its hashes are in `inFlight` for the calls that come meanwhile; they leave it when
+ * it settles, failed or not. Returns a vector per hash, and how many hashes were joined.
+ */
+export async function embedJoiningInFlight<T extends HashedText>(
+  inFlight: Map<string, Promise<Float32Array>>,
+  items: readonly T[],
+  embed: (own: T[]) => Promise<Float32Array[]>,
+): Promise<{ byHash: Map<string, Float32Array>; joined: number }> {
+  const own: T[] = [];
+  const shared = new Map<string, Promise<Float32Array>>();
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (seen.has(item.hash)) continue;
+    seen.add(item.hash);
+    const pending = inFlight.get(item.hash);
+    if (pending) shared.set(item.hash, pending);
+    else own.push(item);
+  }
+  const work = own.length > 0 ? embed(own) : Promise.resolve([]);
+  const mine = own.map((item, i) => {
+    const promise = work.then((vectors) => vectors[i]!);
+    promise.catch(() => undefined); // awaited by this caller through `work`; the calls that joined await it themselves
+    inFlight.set(item.hash, promise);
+    return promise;
+  });
+  const forget = (): void => own.forEach((item, i) => inFlight.get(item.hash) === mine[i] && inFlight.delete(item.hash));
+  work.then(forget, forget);
+
+  const byHash = new Map<string, Float32Array>();
+  (await work).forEach((vector, i) => byHash.set(own[i]!.hash, vector));
+  for (const [hash, promise] of shared) byHash.set(hash, await promise);
+  return { byHash, joined: shared.size };
 }
 
 /** When each message last went to each logger, and how often it was held back since. */

@@ -1,5 +1,5 @@
 import type { Embedder } from '../../embedders/embedder.js';
-import { embedWithCache, type EmbeddingStats, type WarnLogger } from '../../embedders/cached-embedder.js';
+import { embedJoiningInFlight, embedWithCache, type EmbeddingStats, type WarnLogger } from '../../embedders/cached-embedder.js';
 import type { EmbeddingCache } from '../../embedders/cache.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { ChunkEmbedder } from './embed-stage.js';
@@ -51,31 +51,10 @@ export function cachedChunkEmbedder(
       // Counted per call and added afterwards: the partitions of a batch embed concurrently, so a
       // before/after difference of the shared `stats` would count the other calls too.
       const own: EmbeddingStats = { calls: 0, texts: 0, cacheHits: 0 };
-      const mine: typeof items = [];
-      const joined = new Map<string, Promise<Float32Array>>();
-      const seen = new Set<string>();
-      for (const item of items) {
-        if (seen.has(item.hash)) continue;
-        seen.add(item.hash);
-        const pending = inFlight.get(item.hash);
-        if (pending) joined.set(item.hash, pending);
-        else mine.push(item);
-      }
-      const work = mine.length > 0 ? embedWithCache(recording, cache, mine, { stats: own, ...(logger ? { logger } : {}) }) : Promise.resolve([]);
-      const promises = mine.map((item, i) => {
-        const promise = work.then((vectors) => vectors[i]!);
-        promise.catch(() => undefined); // this call awaits `work`; the calls that joined await it themselves
-        inFlight.set(item.hash, promise);
-        return promise;
-      });
-      const forget = (): void => mine.forEach((item, i) => inFlight.get(item.hash) === promises[i] && inFlight.delete(item.hash));
-      work.then(forget, forget);
       try {
-        const byHash = new Map<string, Float32Array>();
-        (await work).forEach((vector, i) => byHash.set(mine[i]!.hash, vector));
-        for (const [hash, promise] of joined) byHash.set(hash, await promise);
+        const { byHash, joined } = await embedJoiningInFlight(inFlight, items, (mine) => embedWithCache(recording, cache, mine, { stats: own, ...(logger ? { logger } : {}) }));
         // A text another call embedded is counted as the cache's: this call did not send it.
-        own.cacheHits += joined.size;
+        own.cacheHits += joined;
         if (own.texts > 0) metrics?.embeddings.inc({ model, source: 'model' }, own.texts);
         if (own.cacheHits > 0) metrics?.embeddings.inc({ model, source: 'cache' }, own.cacheHits);
         return { vectors: items.map((item) => byHash.get(item.hash)!), cached: items.map((item) => !sent.has(item.text)) };

@@ -91,7 +91,9 @@ describe('the micro-batcher', () => {
       server = await EmbeddingsServer.start();
       server.script = (request) =>
         request.input.some((t) => t.includes('TOO LONG')) ? { status: 400, body: { error: { message: 'input too long', param: 'input' } } } : undefined;
-      const batcher = new MicroBatcher(new OpenAiEmbedder({ url: server.url, model: 'm' }), { batchSize: 10, batchWaitMs: 5 });
+      // A wait long enough that the three callers, queued in one tick, share a batch even when a
+      // busy machine pauses between them.
+      const batcher = new MicroBatcher(new OpenAiEmbedder({ url: server.url, model: 'm' }), { batchSize: 10, batchWaitMs: 200 });
       const [ok1, bad, ok2] = await Promise.all([settle(batcher.embed(['fine one'])), settle(batcher.embed(['TOO LONG'])), settle(batcher.embed(['fine two']))]);
       expect(bad.error).toBeInstanceOf(PermanentError);
       expect(ok1.value).toHaveLength(1);

@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/faults/support/sequencer.js';
 
 /**
  * `npm run test:faults`: the whole fault-injection suite (test/faults/*.fault.ts) at full size on
- * the real local stack, with a summary table at the end. Files run three at a time: several
- * scenarios mostly wait (a store paused for 10 minutes, a broker of their own down for 5, a
- * network cut), each works in topics, groups, Redis keys and stores of its own, and one at a time
- * the suite would take over an hour. `FAULTS_SCALE=0.1` runs every scenario smaller. A quick
- * subset of the same scenarios runs in `npm test` (test/integration/faults.test.ts).
+ * the real local stack, with a summary table at the end. Files run five at a time, the longest
+ * first (test/faults/support/sequencer.ts): several scenarios mostly wait (a store paused for 10
+ * minutes, a broker of their own down for 5, a network cut), each works in topics, groups, Redis
+ * keys and stores of its own, and one at a time the suite would take over an hour.
+ * `FAULTS_SCALE=0.1` runs every scenario smaller. A quick subset of the same scenarios runs in
+ * `npm test` (test/integration/faults.test.ts).
  */
 export default defineConfig({
   test: {
@@ -17,7 +19,8 @@ export default defineConfig({
     testTimeout: 20 * 60_000,
     hookTimeout: 180_000,
     fileParallelism: true,
-    maxWorkers: 3,
+    maxWorkers: 5,
+    sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/faults/summary-reporter.ts'],
   },
 });

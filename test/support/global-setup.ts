@@ -35,9 +35,9 @@ async function redisAnswers(url: string): Promise<boolean> {
 export default async function setup(): Promise<void> {
   // The Qdrant test server's engine and a strict outside consumer run in Python: install them once,
   // before any test file needs them.
-  await edgePython((line) => console.log(`integration tests: ${line}`));
   // Confluent's own client decodes what ragsync wrote (test/integration/strict-decode.test.ts).
-  await pythonEnv(CONFLUENT_PYTHON, (line) => console.log(`integration tests: ${line}`));
+  // The two environments install side by side.
+  await Promise.all([edgePython((line) => console.log(`integration tests: ${line}`)), pythonEnv(CONFLUENT_PYTHON, (line) => console.log(`integration tests: ${line}`))]);
   const names = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL'] as const;
   const external = names.filter((n) => process.env[n]);
   if (external.length < names.length) {

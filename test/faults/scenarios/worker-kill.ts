@@ -122,7 +122,9 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
       worker = WorkerProcess.start(`worker ${part + 2}`, ['all'], env);
     }
     const w = worker;
-    await drain(harness.kafka, harness.config, 300_000, () => w.tail());
+    // Up to 15 minutes while the lag keeps falling (the suite runs files side by side on two
+    // cores), but a pipeline whose lag stays flat for 2 minutes has stopped: that fails at once.
+    await drain(harness.kafka, harness.config, 900_000, () => w.tail(), { stallMs: 120_000 });
     const recoverySeconds = (Date.now() - lastFault) / 1000;
     await Promise.all([w.stop(60_000), second?.stop(60_000)]);
     worker = second = undefined;

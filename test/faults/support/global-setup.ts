@@ -1,19 +1,23 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import sharedSetup from '../../support/global-setup.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
- * The integration tests' setup (the local stack, the Python tools), then a build of the package
- * from the sources under test: the scenarios that measure a worker as the image runs it (scenario
+ * The integration tests' setup (the local stack, the Python tools) and, at the same time, a build
+ * of the package from the sources under test: the scenarios that measure a worker as the image runs it (scenario
  * 15's memory bound) start it from dist/ with RAGSYNC_USE_DIST=1, which must never be an older
  * build than the code the suite tests.
  */
 export default async function setup(): Promise<void> {
-  await sharedSetup();
   console.log('fault suite: building the package (npm run build), as the image runs it');
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  // The build runs while the shared setup installs its Python tools and checks the stack.
+  const build = promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`npm run build failed: ${error.stderr || error.stdout || String(error)}`);
+  });
+  await Promise.all([sharedSetup(), build]);
   if (!existsSync(`${ROOT}dist/cli/main.js`)) throw new Error('npm run build left no dist/cli/main.js');
 }

@@ -1,17 +1,21 @@
 import { PermanentError, RagsyncError, RetryableError, SystemError } from '../core/errors.js';
 
-function kafkaErrorTypes(error: unknown): string[] {
-  const types: string[] = [];
-  const seen = new Set<unknown>();
+/** An error and its causes (kafkajs' `originalError`, or `cause`), outermost first, each once. */
+export function errorChain(error: unknown): object[] {
+  const chain: object[] = [];
   let current: unknown = error;
-  while (current && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
-    const { type, name } = current as { type?: unknown; name?: unknown };
-    if (typeof type === 'string') types.push(type);
-    if (typeof name === 'string') types.push(name);
+  while (current && typeof current === 'object' && !chain.includes(current)) {
+    chain.push(current);
     current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
   }
-  return types;
+  return chain;
+}
+
+function kafkaErrorTypes(error: unknown): string[] {
+  return errorChain(error).flatMap((current) => {
+    const { type, name } = current as { type?: unknown; name?: unknown };
+    return [type, name].filter((t): t is string => typeof t === 'string');
+  });
 }
 
 /** Kafka's error names (the protocol's, e.g. MESSAGE_TOO_LARGE) that mean the records themselves are refused. */

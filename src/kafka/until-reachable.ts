@@ -1,5 +1,7 @@
-import type { Logger } from '../observability/logger.js';
+import { backoffDelay } from '../core/backoff.js';
 import { describeError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+import { errorChain } from './kafka-errors.js';
 
 /** kafkajs' names for "the broker could not be reached or did not answer in time". */
 const UNREACHABLE = new Set([
@@ -25,15 +27,11 @@ const REFUSED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FA
  */
 export function isKafkaUnreachable(error: unknown): boolean {
   let unreachable = false;
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
+  for (const current of errorChain(error)) {
     const { name, type, retriable } = current as { name?: unknown; type?: unknown; retriable?: unknown };
     if ((typeof name === 'string' && REFUSED.has(name)) || (typeof type === 'string' && REFUSED.has(type))) return false;
     if (typeof name === 'string' && UNREACHABLE.has(name)) unreachable = true;
     if (retriable === true && typeof name === 'string' && name.startsWith('KafkaJS')) unreachable = true;
-    current = (current as { originalError?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
   }
   return unreachable;
 }
@@ -44,22 +42,25 @@ export interface UntilReachableOptions {
   logger: Logger;
   /** Checked between tries: true ends the wait (the result is then undefined). */
   stopped: () => boolean;
-  /** First wait; each next one doubles, up to `maxDelayMs`. */
+  /** The ceiling of the first wait; each next one doubles, up to `maxDelayMs` (see {@link backoffDelay}). */
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** The jitter's source, for tests: 1 waits the whole ceiling every time. @defaultValue Math.random */
+  random?: () => number;
 }
 
 /**
- * Runs `step` until it succeeds while Kafka cannot be reached, waiting longer each time (1 s up to
- * 30 s by default) and logging each wait: a worker that starts while the broker is away waits for
+ * Runs `step` until it succeeds while Kafka cannot be reached, waiting longer each time (up to 1 s
+ * at first, doubling up to 30 s by default, with jitter so that replicas that lost the broker
+ * together do not all come back at the same instant) and logging each wait: a worker that starts while the broker is away waits for
  * it, not-ready, instead of exiting into a crash loop. Any other error is thrown at once (a
  * missing topic or refused credentials need a person). Resolves undefined when stopped first.
  */
 export async function untilKafkaReachable<T>(step: () => Promise<T>, options: UntilReachableOptions): Promise<T | undefined> {
-  const maxDelay = options.maxDelayMs ?? 30_000;
-  let delay = options.initialDelayMs ?? 1_000;
+  const backoff = { initialMs: options.initialDelayMs ?? 1_000, maxMs: options.maxDelayMs ?? 30_000, ...(options.random ? { random: options.random } : {}) };
   for (let attempt = 1; ; attempt += 1) {
     if (options.stopped()) return undefined;
+    const delay = backoffDelay(attempt - 1, backoff);
     try {
       return await step();
     } catch (error) {
@@ -69,6 +70,5 @@ export async function untilKafkaReachable<T>(step: () => Promise<T>, options: Un
     // In short steps, so that a stop is not kept waiting for the whole delay.
     const until = Date.now() + delay;
     while (Date.now() < until && !options.stopped()) await new Promise((resolve) => setTimeout(resolve, Math.min(250, until - Date.now())));
-    delay = Math.min(maxDelay, delay * 2);
   }
 }

@@ -72,11 +72,27 @@ describe('untilKafkaReachable', () => {
         calls += 1;
         if (calls < 3) throw new KafkaJSConnectionError('away');
       },
-      { what: 'starting the map stage', logger, stopped: () => false, initialDelayMs: 5, maxDelayMs: 8 },
+      { what: 'starting the map stage', logger, stopped: () => false, initialDelayMs: 5, maxDelayMs: 8, random: () => 1 },
     );
     expect(lines.map((l) => [l.msg, l.attempt, l.retryInMs])).toEqual([
       ['Kafka cannot be reached yet while starting the map stage; trying again', 1, 5],
       ['Kafka cannot be reached yet while starting the map stage; trying again', 2, 8],
     ]);
+  });
+
+  it('spreads its waits: each one a random time between half its ceiling and the ceiling, which doubles', async () => {
+    const lines: { retryInMs?: number }[] = [];
+    const logger = { warn: (fields: { retryInMs?: number }) => lines.push(fields) } as unknown as Parameters<typeof untilKafkaReachable>[1]['logger'];
+    const draws = [0, 0.5, 0];
+    let calls = 0;
+    await untilKafkaReachable(
+      async () => {
+        calls += 1;
+        if (calls < 4) throw new KafkaJSConnectionError('away');
+      },
+      { what: 'testing', logger, stopped: () => false, initialDelayMs: 4, maxDelayMs: 12, random: () => draws.shift()! },
+    );
+    // Ceilings 4, 8, then 12 (the cap): half of 4, three quarters of 8, half of 12.
+    expect(lines.map((l) => l.retryInMs)).toEqual([2, 6, 6]);
   });
 });

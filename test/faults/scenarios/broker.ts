@@ -13,7 +13,7 @@ import { PipelineHarness } from '../../support/pipeline-harness.js';
 import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
 import { freePort, OwnBroker, TcpProxy } from '../support/own-broker.js';
 import type { FaultRow } from '../support/summary.js';
-import { compare, readLanceDb, VersionMonitor, type Drift } from '../support/verify.js';
+import { compare, expectNoDrift, readLanceDb, VersionMonitor } from '../support/verify.js';
 import { productKey, workload, type ExpectedDoc } from '../support/workload.js';
 import { lagPerGroup, totalLag } from './pipeline-lag.js';
 
@@ -106,15 +106,6 @@ function alive(worker: WorkerProcess): boolean {
 function expectSameProcess(worker: WorkerProcess): void {
   expect(alive(worker), `the worker exited; ${worker.tail()}`).toBe(true);
   expect(worker.logged('health and metrics').length, 'the worker started once').toBe(1);
-}
-
-function expectNoDrift(drift: Drift, monitor: VersionMonitor): void {
-  expect(monitor.reads, 'the heads table was read while the worker ran').toBeGreaterThan(2);
-  expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
-  expect(drift.stale, 'keys left at another version or content').toEqual([]);
-  expect(monitor.regressions, 'versions that went backwards').toEqual([]);
-  expect(drift.duplicates, 'points written twice').toBe(0);
-  expect(drift.unexpected).toEqual([]);
 }
 
 export interface BrokerKillOptions {

@@ -7,7 +7,7 @@ import { startShopwareServer, type ShopwareTestServer } from '../../support/shop
 import { startWooServer, type WooTestServer } from '../../support/woocommerce-server.js';
 import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
 import type { FaultRow } from '../support/summary.js';
-import { compare, readLanceDb, VersionMonitor } from '../support/verify.js';
+import { compare, expectNoDrift, readLanceDb, VersionMonitor } from '../support/verify.js';
 import { workload } from '../support/workload.js';
 import { drain } from './pipeline-lag.js';
 
@@ -64,10 +64,13 @@ interface LoggedCall {
 
 /**
  * How long after an answer was sent a call may still arrive that the client sent before it read
- * that answer (calls of other partitions already in flight): a call cannot be taken back once sent.
- * Both processes share a loaded 2-core machine, so their event loops answer late.
+ * that answer (calls of other partitions already in flight, or of another push group that found
+ * no wait set a moment before): a call cannot be taken back once sent. Both processes share a
+ * loaded 2-core machine, so their event loops answer late: at a load of 30 one such call arrived
+ * 108 ms after the answer. A shop client that ignored Retry-After would call all through the 1 to
+ * 30 s that follow, so this margin hides no real early call.
  */
-export const IN_FLIGHT_MS = 100;
+export const IN_FLIGHT_MS = 250;
 
 /**
  * Calls that came before the deadline an earlier answer of the same shop set with its Retry-After
@@ -211,12 +214,7 @@ export async function slowAndLimitedShops(name: string, options: ShopFaultOption
     expect(shopwareDrift, 'Shopware against the expected state').toEqual([]);
     expect(wooDrift, 'WooCommerce against the expected state').toEqual([]);
     expect(shop.violations).toEqual([]);
-    expect(monitor.reads, 'the heads table was read while the worker ran').toBeGreaterThan(2);
-    expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
-    expect(drift.stale, 'keys left at another version or content').toEqual([]);
-    expect(monitor.regressions, 'versions that went backwards').toEqual([]);
-    expect(drift.duplicates, 'points written twice').toBe(0);
-    expect(drift.unexpected).toEqual([]);
+    expectNoDrift(drift, monitor);
   } finally {
     await worker?.kill();
     await monitor.stop().catch(() => undefined);

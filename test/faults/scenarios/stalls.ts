@@ -11,7 +11,7 @@ import { PipelineHarness, type StoreKind } from '../../support/pipeline-harness.
 import type { QdrantTestServer } from '../../support/qdrant-server/server.js';
 import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
 import type { FaultRow } from '../support/summary.js';
-import { compare, readLanceDb, VersionMonitor, type StoreContents } from '../support/verify.js';
+import { compare, expectNoDrift, HeadsMonitor, readLanceDb, VersionMonitor, type StoreContents } from '../support/verify.js';
 import { productKey, productLine, workload } from '../support/workload.js';
 import { drain } from './pipeline-lag.js';
 
@@ -71,42 +71,6 @@ export async function readQdrant(server: QdrantTestServer, collection: string): 
     points.set(docKey, list);
   });
   return { heads, points };
-}
-
-/** VersionMonitor for a Qdrant test server: counts every head version lower than one seen before. */
-class QdrantVersionMonitor {
-  private readonly highest = new Map<string, bigint>();
-  readonly regressions: Array<{ key: string; seen: bigint; before: bigint }> = [];
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  reads = 0;
-
-  constructor(
-    private readonly server: QdrantTestServer,
-    private readonly collection: string,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running = this.running.then(() => this.read()).catch(() => undefined);
-    }, 500);
-  }
-
-  private async read(): Promise<void> {
-    const { heads } = await readQdrant(this.server, this.collection);
-    this.reads += 1;
-    for (const [key, head] of heads) {
-      const before = this.highest.get(key);
-      if (before !== undefined && head.version < before) this.regressions.push({ key, seen: head.version, before });
-      if (before === undefined || head.version > before) this.highest.set(key, head.version);
-    }
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
-    await this.read();
-  }
 }
 
 /**
@@ -196,9 +160,7 @@ export async function storePause(name: string, options: StorePauseOptions, repor
     RAGSYNC_BREAKER_OPEN_MS: String(openMs),
     ...(relay ? { QDRANT_URL: relay.url } : {}),
   });
-  const lance = qdrant ? undefined : new VersionMonitor(lancedbPath, collection);
-  const qdrantMonitor = qdrant ? new QdrantVersionMonitor(qdrant, collection) : undefined;
-  const monitor = { start: () => (lance ?? qdrantMonitor)!.start(), stop: () => (lance ?? qdrantMonitor)!.stop(), regressions: () => (lance ?? qdrantMonitor)!.regressions, reads: () => (lance ?? qdrantMonitor)!.reads };
+  const monitor = qdrant ? new HeadsMonitor(async () => (await readQdrant(qdrant, collection)).heads) : new VersionMonitor(lancedbPath, collection);
   let worker: WorkerProcess | undefined;
   let blocked = false;
   try {
@@ -257,7 +219,7 @@ export async function storePause(name: string, options: StorePauseOptions, repor
       events: lines.length,
       faults: `${options.store} unavailable ${Math.round(options.pauseMs / 1000)} s (${relay ? 'server stopped, restarted on its port' : 'folder immutable'})`,
       lost: drift.lost.length + dead.length,
-      stale: drift.stale.length + monitor.regressions().length,
+      stale: drift.stale.length + monitor.regressions.length,
       duplicates: drift.duplicates,
       recoverySeconds,
     });
@@ -267,12 +229,7 @@ export async function storePause(name: string, options: StorePauseOptions, repor
     expect(readyWhilePaused, '/readyz while the store stage was paused').toBe(relay ? 200 : 503);
     expect(readyAfter.status, `/readyz after the store came back: ${JSON.stringify(readyAfter.body)}`).toBe(200);
     expect(pidAfter).toBe(pid);
-    expect(monitor.reads(), 'the heads were read while the worker ran').toBeGreaterThan(2);
-    expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
-    expect(drift.stale, 'keys left at another version or content').toEqual([]);
-    expect(monitor.regressions(), 'versions that went backwards').toEqual([]);
-    expect(drift.duplicates, 'points written twice').toBe(0);
-    expect(drift.unexpected).toEqual([]);
+    expectNoDrift(drift, monitor);
     if (qdrant) expect(qdrant.violations).toEqual([]);
   } finally {
     await worker?.kill();
@@ -398,11 +355,7 @@ export async function slowHandler(name: string, options: SlowHandlerOptions, rep
     expect(joins.length, 'the embed group was joined (kafkajs logs at debug)').toBeGreaterThanOrEqual(1);
     expect(rebalances, 'rebalances of the embed group').toBeLessThanOrEqual(1);
     expect(crashed).toEqual([]);
-    expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
-    expect(drift.stale, 'keys left at another version or content').toEqual([]);
-    expect(monitor.regressions, 'versions that went backwards').toEqual([]);
-    expect(drift.duplicates, 'points written twice').toBe(0);
-    expect(drift.unexpected).toEqual([]);
+    expectNoDrift(drift, monitor);
   } finally {
     await worker?.kill();
     await monitor.stop().catch(() => undefined);

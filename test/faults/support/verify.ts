@@ -1,4 +1,5 @@
 import { connect } from '@lancedb/lancedb';
+import { expect } from 'vitest';
 import type { ExpectedDoc } from './workload.js';
 
 /**
@@ -78,10 +79,11 @@ export function compare(contents: StoreContents, expected: ReadonlyMap<string, E
 }
 
 /**
- * Reads the heads table every `everyMs` while a test runs and counts every time a key's version is
- * lower than one seen before for it: a version that went backwards, even for a moment.
+ * Reads a store's heads every `everyMs` while a test runs (with the store's own client, through
+ * `readHeads`) and counts every time a key's version is lower than one seen before for it: a
+ * version that went backwards, even for a moment.
  */
-export class VersionMonitor {
+export class HeadsMonitor {
   private readonly highest = new Map<string, bigint>();
   readonly regressions: Array<{ key: string; seen: bigint; before: bigint }> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -89,8 +91,7 @@ export class VersionMonitor {
   reads = 0;
 
   constructor(
-    private readonly path: string,
-    private readonly collection: string,
+    private readonly readHeads: () => Promise<StoreContents['heads']>,
     private readonly everyMs = 500,
   ) {}
 
@@ -101,7 +102,7 @@ export class VersionMonitor {
   }
 
   private async read(): Promise<void> {
-    const { heads } = await readLanceDb(this.path, this.collection);
+    const heads = await this.readHeads();
     this.reads += 1;
     for (const [key, head] of heads) {
       const before = this.highest.get(key);
@@ -115,4 +116,25 @@ export class VersionMonitor {
     await this.running;
     await this.read();
   }
+}
+
+/** A {@link HeadsMonitor} of a LanceDB folder's heads table, read with LanceDB's own client. */
+export class VersionMonitor extends HeadsMonitor {
+  constructor(path: string, collection: string, everyMs = 500) {
+    super(async () => (await readLanceDb(path, collection)).heads, everyMs);
+  }
+}
+
+/**
+ * The checks every scenario ends with: nothing lost, nothing stale, no point twice, nothing the
+ * workload never wrote; and, given the monitor that watched the heads during the run, that it
+ * really read them and saw no version go backwards.
+ */
+export function expectNoDrift(drift: Drift, monitor?: HeadsMonitor): void {
+  if (monitor) expect(monitor.reads, 'the heads were read while the worker ran').toBeGreaterThan(2);
+  expect(drift.lost, 'keys whose newest version is missing').toEqual([]);
+  expect(drift.stale, 'keys left at another version or content').toEqual([]);
+  if (monitor) expect(monitor.regressions, 'versions that went backwards').toEqual([]);
+  expect(drift.duplicates, 'points written twice').toBe(0);
+  expect(drift.unexpected, 'documents the workload never wrote').toEqual([]);
 }

@@ -114,13 +114,14 @@ async function addDetail(kafka: Kafka, config: Config, stages: StatusStage[], re
   const inputTopics = [...new Set(stages.flatMap((s) => s.inputs.map((t) => `${prefix}${t}`)))].filter((t) => existing.has(t));
   const changeTopics = [...ENTITY_TYPES, ...ASPECT_TYPES].map((type) => `${prefix}changes.${type}`).filter((t) => existing.has(t));
   const { lags, produced, configs, changeEnds } = await withAdmin(kafka, async (admin) => {
-    const lags = new Map<string, PartitionLag[]>();
-    for (const stage of stages) lags.set(stage.name, await partitionLags(admin, `${groupPrefix}${stage.group}`, stage.inputs.map((t) => `${prefix}${t}`).filter((t) => existing.has(t))));
-    const produced = new Map<string, number>();
-    for (const topic of inputTopics) produced.set(topic, await producedSince(admin, topic, now - 60_000));
-    const configs = await describeTopicConfigs(admin, inputTopics);
-    const changeEnds = new Map(await Promise.all(changeTopics.map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)));
-    return { lags, produced, configs, changeEnds };
+    // Every question to the broker at once: one admin client, requests in parallel.
+    const [lagList, producedList, configs, endList] = await Promise.all([
+      Promise.all(stages.map(async (stage) => [stage.name, await partitionLags(admin, `${groupPrefix}${stage.group}`, stage.inputs.map((t) => `${prefix}${t}`).filter((t) => existing.has(t)))] as const)),
+      Promise.all(inputTopics.map(async (topic) => [topic, await producedSince(admin, topic, now - 60_000)] as const)),
+      describeTopicConfigs(admin, inputTopics),
+      Promise.all(changeTopics.map(async (t) => [t, await admin.fetchTopicOffsets(t)] as const)),
+    ]);
+    return { lags: new Map<string, PartitionLag[]>(lagList), produced: new Map<string, number>(producedList), configs, changeEnds: new Map(endList) };
   });
   // One read for every record whose time matters: the head of each lagging partition, the newest of each change topic.
   const positions: ProbePosition[] = [];

@@ -31,7 +31,8 @@ function oversizedLine(id: string): string {
 /**
  * Poison among good records: bytes that are not the wire format, wire-format records whose Avro is
  * cut short, and products too large for the vectors topic. Each must reach a DLQ exactly once, with
- * the headers that say what failed where, without passing through the retry tiers; every good
+ * the headers that say what failed where, at its first attempt (neither tried again in place nor
+ * passed through the retry tiers); every good
  * record must be applied and every group's lag must come back to 0.
  */
 export async function poisonInput(name: string, options: PoisonOptions, report: (row: FaultRow) => void): Promise<void> {
@@ -74,7 +75,9 @@ export async function poisonInput(name: string, options: PoisonOptions, report: 
     await harness.publishLines(json.slice(third, 2 * third));
     await harness.publishLines(oversized.map(oversizedLine));
     await harness.publishLines(json.slice(2 * third));
-    const recoverySeconds = await drain(harness.kafka, harness.config, 300_000, () => 'in-process pipeline');
+    // A poison record retried in place holds its partition for minutes (the backoff of every
+    // attempt): the lag then stays flat, which fails at once instead of after the whole wait.
+    const recoverySeconds = await drain(harness.kafka, harness.config, 300_000, () => 'in-process pipeline', { stallMs: 90_000 });
 
     // Dead letters, read with a separate client: each poison key exactly once, the template too
     // (it is oversized as well), nothing else.
@@ -94,6 +97,8 @@ export async function poisonInput(name: string, options: PoisonOptions, report: 
       expect(record.headers[HEADERS.errorCode], record.key).toMatch(/^(not_wire_format|undecodable|record_too_large)$/);
       expect(record.headers[HEADERS.origTopic], record.key).toBeTruthy();
       expect(record.headers[HEADERS.origOffset], record.key).toMatch(/^\d+$/);
+      // Dead-lettered at the first failure: not tried again in place, nor through a retry topic.
+      expect(record.headers[HEADERS.attempt], `attempts of ${record.key}`).toBe('1');
     }
     expect(dead.filter((d) => d.key.includes('/BAD-')).every((d) => d.topic.endsWith('map.dlq') && d.headers[HEADERS.errorCode] === 'not_wire_format')).toBe(true);
     expect(dead.filter((d) => d.key.includes('/BIG-')).every((d) => d.headers[HEADERS.errorCode] === 'record_too_large')).toBe(true);

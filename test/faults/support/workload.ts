@@ -21,6 +21,13 @@ export interface WorkloadOptions {
   /** Share of events that are deletes (a later save of the key brings it back). @defaultValue 0.05 */
   deleteShare?: number;
   storeId?: number;
+  /**
+   * Each key stops changing at a point of its own, spread evenly over the run, instead of every key
+   * changing until the end: the newest version of some keys is then published early, and a record
+   * lost at any point of the run (committed but never applied) leaves its key short for good,
+   * where otherwise a later version of the same key would hide the loss.
+   */
+  spreadLastVersions?: boolean;
 }
 
 const NOUNS = ['kettle', 'lantern', 'stool', 'tarp', 'stove', 'mug', 'hammock', 'compass'];
@@ -55,8 +62,14 @@ export function workload(options: WorkloadOptions): Workload {
   const versions = new Map<string, number>();
   const lines: PublishLine[] = [];
   const expected = new Map<string, ExpectedDoc>();
+  // With spreadLastVersions, key k may change until event `last[k]`; the keys still changing are
+  // `active`, those that stop soonest at its end.
+  const last = Array.from({ length: options.keys }, (_, k) => Math.round(((k + 1) / options.keys) * options.events));
+  const active = options.spreadLastVersions ? Array.from({ length: options.keys }, (_, k) => options.keys - 1 - k) : [];
   for (let i = 0; i < options.events; i += 1) {
-    const id = `P-${String(Math.floor(random() * options.keys)).padStart(5, '0')}`;
+    while (active.length > 1 && last[active[active.length - 1]!]! <= i) active.pop();
+    const index = options.spreadLastVersions ? active[Math.floor(random() * active.length)]! : Math.floor(random() * options.keys);
+    const id = `P-${String(index).padStart(5, '0')}`;
     const version = (versions.get(id) ?? 0) + 1;
     versions.set(id, version);
     const docKey = productKey(options.tenant, id, storeId);

@@ -1,11 +1,15 @@
 import { expect } from 'vitest';
 import type { Config } from '../../../src/config/index.js';
 import { HEADERS } from '../../../src/core/records.js';
+import { enabledStages } from '../../../src/core/stages.js';
+import { withAdmin } from '../../../src/kafka/admin.js';
+import { retryGroupName } from '../../../src/kafka/retry-topics.js';
 import { RegistryClient } from '../../../src/kafka/registry.js';
 import { RegistrySerde } from '../../../src/kafka/serde.js';
 import { readAll, waitUntil } from '../../support/kafka.js';
 import { PipelineHarness } from '../../support/pipeline-harness.js';
 import { pipelineEnv, WorkerProcess } from '../../support/worker-process.js';
+import { checkOffsetCommits, endOffsets, OffsetCommitLog } from '../support/offset-commits.js';
 import type { FaultRow } from '../support/summary.js';
 import { compare, readLanceDb, VersionMonitor } from '../support/verify.js';
 import { workload } from '../support/workload.js';
@@ -19,7 +23,8 @@ export interface WorkerKillOptions {
   /**
    * SIGKILL or SIGTERM the worker and restart it; delete every Redis key of the pipeline (its
    * caches, breakers, locks) under the running worker; or `scale`: add a second worker, then stop
-   * one again (SIGTERM), in turns, so the groups rebalance at every step.
+   * one again (SIGTERM), in turns, so the groups rebalance at every step (the next part is
+   * published once the worker added shares every group).
    */
   fault: 'SIGKILL' | 'SIGTERM' | 'flush-redis' | 'scale';
 }
@@ -55,19 +60,35 @@ export async function redeliveredRecords(kafka: PipelineHarness['kafka'], config
  * in Kafka). Then the store must hold
  * exactly the newest version of every key, no version may have gone backwards on the way (read
  * from the heads table twice a second by LanceDB's own client), and no point may exist twice.
+ *
+ * And no member may have committed a partition it no longer owned: the offset commits Kafka
+ * recorded for the pipeline's groups (read from `__consumer_offsets`, not from the workers) never
+ * set a partition's offset back and never pass its end. A member that commits a partition it lost,
+ * after the new owner committed further, sets the offset back, and the new owner's work is
+ * redone by whoever owns the partition next.
  */
 export async function workerKills(name: string, options: WorkerKillOptions, record: (row: FaultRow) => void): Promise<void> {
   const harness = await PipelineHarness.create('lancedb', { RAGSYNC_PARTITIONS: String(options.partitions) });
   const { lancedbPath, collection } = harness.config.store;
   const monitor = new VersionMonitor(lancedbPath, collection);
+  // Every group of `run all`: the stages', and the retry consumers' of the terminal ones (those
+  // commit only when a record was retried, so they may have none).
+  const groupPrefix = harness.config.runner.groupPrefix ?? harness.config.topics.prefix;
+  const stages = enabledStages(harness.config.tenants);
+  const stageGroups = stages.map((s) => `${groupPrefix}${s.group}`);
+  const retryGroups = stages.filter((s) => s.terminal).map((s) => `${groupPrefix}${retryGroupName(s.group)}`);
+  let commitLog: OffsetCommitLog | undefined;
   // Small slices: a store write and its commit are many, so kills land between them.
-  // Graceful stops wait for the worker's /metrics, which it names in an info line.
-  const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: options.fault === 'SIGTERM' ? 'info' : 'warn' });
+  // Stops and kills wait for the worker's /metrics, which it names in an info line.
+  const env = pipelineEnv(harness.config, { RAGSYNC_MAX_RECORDS_PER_CALL: '25', LOG_LEVEL: options.fault === 'SIGTERM' || options.fault === 'SIGKILL' ? 'info' : 'warn' });
   let worker: WorkerProcess | undefined;
   let second: WorkerProcess | undefined;
   try {
-    const { lines, expected } = workload({ tenant: 'faults', seed: 16, keys: options.keys, events: options.events });
+    // Keys stop changing at points spread over the run: a record lost near any kill can be the newest of its key.
+    const { lines, expected } = workload({ tenant: 'faults', seed: 16, keys: options.keys, events: options.events, spreadLastVersions: true });
     const json = lines.map((l) => JSON.stringify(l));
+    // Started before any worker, so it sees every commit of the groups from their first.
+    commitLog = await OffsetCommitLog.start(harness.kafka, [...stageGroups, ...retryGroups]);
     worker = WorkerProcess.start('worker 1', ['all'], env);
     monitor.start();
 
@@ -94,12 +115,32 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
           await worker.stop(60_000);
           worker = second;
           second = undefined;
-        } else second = WorkerProcess.start(`worker ${part + 2}`, ['all'], env);
+        } else {
+          const added = (second = WorkerProcess.start(`worker ${part + 2}`, ['all'], env));
+          // The next part is published once both workers share every group: a worker stopped
+          // before the one added has joined (it takes seconds to start) would only hand its
+          // partitions over, and no group would ever be rebalanced between two working members.
+          await waitUntil(`${added.name} to join every group of the pipeline`, async () => {
+            if (added.tail().includes('exit none') === false) throw new Error(added.tail());
+            const { groups } = await withAdmin(harness.kafka, (admin) => admin.describeGroups(stageGroups));
+            return groups.every((g) => g.state === 'Stable' && g.members.length === 2);
+          }, 120_000);
+        }
         lastFault = Date.now();
         continue;
       }
-      if (options.fault === 'SIGKILL') await worker.kill();
-      else {
+      if (options.fault === 'SIGKILL') {
+        // Killed while its store writes: a kill that falls into the worker's start (joining its
+        // groups takes seconds) would test a restart, not a write cut short before its commit.
+        const w = worker;
+        const stored = await w.recordCount('store', 'ok').catch(() => 0);
+        await waitUntil(`${w.name} to store records of part ${part + 1}`, async () => {
+          if (w.tail().includes('exit none') === false) throw new Error(w.tail());
+          return (await w.recordCount('store', 'ok').catch(() => 0)) > stored;
+        }, 120_000);
+        await new Promise((resolve) => setTimeout(resolve, (part * 373) % 700));
+        await worker.kill();
+      } else {
         // Stopped while it works: its stages joined and records of this part in flight, not while
         // it starts (a stop then has nothing to finish, and one before the process installed its
         // handlers is a plain kill).
@@ -123,12 +164,15 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     }
     const w = worker;
     // Up to 15 minutes while the lag keeps falling (the suite runs files side by side on two
-    // cores), but a pipeline whose lag stays flat for 2 minutes has stopped: that fails at once.
-    await drain(harness.kafka, harness.config, 900_000, () => w.tail(), { stallMs: 120_000 });
+    // cores), but a pipeline whose lag stays flat for 5 minutes has stopped: that fails at once.
+    await drain(harness.kafka, harness.config, 900_000, () => w.tail(), { stallMs: 300_000 });
     const recoverySeconds = (Date.now() - lastFault) / 1000;
     await Promise.all([w.stop(60_000), second?.stop(60_000)]);
     worker = second = undefined;
     await monitor.stop();
+    // Every worker has exited: no commit of the groups is still on its way.
+    const commits = await commitLog.stop();
+    const committed = checkOffsetCommits(commits, await endOffsets(harness.kafka, commits));
 
     const drift = compare(await readLanceDb(lancedbPath, collection), expected);
     // A graceful stop commits what it processed: the next worker starts where it ended.
@@ -140,11 +184,12 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
       test: name,
       events: lines.length,
       faults:
-        options.fault === 'flush-redis'
+        (options.fault === 'flush-redis'
           ? `Redis keys deleted ${options.kills}×`
           : options.fault === 'scale'
             ? `a worker added or removed ${options.kills}×`
-            : `${options.kills} × ${options.fault} of run all${redelivered ? `; ${redeliveredTotal} redelivered, longest stop ${longestStop.toFixed(1)} s of ${sessionSeconds} s` : ''}`,
+            : `${options.kills} × ${options.fault} of run all${redelivered ? `; ${redeliveredTotal} redelivered, longest stop ${longestStop.toFixed(1)} s of ${sessionSeconds} s` : ''}`) +
+        `; ${commits.length} offset commits checked`,
       lost: drift.lost.length,
       stale: drift.stale.length + monitor.regressions.length,
       duplicates: drift.duplicates,
@@ -157,6 +202,12 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
     expect(monitor.regressions, 'versions that went backwards').toEqual([]);
     expect(drift.duplicates, 'points written twice').toBe(0);
     expect(drift.unexpected).toEqual([]);
+    // Zero commits read would make the two checks below pass for nothing.
+    expect(Object.fromEntries(stageGroups.map((g) => [g, (committed.counts[g] ?? 0) > 0])), `offset commits read per group: ${JSON.stringify(committed.counts)}`).toEqual(
+      Object.fromEntries(stageGroups.map((g) => [g, true])),
+    );
+    expect(committed.backwards, 'offset commits that set a partition back (a member committing a partition it no longer owns)').toEqual([]);
+    expect(committed.outOfRange, "offset commits past the partition's end").toEqual([]);
     if (redelivered) {
       expect(stopSeconds.length, 'graceful stops').toBe(options.kills);
       expect(longestStop, `seconds from SIGTERM to exit (${stopSeconds.map((s) => s.toFixed(1)).join(', ')})`).toBeLessThan(sessionSeconds);
@@ -165,6 +216,7 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
   } finally {
     await Promise.all([worker?.kill(), second?.kill()]);
     await monitor.stop().catch(() => undefined);
+    await commitLog?.close();
     await harness.close();
   }
 }

@@ -12,7 +12,7 @@ export const EXPECTED_MINUTES: Record<string, number> = {
   'broker-down.fault.ts': 9,
   'worker-kills.fault.ts': 7,
   'throttled.fault.ts': 6,
-  'worker-churn.fault.ts': 6,
+  'worker-churn.fault.ts': 8,
   'redis-flush.fault.ts': 4,
   'broker-kills.fault.ts': 3,
   'network-cut.fault.ts': 3,

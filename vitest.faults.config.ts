@@ -20,6 +20,11 @@ export default defineConfig({
     hookTimeout: 180_000,
     fileParallelism: true,
     maxWorkers: 5,
+    // Every ragsync process a scenario starts (workers, `webhook serve`) runs from the build the
+    // setup made of the sources under test, as the image runs it: from the sources, each start
+    // would compile them again, and the scenarios that restart a worker 20 or 30 times spent
+    // most of their CPU on that.
+    env: { RAGSYNC_USE_DIST: '1' },
     sequence: { sequencer: LongestFirst },
     reporters: ['default', './test/faults/summary-reporter.ts'],
   },

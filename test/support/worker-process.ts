@@ -33,6 +33,8 @@ export function pipelineEnv(config: Config, extra: Record<string, string> = {}):
     LANCEDB_PATH: config.store.lancedbPath,
     EMBEDDER: 'hashing',
     RAGSYNC_RETRY_DELAYS: config.topics.retryDelaysMs.map((ms) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)).join(','),
+    // A suite that runs its workers from the build (the fault suite) says so once, for all of them.
+    ...(process.env.RAGSYNC_USE_DIST ? { RAGSYNC_USE_DIST: process.env.RAGSYNC_USE_DIST } : {}),
     ...extra,
   };
 }

@@ -53,6 +53,18 @@ export async function redeliveredRecords(kafka: PipelineHarness['kafka'], config
 }
 
 /**
+ * Waits until `worker`'s `stage` has handled one more record than now (its /metrics): the worker
+ * is past its start and at work. Fails at once if the worker exited.
+ */
+async function untilProgress(worker: WorkerProcess, stage: string, what: string): Promise<void> {
+  const before = await worker.recordCount(stage, 'ok').catch(() => 0);
+  await waitUntil(`${worker.name} to ${what}`, async () => {
+    if (worker.tail().includes('exit none') === false) throw new Error(worker.tail());
+    return (await worker.recordCount(stage, 'ok').catch(() => 0)) > before;
+  }, 120_000);
+}
+
+/**
  * `ragsync run all` stopped `kills` times while the events of a seeded workload are published and
  * processed, restarted at once each time (SIGKILL: no shutdown at all, so some kills fall between
  * a store write and its offset commit; SIGTERM: the graceful stop), or its Redis state deleted
@@ -132,24 +144,14 @@ export async function workerKills(name: string, options: WorkerKillOptions, reco
       if (options.fault === 'SIGKILL') {
         // Killed while its store writes: a kill that falls into the worker's start (joining its
         // groups takes seconds) would test a restart, not a write cut short before its commit.
-        const w = worker;
-        const stored = await w.recordCount('store', 'ok').catch(() => 0);
-        await waitUntil(`${w.name} to store records of part ${part + 1}`, async () => {
-          if (w.tail().includes('exit none') === false) throw new Error(w.tail());
-          return (await w.recordCount('store', 'ok').catch(() => 0)) > stored;
-        }, 120_000);
+        await untilProgress(worker, 'store', `store records of part ${part + 1}`);
         await new Promise((resolve) => setTimeout(resolve, (part * 373) % 700));
         await worker.kill();
       } else {
         // Stopped while it works: its stages joined and records of this part in flight, not while
         // it starts (a stop then has nothing to finish, and one before the process installed its
         // handlers is a plain kill).
-        const w = worker;
-        const mapped = await w.recordCount('map', 'ok').catch(() => 0);
-        await waitUntil(`${w.name} to process records of part ${part + 1}`, async () => {
-          if (w.tail().includes('exit none') === false) throw new Error(w.tail());
-          return (await w.recordCount('map', 'ok').catch(() => 0)) > mapped;
-        }, 120_000);
+        await untilProgress(worker, 'map', `process records of part ${part + 1}`);
         await new Promise((resolve) => setTimeout(resolve, (part * 373) % 1500));
         // A worker that already exited would stop "at once" and prove nothing.
         expect(worker.tail(), 'the worker runs when it is stopped').toContain('exit none');

@@ -45,6 +45,8 @@ export class WorkerProcess {
   private other = '';
   private readonly exited: Promise<number | null>;
   private exitCode: number | null | undefined;
+  /** The signal that ended the process, when one did (then exitCode is null). */
+  private exitSignal: NodeJS.Signals | null = null;
 
   private constructor(
     readonly name: string,
@@ -59,7 +61,10 @@ export class WorkerProcess {
     };
     child.stdout?.on('data', take);
     child.stderr?.on('data', (chunk: Buffer) => (this.other = (this.other + chunk.toString()).slice(-4000)));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve((this.exitCode = code))));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      this.exitSignal = signal;
+      resolve((this.exitCode = code));
+    }));
   }
 
   /** Starts `ragsync run <stages> --port 0` with exactly `env`. */
@@ -125,7 +130,7 @@ export class WorkerProcess {
   /** What the worker said last, for failure messages. */
   tail(): string {
     const last = this.lines.slice(-8).map((l) => `${l.level} ${l.msg}`).join(' | ');
-    return `${this.name} (pid ${this.pid}, exit ${this.exitCode ?? 'none'}): ${last}${this.other ? ` | other output: ${this.other.slice(-1500)}` : ''}`;
+    return `${this.name} (pid ${this.pid}, exit ${this.exitSignal ? `by ${this.exitSignal}` : (this.exitCode ?? 'none')}): ${last}${this.other ? ` | other output: ${this.other.slice(-1500)}` : ''}`;
   }
 
   async waitForLog(what: string, prefix: string, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<void> {
@@ -142,6 +147,11 @@ export class WorkerProcess {
     if (this.exitCode !== undefined) return;
     this.child.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** Sends `signal` and returns at once. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.exitCode === undefined) this.child.kill(signal);
   }
 
   /** SIGTERM (a graceful stop), SIGKILL if it has not exited after `graceMs`. Safe to call twice. */

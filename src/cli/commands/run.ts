@@ -51,7 +51,8 @@ stock have groups of their own, so a catalog backfill never delays them.
 \`run pull-woocommerce-orders\` polls each WooCommerce shop's orders in status processing modified
 since its persisted watermark (Redis) every --interval seconds (or --once) and publishes them to the
 \`orders\` topic, each order and modification once; --tenant limits it to one tenant. Run one replica.
-SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
+SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups; another SIGTERM meanwhile
+is ignored, a second SIGINT (Ctrl-C) exits at once (130).`,
     )
     .action(async (stageArgs: string[], options: { port?: number } & ErpBridgeCliOptions & OrderPullCliOptions) => {
       if (stageArgs.length === 1 && stageArgs[0] === 'erp-bridge') return runErpBridge(options);
@@ -74,7 +75,13 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
 
       let stopping = false;
       const shutdown = async (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // A signal repeated while the stop runs (a supervisor that signals the whole process
+          // group, a second SIGTERM) must not end it half-way; a second Ctrl-C does, at once.
+          if (signal !== 'SIGINT') return logger.info({ signal }, 'already shutting down');
+          logger.warn('second interrupt: exiting without finishing the batches in flight');
+          process.exit(130);
+        }
         stopping = true;
         logger.info({ signal }, 'shutting down');
         // Stay within the session timeout: a member that takes longer is thrown out anyway.
@@ -87,8 +94,8 @@ SIGTERM or SIGINT finishes in-flight batches, commits and leaves the groups.`,
         await http.close();
         process.exitCode = 0;
       };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
+      process.on('SIGTERM', () => void shutdown('SIGTERM'));
+      process.on('SIGINT', () => void shutdown('SIGINT'));
 
       try {
         if (pipeline instanceof StageThreads) await pipeline.start(groups);

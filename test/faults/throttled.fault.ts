@@ -1,10 +1,13 @@
 import { describe, it } from 'vitest';
+import { inLane, LANE_RANK } from './support/cpu-lane.js';
 import { throttledEmbedding } from './scenarios/throttled.js';
 
 /** FAULTS_SCALE below 1 publishes for a shorter time (the rates stay), for a quick check. */
 const SCALE = Number(process.env.FAULTS_SCALE ?? '1');
 
 describe('embedding slower than the input', () => {
+  inLane(LANE_RANK['throttled.fault.ts']!, 2);
+
   it('5,000 events/s in, embedding throttled to 500 texts/s: RSS under 512 MB, per-key order kept, the lag drains', async ({ task }) => {
     await throttledEmbedding(
       '15. 5,000 events/s, embedding at 500/s',

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { kafkaAnswers } from '../../src/kafka/health.js';
 import { stackEnv, stackLayout } from '../../src/stack/layout.js';
+import { installKafka } from '../../src/stack/install.js';
 import { stackUp } from '../../src/stack/stack.js';
 import { edgePython } from './qdrant-server/python-env.js';
 import { CONFLUENT_PYTHON, pythonEnv } from './python-env.js';
@@ -36,8 +37,11 @@ export default async function setup(): Promise<void> {
   // The Qdrant test server's engine and a strict outside consumer run in Python: install them once,
   // before any test file needs them.
   // Confluent's own client decodes what ragsync wrote (test/integration/strict-decode.test.ts).
-  // The two environments install side by side.
-  await Promise.all([edgePython((line) => console.log(`integration tests: ${line}`)), pythonEnv(CONFLUENT_PYTHON, (line) => console.log(`integration tests: ${line}`))]);
+  // The two environments install side by side. Tests that stop and start a broker of their own
+  // (test/faults/support/own-broker.ts) run Kafka's distribution: fetched here too, as `stack up` would,
+  // for a run against services given by KAFKA_BROKERS & co. that never brings the local stack up.
+  const log = (line: string) => console.log(`integration tests: ${line}`);
+  await Promise.all([edgePython(log), pythonEnv(CONFLUENT_PYTHON, log), installKafka(stackLayout(), log)]);
   const names = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'REDIS_URL'] as const;
   const external = names.filter((n) => process.env[n]);
   if (external.length < names.length) {

@@ -1,0 +1,137 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
+
+/**
+ * The fault suite runs several files side by side, mostly to overlap their long waits (a store
+ * paused for 10 minutes, a broker down for 5). The scenarios that keep both cores busy (workers
+ * killed and restarted 20 times, 5,000 events a second) must not all run at once on a machine of
+ * two cores: side by side they starve each other, and a check of a rate or a deadline fails for
+ * the machine's sake, not the pipeline's. They take places in a lane instead: `LANE_CAPACITY`
+ * places, each scenario `weight` of them, given out in the order of their rank, one at a time.
+ *
+ * The lane is a folder the suite's setup makes (RAGSYNC_FAULTS_LANE); the test files are separate
+ * processes. Each waiting scenario writes a ticket, and moves it to `held-` once it is first in
+ * line and its places are free; a ticket whose process is gone counts no more. Decisions are made
+ * under a mutex (a folder: mkdir is atomic). Without the variable (a file run through another
+ * configuration) a scenario runs at once.
+ */
+export const LANE_CAPACITY = 2;
+
+const POLL_MS = 500;
+
+/**
+ * The order of the scenarios in the lane. The one that measures rates and memory (15) runs first,
+ * alone (weight 2), while the other files are still publishing their workloads at the start; the
+ * longest of the rest follow, two at a time.
+ */
+export const LANE_RANK: Record<string, number> = {
+  'throttled.fault.ts': 1,
+  'worker-churn.fault.ts': 2,
+  'worker-kills.fault.ts': 3,
+  'redis-flush.fault.ts': 4,
+  'poison.fault.ts': 5,
+};
+
+interface Ticket {
+  file: string;
+  held: boolean;
+  rank: number;
+  pid: number;
+  weight: number;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tickets(dir: string): Ticket[] {
+  const found: Ticket[] = [];
+  for (const file of readdirSync(dir)) {
+    const match = /^(held|wait)-(\d+)-(\d+)-(\d+)$/.exec(file);
+    if (!match) continue;
+    const ticket = { file, held: match[1] === 'held', rank: Number(match[2]), pid: Number(match[3]), weight: Number(match[4]) };
+    if (alive(ticket.pid)) found.push(ticket);
+    else rmSync(join(dir, file), { force: true });
+  }
+  return found;
+}
+
+/** Runs `decide` while no other process of the suite decides; a mutex left by a dead process is taken over. */
+function underMutex<T>(dir: string, decide: () => T): T | undefined {
+  const mutex = join(dir, 'mutex');
+  try {
+    mkdirSync(mutex);
+  } catch {
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(mutex, 'pid'), 'utf8'));
+    } catch {
+      // made but not yet signed: its owner is deciding
+    }
+    if (owner > 0 && !alive(owner)) rmSync(mutex, { recursive: true, force: true });
+    return undefined;
+  }
+  try {
+    writeFileSync(join(mutex, 'pid'), String(process.pid));
+    return decide();
+  } finally {
+    rmSync(mutex, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits for `weight` places in the lane (the scenario with the lowest `rank` first) and returns
+ * the function that gives them back.
+ */
+export async function enterLane(rank: number, weight: number, log: (line: string) => void = () => undefined): Promise<() => void> {
+  const dir = process.env.RAGSYNC_FAULTS_LANE;
+  if (!dir) return () => undefined;
+  if (weight < 1 || weight > LANE_CAPACITY) throw new Error(`a lane weight is between 1 and ${LANE_CAPACITY}, not ${weight}`);
+  const name = `${String(rank).padStart(4, '0')}-${process.pid}-${weight}`;
+  writeFileSync(join(dir, `wait-${name}`), '');
+  const since = Date.now();
+  let announced = false;
+  for (;;) {
+    const entered = underMutex(dir, () => {
+      const all = tickets(dir);
+      const held = all.filter((t) => t.held).reduce((sum, t) => sum + t.weight, 0);
+      const first = all.filter((t) => !t.held).sort((a, b) => a.rank - b.rank || a.pid - b.pid)[0];
+      if (first?.file !== `wait-${name}` || held + weight > LANE_CAPACITY) return false;
+      renameSync(join(dir, `wait-${name}`), join(dir, `held-${name}`));
+      return true;
+    });
+    if (entered) break;
+    if (!announced) {
+      log(`waiting for ${weight} of the ${LANE_CAPACITY} places for scenarios that keep the cores busy`);
+      announced = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  if (announced) log(`entered the lane after ${Math.round((Date.now() - since) / 1000)} s`);
+  return () => rmSync(join(dir, `held-${name}`), { force: true });
+}
+
+/** How long a scenario may wait for its places: the whole suite's length. */
+const LANE_WAIT_MS = 40 * 60_000;
+
+/**
+ * Every test of the calling file runs in the lane, `weight` places, after the scenarios of lower
+ * `rank` (LANE_RANK). The wait is a hook of its own, so it
+ * does not count against the test's timeout.
+ */
+export function inLane(rank: number, weight: number): void {
+  let leave: (() => void) | undefined;
+  beforeEach(async ({ task }) => {
+    leave = await enterLane(rank, weight, (line) => console.log(`${task.name.slice(0, 40)}…: ${line}`));
+  }, LANE_WAIT_MS);
+  afterEach(() => {
+    leave?.();
+    leave = undefined;
+  });
+}

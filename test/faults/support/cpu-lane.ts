@@ -21,6 +21,12 @@ export const LANE_CAPACITY = 2;
 const POLL_MS = 500;
 
 /**
+ * No one enters in the lane's first seconds (from the `opened` file the setup writes): the files
+ * that start together all write their tickets first, so the lowest rank really goes first.
+ */
+export const LANE_SETTLE_MS = 20_000;
+
+/**
  * The order of the scenarios in the lane. The one that measures rates and memory (15) runs first,
  * alone (weight 2), while the other files are still publishing their workloads at the start; the
  * longest of the rest follow, two at a time.
@@ -62,6 +68,15 @@ function tickets(dir: string): Ticket[] {
   return found;
 }
 
+/** When the setup made the lane (0 without its `opened` file: no wait). */
+function openedAt(dir: string): number {
+  try {
+    return Number(readFileSync(join(dir, 'opened'), 'utf8'));
+  } catch {
+    return 0;
+  }
+}
+
 /** Runs `decide` while no other process of the suite decides; a mutex left by a dead process is taken over. */
 function underMutex<T>(dir: string, decide: () => T): T | undefined {
   const mutex = join(dir, 'mutex');
@@ -99,6 +114,7 @@ export async function enterLane(rank: number, weight: number, log: (line: string
   let announced = false;
   for (;;) {
     const entered = underMutex(dir, () => {
+      if (Date.now() < openedAt(dir) + LANE_SETTLE_MS) return false;
       const all = tickets(dir);
       const held = all.filter((t) => t.held).reduce((sum, t) => sum + t.weight, 0);
       const first = all.filter((t) => !t.held).sort((a, b) => a.rank - b.rank || a.pid - b.pid)[0];

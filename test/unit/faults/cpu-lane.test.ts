@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enterLane } from '../../faults/support/cpu-lane.js';
+import { enterLane, LANE_SETTLE_MS } from '../../faults/support/cpu-lane.js';
 
 const settledWithin = async (promise: Promise<unknown>, ms: number) =>
   Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
@@ -49,6 +49,14 @@ describe('the fault suite’s CPU lane', () => {
     mkdirSync(join(dir, 'mutex'));
     writeFileSync(join(dir, 'mutex', 'pid'), '4194305');
     expect(await settledWithin(enterLane(5, 2).then((leave) => leave()), 2000)).toBe(true);
+  });
+
+  it('lets no one in during its first seconds, so that the files starting together all queue first', async () => {
+    writeFileSync(join(dir, 'opened'), String(Date.now() - LANE_SETTLE_MS + 1500));
+    const first = enterLane(1, 1);
+    expect(await settledWithin(first, 700)).toBe(false);
+    expect(await settledWithin(first, 3000)).toBe(true);
+    (await first)();
   });
 
   it('runs at once without a lane folder', async () => {

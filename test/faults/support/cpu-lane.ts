@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 
@@ -21,10 +21,11 @@ export const LANE_CAPACITY = 2;
 const POLL_MS = 500;
 
 /**
- * No one enters in the lane's first seconds (from the `opened` file the setup writes): the files
- * that start together all write their tickets first, so the lowest rank really goes first.
+ * No one enters until no new ticket has come for this long: the files that start together (ten
+ * processes importing their modules at once, which on two cores takes up to a minute) all write
+ * their tickets first, so the lowest rank really goes first.
  */
-export const LANE_SETTLE_MS = 20_000;
+export const LANE_QUIET_MS = 15_000;
 
 /**
  * The order of the scenarios in the lane. The one that measures rates and memory (15) runs first,
@@ -45,6 +46,8 @@ interface Ticket {
   rank: number;
   pid: number;
   weight: number;
+  /** When it was written (a ticket is never written again). */
+  since: number;
 }
 
 function alive(pid: number): boolean {
@@ -61,20 +64,17 @@ function tickets(dir: string): Ticket[] {
   for (const file of readdirSync(dir)) {
     const match = /^(held|wait)-(\d+)-(\d+)-(\d+)$/.exec(file);
     if (!match) continue;
-    const ticket = { file, held: match[1] === 'held', rank: Number(match[2]), pid: Number(match[3]), weight: Number(match[4]) };
+    let since: number;
+    try {
+      since = statSync(join(dir, file)).mtimeMs;
+    } catch {
+      continue; // taken or removed meanwhile
+    }
+    const ticket = { file, held: match[1] === 'held', rank: Number(match[2]), pid: Number(match[3]), weight: Number(match[4]), since };
     if (alive(ticket.pid)) found.push(ticket);
     else rmSync(join(dir, file), { force: true });
   }
   return found;
-}
-
-/** When the setup made the lane (0 without its `opened` file: no wait). */
-function openedAt(dir: string): number {
-  try {
-    return Number(readFileSync(join(dir, 'opened'), 'utf8'));
-  } catch {
-    return 0;
-  }
 }
 
 /** Runs `decide` while no other process of the suite decides; a mutex left by a dead process is taken over. */
@@ -104,7 +104,11 @@ function underMutex<T>(dir: string, decide: () => T): T | undefined {
  * Waits for `weight` places in the lane (the scenario with the lowest `rank` first) and returns
  * the function that gives them back.
  */
-export async function enterLane(rank: number, weight: number, log: (line: string) => void = () => undefined): Promise<() => void> {
+export async function enterLane(
+  rank: number,
+  weight: number,
+  { log = () => undefined, quietMs = LANE_QUIET_MS }: { log?: (line: string) => void; quietMs?: number } = {},
+): Promise<() => void> {
   const dir = process.env.RAGSYNC_FAULTS_LANE;
   if (!dir) return () => undefined;
   if (weight < 1 || weight > LANE_CAPACITY) throw new Error(`a lane weight is between 1 and ${LANE_CAPACITY}, not ${weight}`);
@@ -114,8 +118,8 @@ export async function enterLane(rank: number, weight: number, log: (line: string
   let announced = false;
   for (;;) {
     const entered = underMutex(dir, () => {
-      if (Date.now() < openedAt(dir) + LANE_SETTLE_MS) return false;
       const all = tickets(dir);
+      if (Date.now() < Math.max(...all.filter((t) => !t.held).map((t) => t.since)) + quietMs) return false;
       const held = all.filter((t) => t.held).reduce((sum, t) => sum + t.weight, 0);
       const first = all.filter((t) => !t.held).sort((a, b) => a.rank - b.rank || a.pid - b.pid)[0];
       if (first?.file !== `wait-${name}` || held + weight > LANE_CAPACITY) return false;
@@ -144,7 +148,7 @@ const LANE_WAIT_MS = 40 * 60_000;
 export function inLane(rank: number, weight: number): void {
   let leave: (() => void) | undefined;
   beforeEach(async ({ task }) => {
-    leave = await enterLane(rank, weight, (line) => console.log(`${task.name.slice(0, 40)}…: ${line}`));
+    leave = await enterLane(rank, weight, { log: (line) => console.log(`${task.name.slice(0, 40)}…: ${line}`) });
   }, LANE_WAIT_MS);
   afterEach(() => {
     leave?.();

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +25,6 @@ export default async function setup(): Promise<() => void> {
   // The lane of the scenarios that keep the cores busy (support/cpu-lane.ts): the test files'
   // processes inherit the variable.
   const lane = mkdtempSync(join(tmpdir(), 'ragsync-faults-lane-'));
-  writeFileSync(join(lane, 'opened'), String(Date.now()));
   process.env.RAGSYNC_FAULTS_LANE = lane;
   return () => rmSync(lane, { recursive: true, force: true });
 }

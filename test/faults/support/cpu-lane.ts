@@ -28,14 +28,14 @@ const POLL_MS = 500;
 export const LANE_QUIET_MS = 15_000;
 
 /**
- * The order of the scenarios in the lane. The one that measures rates and memory (15) runs first,
- * alone (weight 2), while the other files are still publishing their workloads at the start; the
- * longest of the rest follow, two at a time.
+ * The order of the scenarios in the lane. The one that measures a publish rate and memory (15,
+ * both places) comes third: first, while the other files start and publish their workloads, it
+ * failed even alone in the lane; after the first two it passed at 5,011 events/s.
  */
 export const LANE_RANK: Record<string, number> = {
-  'throttled.fault.ts': 1,
-  'worker-churn.fault.ts': 2,
-  'worker-kills.fault.ts': 3,
+  'worker-churn.fault.ts': 1,
+  'worker-kills.fault.ts': 2,
+  'throttled.fault.ts': 3,
   'redis-flush.fault.ts': 4,
   'poison.fault.ts': 5,
 };

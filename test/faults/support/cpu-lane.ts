@@ -21,7 +21,7 @@ export const LANE_CAPACITY = 2;
 const POLL_MS = 500;
 
 /**
- * No one enters until no new ticket has come for this long: the files that start together (ten
+ * No one enters until no new ticket has come for this long: the files that start together (eight
  * processes importing their modules at once, which on two cores takes up to a minute) all write
  * their tickets first, so the lowest rank really goes first.
  */

@@ -7,9 +7,9 @@ import LongestFirst from './test/faults/support/sequencer.js';
  * first (test/faults/support/sequencer.ts): several scenarios mostly wait (a store paused for 10
  * minutes, a broker of their own down for 5, a network cut), each works in topics, groups, Redis
  * keys and stores of its own, and one at a time the suite would take over an hour. The scenarios
- * that keep both cores busy run at most two at a time, in a lane (test/faults/support/cpu-lane.ts),
- * so that the machine, not the pipeline, never fails a check of a rate or a deadline; the five
- * files of the lane, mostly waiting their turn, leave three places to the others (with five, the
+ * that keep both cores busy run one at a time, in a lane (test/faults/support/cpu-lane.ts), so
+ * that the machine, not the pipeline, never fails a check of a rate or a deadline; the five files
+ * of the lane, mostly waiting their turn, leave three places to the others (with five, the
  * machine ran at a load of 65 and failed checks of rates and deadlines again).
  * `FAULTS_SCALE=0.1` runs every scenario smaller. A quick subset of the same scenarios runs in
  * `npm test` (test/integration/faults.test.ts).

@@ -6,7 +6,7 @@ import { throttledEmbedding } from './scenarios/throttled.js';
 const SCALE = Number(process.env.FAULTS_SCALE ?? '1');
 
 describe('embedding slower than the input', () => {
-  inLane(LANE_RANK['throttled.fault.ts']!, 2);
+  inLane(LANE_RANK['throttled.fault.ts']!, 1);
 
   it('5,000 events/s in, embedding throttled to 500 texts/s: RSS under 512 MB, per-key order kept, the lag drains', async ({ task }) => {
     await throttledEmbedding(

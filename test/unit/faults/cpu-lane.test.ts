@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enterLane } from '../../faults/support/cpu-lane.js';
 
 /** No quiet period: these tests are about places and order. */
-const NOW = { quietMs: 0 };
+const NOW = { quietMs: 0, capacity: 2 };
 
 const settledWithin = async (promise: Promise<unknown>, ms: number) =>
   Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
@@ -62,7 +62,7 @@ describe('the fault suite’s CPU lane', () => {
     const past = (Date.now() - 1000) / 1000;
     utimesSync(other, past, past);
     const started = Date.now();
-    const first = enterLane(1, 1, { quietMs });
+    const first = enterLane(1, 1, { quietMs, capacity: 2 });
     // Its own ticket is the newest: the lane waits a whole quiet period from it, not from the other's.
     expect(await settledWithin(first, 2500)).toBe(false);
     expect(await settledWithin(first, 2500)).toBe(true);

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
+import { isAlive } from '../../../src/stack/processes.js';
 
 /**
  * The fault suite runs several files side by side, mostly to overlap their long waits (a store
@@ -52,15 +53,6 @@ interface Ticket {
   since: number;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function tickets(dir: string): Ticket[] {
   const found: Ticket[] = [];
   for (const file of readdirSync(dir)) {
@@ -73,7 +65,7 @@ function tickets(dir: string): Ticket[] {
       continue; // taken or removed meanwhile
     }
     const ticket = { file, held: match[1] === 'held', rank: Number(match[2]), pid: Number(match[3]), weight: Number(match[4]), since };
-    if (alive(ticket.pid)) found.push(ticket);
+    if (isAlive(ticket.pid)) found.push(ticket);
     else rmSync(join(dir, file), { force: true });
   }
   return found;
@@ -91,7 +83,7 @@ function underMutex<T>(dir: string, decide: () => T): T | undefined {
     } catch {
       // made but not yet signed: its owner is deciding
     }
-    if (owner > 0 && !alive(owner)) rmSync(mutex, { recursive: true, force: true });
+    if (owner > 0 && !isAlive(owner)) rmSync(mutex, { recursive: true, force: true });
     return undefined;
   }
   try {

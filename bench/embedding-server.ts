@@ -19,8 +19,18 @@ export const ENDPOINT_MODELS: readonly EndpointModel[] = ['hashing', 'minilm'];
 export interface EmbeddingCounts {
   calls: number;
   texts: number;
-  /** Seconds spent computing vectors (not waiting in the queue, not HTTP). */
+  /** Characters of the texts embedded (their mean says how long the texts were). */
+  chars: number;
+  /**
+   * Seconds spent computing vectors, summed over calls (not waiting in the queue, not HTTP):
+   * calls that overlap are counted once each.
+   */
   busySeconds: number;
+  /** Seconds during which at least one call was computing: the union of the calls' times. */
+  activeSeconds: number;
+  /** When the first call since the last reset started and the last one ended (`performance.now()`, seconds). */
+  firstStarted?: number;
+  lastEnded?: number;
 }
 
 export interface EmbeddingServer {
@@ -32,6 +42,11 @@ export interface EmbeddingServer {
    * peer sends `pathway`); requests without the header count as `ragsync`.
    */
   clientCounts(client: string): EmbeddingCounts;
+  /**
+   * The texts a model was asked to embed since the last reset, in order of arrival (at most the
+   * first 10,000), so a scenario can time the model on exactly the texts its run sent.
+   */
+  texts(model: EndpointModel): string[];
   /** Counts since the last reset, then zero. */
   reset(): Record<EndpointModel, EmbeddingCounts>;
   /** The embedder behind a model name (loaded on first use). */
@@ -39,7 +54,7 @@ export interface EmbeddingServer {
   close(): Promise<void>;
 }
 
-const zero = (): EmbeddingCounts => ({ calls: 0, texts: 0, busySeconds: 0 });
+const zero = (): EmbeddingCounts => ({ calls: 0, texts: 0, chars: 0, busySeconds: 0, activeSeconds: 0 });
 
 export async function startEmbeddingServer(options: { port?: number } = {}): Promise<EmbeddingServer> {
   const loaded = new Map<EndpointModel, Promise<Embedder>>();
@@ -52,7 +67,11 @@ export async function startEmbeddingServer(options: { port?: number } = {}): Pro
     return embedder;
   };
   let counts: Record<EndpointModel, EmbeddingCounts> = { hashing: zero(), minilm: zero() };
+  // Calls computing now, per model, and since when at least one has been (for activeSeconds).
+  const inFlight: Record<EndpointModel, { calls: number; since: number }> = { hashing: { calls: 0, since: 0 }, minilm: { calls: 0, since: 0 } };
   let byClient = new Map<string, EmbeddingCounts>();
+  let received: Record<EndpointModel, string[]> = { hashing: [], minilm: [] };
+  const KEEP_TEXTS = 10_000;
 
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
   app.post('/v1/embeddings', async (request, reply) => {
@@ -63,11 +82,24 @@ export async function startEmbeddingServer(options: { port?: number } = {}): Pro
     if (!Array.isArray(input) || input.some((t) => typeof t !== 'string')) return reply.code(400).send({ error: { message: 'input must be a string or an array of strings' } });
     const embedder = await load(model);
     const started = performance.now();
-    const vectors = await embedder.embed(input as string[]);
+    const flight = inFlight[model];
+    if (flight.calls++ === 0) flight.since = started;
+    let vectors: Float32Array[];
+    try {
+      vectors = await embedder.embed(input as string[]);
+    } finally {
+      if (--flight.calls === 0) counts[model].activeSeconds += (performance.now() - flight.since) / 1000;
+    }
+    const ended = performance.now();
     const c = counts[model];
     c.calls += 1;
     c.texts += input.length;
-    c.busySeconds += (performance.now() - started) / 1000;
+    c.chars += (input as string[]).reduce((sum, text) => sum + text.length, 0);
+    c.busySeconds += (ended - started) / 1000;
+    c.firstStarted = Math.min(c.firstStarted ?? Infinity, started / 1000);
+    c.lastEnded = Math.max(c.lastEnded ?? 0, ended / 1000);
+    const kept = received[model];
+    for (const text of input as string[]) if (kept.length < KEEP_TEXTS) kept.push(text);
     const clientName = String(request.headers['x-bench-client'] ?? 'ragsync');
     const client = byClient.get(clientName) ?? zero();
     client.calls += 1;
@@ -80,10 +112,12 @@ export async function startEmbeddingServer(options: { port?: number } = {}): Pro
     url: `${address}/v1`,
     counts: (model) => ({ ...counts[model] }),
     clientCounts: (client) => ({ ...(byClient.get(client) ?? zero()) }),
+    texts: (model) => [...received[model]],
     reset() {
       const before = counts;
       counts = { hashing: zero(), minilm: zero() };
       byClient = new Map();
+      received = { hashing: [], minilm: [] };
       return before;
     },
     embedder: load,

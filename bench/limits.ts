@@ -74,6 +74,8 @@ export interface ModelLimits {
   texts: number;
   seconds: number;
   textsPerSecond: number;
+  /** Mean characters per text measured (the model's cost grows with a text's length). */
+  meanChars: number;
 }
 
 /** Sentences of the generated catalog, about a chunk each, `count` of them. */
@@ -93,11 +95,16 @@ export function chunkTexts(count: number): string[] {
   return texts;
 }
 
-export async function measureModel(embedder: Embedder, options: { texts: number; batchSize: number; model: string }): Promise<ModelLimits> {
-  const texts = chunkTexts(options.texts);
+/**
+ * Texts/s of `embedder` called in batches of `batchSize`, one call after the other, on `texts`
+ * (a number: that many chunk-sized texts of the generated catalog; an array: those texts).
+ */
+export async function measureModel(embedder: Embedder, options: { texts: number | string[]; batchSize: number; model: string }): Promise<ModelLimits> {
+  const texts = typeof options.texts === 'number' ? chunkTexts(options.texts) : options.texts;
   await embedder.embed(texts.slice(0, 2)); // warm-up: the first run allocates the session's buffers
   const started = performance.now();
   for (let i = 0; i < texts.length; i += options.batchSize) await embedder.embed(texts.slice(i, i + options.batchSize));
   const seconds = (performance.now() - started) / 1000;
-  return { model: options.model, batchSize: options.batchSize, texts: texts.length, seconds, textsPerSecond: texts.length / seconds };
+  const meanChars = texts.reduce((sum, text) => sum + text.length, 0) / Math.max(1, texts.length);
+  return { model: options.model, batchSize: options.batchSize, texts: texts.length, seconds, textsPerSecond: texts.length / seconds, meanChars };
 }

@@ -1,4 +1,5 @@
 import { main as pipelineBench, type PipelineFigures } from '../pipeline.bench.js';
+import { measureModel } from '../limits.js';
 import type { Figure } from '../report/results.js';
 import { limits } from './limits.js';
 import type { BenchContext, Scenario } from './context.js';
@@ -58,14 +59,26 @@ export const pipelineMiniLmScenario: Scenario = {
     // enough for 2,000 entities at a load of 15).
     const timeoutSeconds = Math.max(120, Math.ceil((10 * 1.6 * count) / Math.max(1, l.minilm.textsPerSecond)));
     const f = await pipelineBench(['--count', String(count), '--timeout', String(timeoutSeconds), '--alone', 'none', '--env', 'EMBEDDER=openai', '--env', `EMBEDDING_URL=${context.endpoint.url}`, '--env', 'EMBEDDING_MODEL=minilm']);
+    const sent = context.endpoint.texts('minilm');
     const counts = context.endpoint.reset().minilm;
-    context.raw['pipeline-minilm'] = { ...f, endpoint: counts };
+    // The raw model again, on the texts this run sent (the cost of a text grows with its length,
+    // and the chunks are not the limits scenario's texts): the same batch size, one call after the
+    // other, in-process, with the worker stopped.
+    const minilm = await context.endpoint.embedder('minilm');
+    const sameTexts = await measureModel(minilm, { texts: sent.length > 0 ? sent.slice(0, context.quick ? 64 : 640) : context.quick ? 64 : 640, batchSize: l.minilm.batchSize, model: 'minilm' });
+    context.say(`  MiniLM raw on ${sameTexts.texts} of the texts this run sent: ${sameTexts.textsPerSecond.toFixed(1)} texts/s`);
+    context.raw['pipeline-minilm'] = { ...f, endpoint: counts, rawOnSameTexts: sameTexts };
     const run = f.runAll!;
-    const embed = run.stages.find((s) => s.stage === 'embed')!;
-    // Texts the model computed per second while the embed stage was busy.
-    const textsPerSecond = embed.busySeconds > 0 ? counts.texts / embed.busySeconds : 0;
+    // The model's throughput in the pipeline: texts from the first endpoint call to the end of the
+    // last one. (Not texts ÷ the embed stage's busy time from /metrics scrapes: with a slow model a
+    // slice takes seconds, its counter moves in few scrapes, and that time was undercounted.)
+    const span = counts.firstStarted !== undefined && counts.lastEnded !== undefined ? counts.lastEnded - counts.firstStarted : 0;
+    const textsPerSecond = span > 0 ? counts.texts / span : 0;
+    const whileComputing = counts.activeSeconds > 0 ? counts.texts / counts.activeSeconds : 0;
+    const meanChars = counts.texts > 0 ? counts.chars / counts.texts : 0;
     return [
-      { scenario: 'pipeline-minilm', name: `${count.toLocaleString('en-US')} entities, texts embedded per second while the embed stage was busy`, value: textsPerSecond, unit: 'texts/s', target: { op: '>=', value: 0.9 * l.minilm.textsPerSecond, unit: 'texts/s (0.9 × raw model)' }, comparison: { name: 'raw model', value: l.minilm.textsPerSecond }, status: 'ok', note: `${counts.texts} texts in ${counts.calls} endpoint calls` },
+      { scenario: 'pipeline-minilm', name: `${count.toLocaleString('en-US')} entities, texts embedded per second from the first endpoint call to the last`, value: textsPerSecond, unit: 'texts/s', target: { op: '>=', value: 0.9 * sameTexts.textsPerSecond, unit: 'texts/s (0.9 × raw model on the same texts)' }, comparison: { name: 'raw model on the same texts', value: sameTexts.textsPerSecond }, status: 'ok', note: `${counts.texts} texts in ${counts.calls} endpoint calls over ${span.toFixed(1)} s; the model computing ${span > 0 ? Math.round((100 * counts.activeSeconds) / span) : 0} % of it` },
+      { scenario: 'pipeline-minilm', name: 'texts embedded per second while the model was computing', value: whileComputing, unit: 'texts/s', comparison: { name: 'raw model on the same texts', value: sameTexts.textsPerSecond }, status: 'ok', note: `${Math.round(meanChars)} characters per text; the limits scenario's texts: ${Math.round(l.minilm.meanChars)}, raw ${l.minilm.textsPerSecond.toFixed(1)} texts/s` },
       { scenario: 'pipeline-minilm', name: 'documents/s from the first record mapped to the last stored', value: run.endToEndPerSecond, unit: '/s', status: 'ok' },
     ];
   },

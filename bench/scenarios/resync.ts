@@ -51,9 +51,9 @@ export const resyncScenario: Scenario = {
   about: 'full resync into a new collection: from changes cold and warm, from vectors',
   async run(context) {
     const names = ['full resync from changes, cold embedding cache', 'full resync from changes, warm embedding cache', 'full resync from vectors'];
-    // At size, the catalog of the target (a warm resync of 100,000 products within 60 s).
-    const count = context.quick ? 200 : 100_000;
+    // At size, the catalog of the target: a warm resync of 100,000 products within 60 s.
     const WARM_TARGET = { count: 100_000, seconds: 60 };
+    const count = context.quick ? 200 : WARM_TARGET.count;
     const deployment = new BenchDeployment(`benchresync${Date.now().toString(36)}.`, { EMBEDDER: 'openai', EMBEDDING_URL: context.endpoint.url, EMBEDDING_MODEL: 'hashing' });
     await deployment.createTopics();
     const sink = new KafkaChangeSink(deployment.kafka, deployment.config);

@@ -3,8 +3,8 @@ import { formatTable, type FaultRow } from './support/summary.js';
 
 /**
  * Prints the fault suite's summary after the run: how many of the tests that ran passed, the table
- * (a row per test that recorded one, marked when its test failed), and the tests that failed before they could record theirs,
- * so that a failure never hides behind a table of rows that all passed.
+ * (a row per test that recorded one, marked when its test failed), and the tests that failed
+ * before they could record theirs, so that a failure never hides behind rows that all passed.
  */
 export default class FaultSummaryReporter implements Reporter {
   private readonly results: Array<{ name: string; state: string; row?: FaultRow }> = [];

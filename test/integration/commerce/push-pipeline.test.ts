@@ -131,8 +131,9 @@ describe('the shop push stages under faults', () => {
     const shopware = () => new Map(shop.products().map((p) => [p.productNumber, { name: p.name, stock: p.stock, price: (p.price as { gross: number }[])[0]!.gross }]));
     const woocommerce = () => new Map(woo.allProducts().map((p) => [p.sku, { name: p.name, stock: p.stock_quantity, price: Number(p.regular_price) }]));
     const same = (a: Map<string, unknown>, b: Map<string, unknown>) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-    // On a timeout the comparisons below say what differs.
-    await waitUntil('both shops to hold the expected state', () => same(shopware(), wantedInShopware) && same(woocommerce(), wanted), 240_000).catch(() => undefined);
+    // On a timeout the comparisons below say what differs. The wait outlasts the whole retry
+    // ladder above (317 s): a change in its last tier comes back up to that long after it failed.
+    await waitUntil('both shops to hold the expected state', () => same(shopware(), wantedInShopware) && same(woocommerce(), wanted), 360_000).catch(() => undefined);
     await harness.settle(60_000).catch(() => undefined);
     const depth = await harness.dlqDepth();
     expect(Object.keys(depth)).toEqual(['push-shopware.dlq']);
@@ -156,5 +157,5 @@ describe('the shop push stages under faults', () => {
     for (const series of ['product/shopware', 'price/shopware', 'stock/shopware', 'product/woocommerce', 'price/woocommerce', 'stock/woocommerce']) expect(counts.get(series), series).toBeGreaterThan(0);
     // Every sync request asked for queued indexing; nothing waits in a DLQ.
     expect(shop.requests.filter((r) => r.path === '/api/_action/sync').every((r) => r.indexingBehavior === 'use-queue-indexing')).toBe(true);
-  }, 480_000);
+  }, 600_000);
 });

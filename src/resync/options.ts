@@ -1,6 +1,6 @@
 import { ENTITY_TYPES, isEntityType, type EntityType } from '../core/entities.js';
 import { parseKey, TENANT_PATTERN } from '../core/keys.js';
-import type { StageName } from '../core/stages.js';
+import { STAGES, type StageName } from '../core/stages.js';
 
 /**
  * What `ragsync resync` was asked to do, checked once (docs/resync.md). Pure: no I/O.
@@ -28,6 +28,24 @@ export function stagesFrom(from: ResyncFrom): StageName[] {
   if (from === 'changes') return ['map', 'chunk', 'embed', 'store'];
   if (from === 'documents') return ['chunk', 'embed', 'store'];
   return ['store'];
+}
+
+/**
+ * Inputs of each stage of a replay that an earlier stage of the same replay writes (logical
+ * topics): `documents` for chunk after map, `chunks` for embed, `vectors` for store. Everything
+ * those topics held when the replay began was derived from the replay's sources and is derived
+ * again by it, so the stage's group starts at their end offsets then, not at their beginning
+ * (docs/resync.md). Topics no earlier stage writes (the price and stock changes the store reads,
+ * retry topics) are read from their beginning. Pure.
+ */
+export function derivedInputs(stages: readonly StageName[]): Array<{ stage: StageName; topics: string[] }> {
+  const derived: Array<{ stage: StageName; topics: string[] }> = [];
+  stages.forEach((stage, i) => {
+    const written = new Set(stages.slice(0, i).flatMap((earlier) => (STAGES[earlier].output ? [STAGES[earlier].output] : [])));
+    const topics = STAGES[stage].inputs.filter((input) => written.has(input));
+    if (topics.length > 0) derived.push({ stage, topics });
+  });
+  return derived;
 }
 
 /**

@@ -10,8 +10,8 @@ import { createMetrics } from '../observability/metrics.js';
 import { createCollectionAliases, createVectorStore, type VectorStore } from '../stores/index.js';
 import { DEFAULT_ALIAS_TTL_MS } from '../stores/lancedb/alias.js';
 import { ResyncLock } from './lock.js';
-import { committedOffsets, deleteGroups, deleteRetentionMs, groupMembers, groupsWithPrefix, passProgress, topicSpans, type KafkaClient, type Offsets } from '../kafka/group-offsets.js';
-import { keyFilter, newResyncId, resyncGroupPrefix, ResyncUsageError, sameResync, sourceTopics, stagesFrom, type ResyncOptions } from './options.js';
+import { committedOffsets, deleteGroups, deleteRetentionMs, endOffsets, groupMembers, groupsWithPrefix, passProgress, topicSpans, type KafkaClient, type Offsets } from '../kafka/group-offsets.js';
+import { derivedInputs, keyFilter, newResyncId, resyncGroupPrefix, ResyncUsageError, sameResync, sourceTopics, stagesFrom, type ResyncOptions } from './options.js';
 import { etaSeconds, RateMeter, type ProgressSink, type ResyncPhase } from './progress.js';
 import { ResyncPipeline } from './resync-pipeline.js';
 import { sweep } from './sweep.js';
@@ -58,6 +58,12 @@ interface StoredState {
   id: string;
   options: ResyncOptions;
   startedAt: string;
+  /**
+   * End offsets (full topic name → partition → offset) of the topics the replay fills itself
+   * (derivedInputs), taken when it began: where the groups of the stages reading them start.
+   * Absent in the state of a resync begun by an older version: those groups start at the beginning.
+   */
+  starts?: Record<string, Record<string, number>>;
 }
 
 /** How long LanceDB writes of other processes wait at most for the catch-up after a switch. */
@@ -141,9 +147,17 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
         );
       }
     }
-    const state: StoredState = stored ?? { id: newResyncId(new Date(), randomBytes(2).toString('hex')), options, startedAt: new Date().toISOString() };
+    const derived = derivedInputs(stages).map(({ stage, topics }) => ({ stage, topics: topics.map((t) => `${prefix}${t}`) }));
+    const state: StoredState = stored ?? {
+      id: newResyncId(new Date(), randomBytes(2).toString('hex')),
+      options,
+      startedAt: new Date().toISOString(),
+      starts: offsetsRecord(await endOffsets(kafka, derived.flatMap((d) => d.topics))),
+    };
     await redis.set(keys(config).state, JSON.stringify(state));
     const groupPrefix = resyncGroupPrefix(basePrefix(config), state.id);
+    const starts = recordOffsets(state.starts ?? {});
+    for (const { stage, topics } of derived) await startGroupAt(kafka, `${groupPrefix}${STAGES[stage].group}`, topics, starts);
     const inScope = keyFilter(options);
     const everything = options.tenant === undefined && options.types === undefined;
 
@@ -160,7 +174,8 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
       const topics = STAGES[stage].inputs.map((t) => `${prefix}${t}`);
       const spans = await topicSpans(kafka, topics);
       const target: Offsets = new Map([...spans].map(([t, parts]) => [t, new Map([...parts].map(([p, s]) => [p, s.high]))]));
-      const lows: Offsets = new Map([...spans].map(([t, parts]) => [t, new Map([...parts].map(([p, s]) => [p, s.low]))]));
+      // A group started at the end of a derived topic counts from there.
+      const lows: Offsets = new Map([...spans].map(([t, parts]) => [t, new Map([...parts].map(([p, s]) => [p, Math.max(s.low, starts.get(t)?.get(p) ?? 0)]))]));
       const meter = new RateMeter();
       for (;;) {
         signal.throwIfAborted();
@@ -254,6 +269,31 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
     redis.disconnect();
     await aliases.close();
   }
+}
+
+/**
+ * Sets the group's offset on every partition of `topics` it has not committed on to the offset
+ * `starts` gives (a resumed resync's groups keep what they committed). The group has no members:
+ * the resync holds its lock and has not started its stages yet.
+ */
+async function startGroupAt(kafka: KafkaClient, groupId: string, topics: readonly string[], starts: Offsets): Promise<void> {
+  const committed = await committedOffsets(kafka, groupId, topics);
+  await withAdmin(kafka, async (admin) => {
+    for (const topic of topics) {
+      const partitions = [...(starts.get(topic) ?? new Map<number, number>())]
+        .filter(([partition, offset]) => offset > 0 && (committed.get(topic)?.get(partition) ?? -1) < 0)
+        .map(([partition, offset]) => ({ partition, offset: String(offset) }));
+      if (partitions.length > 0) await admin.setOffsets({ groupId, topic, partitions });
+    }
+  });
+}
+
+function offsetsRecord(offsets: Offsets): Record<string, Record<string, number>> {
+  return Object.fromEntries([...offsets].map(([topic, parts]) => [topic, Object.fromEntries(parts)]));
+}
+
+function recordOffsets(record: Record<string, Record<string, number>>): Offsets {
+  return new Map(Object.entries(record).map(([topic, parts]) => [topic, new Map(Object.entries(parts).map(([p, o]) => [Number(p), o]))]));
 }
 
 /** A stage of the resync that crashed or stopped on a system error stops the resync: waiting would never end. */

@@ -24,6 +24,9 @@ What it does (docs/resync.md):
        --from changes    map → chunk → embed → store (the embedding cache spares unchanged chunks)
        --from documents  chunk → embed → store
        --from vectors    store only, from the vectors topic: no embedding call at all (the default)
+     The first stage reads its topics from the beginning; each later stage reads only what the
+     replay writes (the topic before it from its end when the resync began), so the rebuilt
+     collection comes from the sources alone and no document is written twice.
      Each stage's group is done when it has committed past the end offsets its inputs had when the
      stage before it was done. Live workers go on meanwhile: the store's version guard keeps the
      newest version of every document, whichever group writes it.

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VectorStore } from '../../../src/stores/index.js';
 import { PipelineHarness } from '../../support/pipeline-harness.js';
+import { HEADERS } from '../../../src/core/records.js';
+import { RegistryClient } from '../../../src/kafka/registry.js';
+import { RegistrySerde } from '../../../src/kafka/serde.js';
 import { makeVectorSet } from '../../support/vector-sets.js';
 import { EmbeddingsServer } from '../../unit/embedders/openai-server.js';
 import { Expected, productKey, readCollection, resync, saveLine } from './support.js';
@@ -101,6 +104,35 @@ describe('resync in place', () => {
     expect(run.code).toBe(0);
     expect(embeddings.requests.length).toBeGreaterThan(before);
     expect((await readCollection(harness, harness.config.store.collection)).docs).toEqual(expected.live());
+    expect(await resyncGroups()).toEqual([]);
+  });
+
+  // Last: the record it leaves in `vectors` would be replayed by a later resync from vectors.
+  it('rebuilds from the change topics alone: what `vectors` held before a resync from changes is not replayed', { timeout: 240_000 }, async () => {
+    // A vectors record no change record derives, newer than any: if the replay's store stage read
+    // `vectors` from its beginning, it would win over what the replay derives from the changes.
+    const forged = makeVectorSet({ tenant: 'shop', entityId: 'item-3', version: 90_000n, dimension: ghostDimension, modelId: ghostModel, title: 'Forged item' });
+    const serde = new RegistrySerde(new RegistryClient({ url: harness.config.registry.url }), { prefix: harness.config.topics.prefix });
+    const producer = harness.kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: `${harness.config.topics.prefix}vectors`,
+        acks: -1,
+        messages: [{ key: forged.doc_key, value: await serde.encode(`${harness.config.topics.prefix}vectors`, forged), headers: { [HEADERS.sourceVersion]: '90000' } }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    const run = await resync(harness, ['--from', 'changes'], env());
+    expect(run.err).toBe('');
+    expect(run.code).toBe(0);
+    expect((await readCollection(harness, harness.config.store.collection)).docs).toEqual(expected.live());
+    const texts = (await store.getDocument(productKey('item-3'))).points.map((point) => point.payload.text);
+    expect(texts.join(' ')).not.toContain('Forged');
+    // The store's pass counted only the vectors the replay itself wrote (and the price and stock changes).
+    const storePass = run.events.filter((e) => e.phase === 'replay' && e.stage === 'store').at(-1)!;
+    expect(storePass.total).toBeLessThan(2 * expected.live().size);
     expect(await resyncGroups()).toEqual([]);
   });
 });

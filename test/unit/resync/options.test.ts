@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkOptions, keyFilter, newResyncId, parseTypes, ResyncUsageError, resyncGroupPrefix, sameResync, sourceTopics, stagesFrom } from '../../../src/resync/options.js';
+import { checkOptions, derivedInputs, keyFilter, newResyncId, parseTypes, ResyncUsageError, resyncGroupPrefix, sameResync, sourceTopics, stagesFrom } from '../../../src/resync/options.js';
 
 describe('resync options', () => {
   it('replays from vectors by default, and names the stages of each start', () => {
@@ -13,6 +13,20 @@ describe('resync options', () => {
     expect(sourceTopics('vectors')).toEqual(['vectors']);
     expect(sourceTopics('documents')).toEqual(['documents']);
     expect(sourceTopics('changes')).toEqual(['changes.product', 'changes.category', 'changes.cms_page', 'changes.cms_block', 'changes.promotion']);
+  });
+
+  it('starts a stage at the end of the topics an earlier stage of the replay writes, and only those', () => {
+    expect(derivedInputs(stagesFrom('changes'))).toEqual([
+      { stage: 'chunk', topics: ['documents'] },
+      { stage: 'embed', topics: ['chunks'] },
+      { stage: 'store', topics: ['vectors'] },
+    ]);
+    expect(derivedInputs(stagesFrom('documents'))).toEqual([
+      { stage: 'embed', topics: ['chunks'] },
+      { stage: 'store', topics: ['vectors'] },
+    ]);
+    // The first stage replays its sources from their beginning.
+    expect(derivedInputs(stagesFrom('vectors'))).toEqual([]);
   });
 
   it('names what is wrong with bad input', () => {

@@ -3,24 +3,30 @@ import { loadConfig } from '../config/index.js';
 import { ConfigError, describeError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
+import { keyFilter } from '../resync/options.js';
+import { ResyncPipeline } from '../resync/resync-pipeline.js';
 import { Pipeline, type StageName } from './pipeline.js';
-import type { FromThread, ToThread } from './stage-threads.js';
+import type { FromThread, StageThreadSetup, ToThread } from './stage-threads.js';
 
 /**
- * Stages of `ragsync run` in a worker thread of their own (see stage-threads.ts): its own Kafka
- * clients, embedder and store, configured from the same environment as the process. It answers the
+ * Stages of `ragsync run` or `ragsync resync` in a worker thread of their own (see
+ * stage-threads.ts): its own Kafka clients, embedder and store, configured from the same
+ * environment as the process or from the configuration it is given. It answers the
  * main thread's requests for their metrics and health, and stops gracefully when told.
  */
 const port = parentPort;
 if (!port) throw new Error('stage-thread.ts runs as a worker thread of `ragsync run`');
-const { stages } = workerData as { stages: StageName[] };
+const { stages, ...setup } = workerData as { stages: StageName[] } & StageThreadSetup;
 
-const config = loadConfig();
-const logger = createLogger({ level: config.logLevel });
+const config = setup.config ?? loadConfig();
+const logger = createLogger({ level: setup.log?.level ?? config.logLevel, ...(setup.log?.stderr ? { destination: process.stderr } : {}) });
 // Process-wide figures (memory, CPU, event loop of the main thread) come from the main thread's
 // registry: counted here too they would be added up once per thread.
 const metrics = createMetrics({ processMetrics: false, thread: stages.join(',') });
-const pipeline = new Pipeline({ config, logger, metrics });
+const resync = setup.resync;
+const pipeline = resync
+  ? new ResyncPipeline({ config, logger, metrics }, { spec: resync.spec, inScope: keyFilter(resync), everything: resync.everything })
+  : new Pipeline({ config, logger, metrics });
 const post = (message: FromThread) => port.postMessage(message);
 
 let stopping: Promise<void> | undefined;

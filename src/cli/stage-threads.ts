@@ -7,6 +7,8 @@ import type { Logger } from '../observability/logger.js';
 import type { HealthSource } from '../observability/http.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Config } from '../config/index.js';
+import type { EntityType } from '../core/entities.js';
+import type { CollectionSpec } from '../stores/index.js';
 import { Pipeline, STAGE_NAMES, type StageName } from './pipeline.js';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -21,6 +23,19 @@ export type FromThread =
   | { type: 'metrics'; id: number; data: MetricsJson; error?: string }
   | { type: 'health'; id: number; health: StageHealth[] }
   | { type: 'stopped' };
+
+/**
+ * What a stage thread builds its pipeline from besides its stages; it crosses to the thread as a
+ * structured clone. Empty: `run`'s pipeline, configured from the environment, logging as the process does.
+ */
+export interface StageThreadSetup {
+  /** The configuration; undefined: loaded from the environment in the thread. */
+  config?: Config;
+  /** The thread logger's level, and whether it writes to stderr (stdout: undefined). */
+  log?: { level: string; stderr: boolean };
+  /** A resync's pipeline (src/resync/resync-pipeline.ts) instead of `run`'s. */
+  resync?: { spec?: CollectionSpec | undefined; tenant?: string | undefined; types?: EntityType[] | undefined; everything: boolean };
+}
 
 /** How often the main thread asks each stage for its health (/healthz and /readyz read the latest). */
 const HEALTH_POLL_MS = 1_000;
@@ -79,15 +94,22 @@ export class StageThreads {
   embedderNote = '';
   embedderFallback = false;
 
-  constructor(private readonly options: { config: Config; metrics: Metrics; logger: Logger }) {}
+  /**
+   * `setup` goes to every worker thread; `local` builds the pipeline of the group the main thread
+   * runs (only when there is one group) and must match it. Both default to `run`'s pipeline.
+   */
+  constructor(
+    private readonly options: { config: Config; metrics: Metrics; logger: Logger; setup?: StageThreadSetup; local?: () => Pipeline },
+  ) {}
 
   /** Starts every group and resolves once every stage runs; throws (after stopping the others) when one fails to start. */
   async start(groups: readonly StageName[][]): Promise<void> {
     // Several groups: every one on a thread of its own, each with a bounded heap, and the main
     // thread left to serve /metrics and health. A single group runs on the main thread.
     const [own, ...others] = groups.length > 1 ? [[], ...groups] : groups;
-    for (const group of others) this.threads.push(new StageThread(group, this.options.logger, this.options.config.runner.threadHeapMb));
-    const local = own && own.length > 0 ? new Pipeline(this.options) : undefined;
+    const setup = this.options.setup ?? {};
+    for (const group of others) this.threads.push(new StageThread(group, this.options.logger, this.options.config.runner.threadHeapMb, setup));
+    const local = own && own.length > 0 ? (this.options.local?.() ?? new Pipeline(this.options)) : undefined;
     this.local = local;
     const results = await Promise.allSettled([
       ...(local ? [local.start(own!).then(() => ({ embedderNote: local.embedderNote, embedderFallback: local.embedderFallback }))] : []),
@@ -106,6 +128,11 @@ export class StageThreads {
   /** Health of every stage, as last reported (a thread that died reports `crashed`). */
   sources(): HealthSource[] {
     return [...(this.local?.runners ?? []), ...this.threads.flatMap((t) => t.health().map((h) => ({ health: () => h })))];
+  }
+
+  /** Every stage's health with its group, as last reported (a thread's every second). */
+  stageHealth(): StageHealth[] {
+    return [...(this.local?.runners.map((r) => r.health()) ?? []), ...this.threads.flatMap((t) => t.health())];
   }
 
   /** The process' registry and every thread's, merged (counters and gauges of one series added up). */
@@ -136,10 +163,11 @@ class StageThread {
     private readonly stages: StageName[],
     private readonly logger: Logger,
     heapMb: number,
+    setup: StageThreadSetup,
   ) {
     const stage = stages.join(',');
     this.last = stages.map((name) => ({ stage: name, group: '', state: 'created', pausedPartitions: [] }));
-    this.worker = spawnStageThread(stages, heapMb);
+    this.worker = spawnStageThread(stages, heapMb, setup);
     let settleStart: { resolve: (v: { embedderNote: string; embedderFallback: boolean }) => void; reject: (e: Error) => void };
     this.started = new Promise((resolve, reject) => (settleStart = { resolve, reject }));
     // Rejected only when the caller is told through start(); never unhandled.
@@ -226,10 +254,10 @@ class StageThread {
  * A worker thread running stage-thread. From the TypeScript sources (a clone run through tsx) the
  * thread registers tsx itself first: loaders registered in the main thread do not reach workers.
  */
-function spawnStageThread(stages: StageName[], heapMb: number): Worker {
+function spawnStageThread(stages: StageName[], heapMb: number, setup: StageThreadSetup): Worker {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const entry = new URL(`./stage-thread${extension}`, import.meta.url).href;
-  const workerData = { stages };
+  const workerData = { stages, ...setup };
   const resourceLimits = { maxOldGenerationSizeMb: heapMb };
   if (extension === '.js') return new Worker(new URL(entry), { workerData, resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');

@@ -23,7 +23,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_TOPIC_PREFIX', path: 'topics.prefix', kind: 'string', doc: 'Prefix of every topic name' },
   { name: 'RAGSYNC_GROUP_PREFIX', path: 'runner.groupPrefix', kind: 'string', doc: 'Prefix of consumer group ids (default: the topic prefix); a new one replays every topic' },
   { name: 'RAGSYNC_MAX_RECORDS_PER_CALL', path: 'runner.maxRecordsPerCall', kind: 'int', doc: 'Records a stage handles per call (default 500); offsets are committed once a slice\'s outputs are acknowledged' },
-  { name: 'RAGSYNC_STAGE_THREADS', path: 'runner.threads', kind: 'string', doc: 'Threads of a process running several stages: auto (default: one per core, at most one per stage), a number (1: all on one thread), or groups like map,chunk/embed,store' },
+  { name: 'RAGSYNC_STAGE_THREADS', path: 'runner.threads', kind: 'string', doc: 'Threads of a process running several stages (`run`, `resync`): auto (default: one per core, at most one per stage), a number (1: all on one thread), or groups like map,chunk/embed,store' },
   { name: 'RAGSYNC_THREAD_HEAP_MB', path: 'runner.threadHeapMb', kind: 'int', doc: 'Heap limit (V8 old generation, MB) of each stage thread when a process runs stages on several threads (default 192)' },
   { name: 'RAGSYNC_FETCH_MAX_BYTES', path: 'runner.fetchMaxBytes', kind: 'int', doc: 'Bytes one fetch of a stage may bring (default 8 MiB); with RAGSYNC_MAX_RECORDS_PER_CALL it bounds what a stage holds at once' },
   { name: 'RAGSYNC_FETCH_PARTITION_MAX_BYTES', path: 'runner.fetchMaxBytesPerPartition', kind: 'int', doc: 'Bytes one fetch may bring per partition (default 1 MiB); a larger record is still fetched, alone' },

@@ -13,6 +13,7 @@ import { ResyncLock } from './lock.js';
 import { committedOffsets, deleteGroups, deleteRetentionMs, endOffsets, groupMembers, groupsWithPrefix, passProgress, topicSpans, type KafkaClient, type Offsets } from '../kafka/group-offsets.js';
 import { derivedInputs, keyFilter, newResyncId, resyncGroupPrefix, ResyncUsageError, sameResync, sourceTopics, stagesFrom, type ResyncOptions } from './options.js';
 import { etaSeconds, RateMeter, type ProgressSink, type ResyncPhase } from './progress.js';
+import { StageThreads, threadGroups } from '../cli/stage-threads.js';
 import { ResyncPipeline } from './resync-pipeline.js';
 import { sweep } from './sweep.js';
 
@@ -112,7 +113,7 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
   const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: true });
   redis.on('error', () => undefined);
   const lock = new ResyncLock(redis, keys(config).lock);
-  let pipeline: ResyncPipeline | undefined;
+  let pipeline: StageThreads | undefined;
   let phase: ResyncPhase = 'prepare';
   let switchDone = false;
   let sweepStore: VectorStore | undefined;
@@ -164,9 +165,17 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
     // Vectors carry their model: a new collection for them takes the spec of the one they came from.
     const spec = options.from === 'vectors' && current !== undefined ? await aliases.spec(current) : undefined;
     const resyncConfig: Config = { ...config, runner: { ...config.runner, groupPrefix }, store: { ...config.store, collection: target } };
-    pipeline = new ResyncPipeline({ config: resyncConfig, logger: deps.logger, metrics: createMetrics({ defaultMetrics: false, processMetrics: false }) }, { spec, inScope, everything });
-    report('prepare', `${stored ? 'resuming' : 'starting'} ${state.id}: ${stages.join(' → ')} in groups ${groupPrefix}*, into "${target}"`);
-    await pipeline.start(stages);
+    // Spread over threads as `run` spreads its stages (RAGSYNC_STAGE_THREADS): one thread running
+    // every stage of the replay would be its limit long before the cores are.
+    const groups = threadGroups(stages, config.runner.threads);
+    const pipelineOptions = { config: resyncConfig, logger: deps.logger, metrics: createMetrics({ defaultMetrics: false, processMetrics: false }) };
+    pipeline = new StageThreads({
+      ...pipelineOptions,
+      setup: { config: resyncConfig, log: { level: deps.logger.level, stderr: true }, resync: { spec, tenant: options.tenant, types: options.types, everything } },
+      local: () => new ResyncPipeline(pipelineOptions, { spec, inScope, everything }),
+    });
+    report('prepare', `${stored ? 'resuming' : 'starting'} ${state.id}: ${stages.join(' → ')} in groups ${groupPrefix}* on ${groups.length} thread${groups.length === 1 ? '' : 's'}, into "${target}"`);
+    await pipeline.start(groups);
 
     const pass = async (stage: StageName, passPhase: ResyncPhase): Promise<number> => {
       phase = passPhase;
@@ -297,11 +306,10 @@ function recordOffsets(record: Record<string, Record<string, number>>): Offsets 
 }
 
 /** A stage of the resync that crashed or stopped on a system error stops the resync: waiting would never end. */
-function checkHealth(pipeline: ResyncPipeline, groupId: string): void {
-  for (const runner of pipeline.runners) {
-    const health = runner.health();
-    if (health.state === 'crashed') throw new Error(`stage ${health.stage} (group ${health.group}) crashed${health.lastError ? `: ${health.lastError.message}` : ''}`);
-    if (runner.groupId === groupId && health.state === 'paused' && health.lastError?.class === 'system') {
+function checkHealth(pipeline: StageThreads, groupId: string): void {
+  for (const health of pipeline.stageHealth()) {
+    if (health.state === 'crashed') throw new Error(`stage ${health.stage} (group ${health.group || 'not joined yet'}) crashed${health.lastError ? `: ${health.lastError.message}` : ''}`);
+    if (health.group === groupId && health.state === 'paused' && health.lastError?.class === 'system') {
       throw new Error(`stage ${health.stage} (group ${health.group}) stopped on a system error: ${health.lastError.message}`);
     }
   }

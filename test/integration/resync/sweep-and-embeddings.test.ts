@@ -124,9 +124,11 @@ describe('resync in place', () => {
     } finally {
       await producer.disconnect();
     }
-    const run = await resync(harness, ['--from', 'changes'], env());
+    // Its stages on two threads, as `run all` spreads them: map on one, chunk, embed and store on the other.
+    const run = await resync(harness, ['--from', 'changes'], { ...env(), RAGSYNC_STAGE_THREADS: '2' });
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
+    expect(run.events.some((e) => e.phase === 'prepare' && String(e.message).includes('map → chunk → embed → store') && String(e.message).includes('on 2 threads'))).toBe(true);
     expect((await readCollection(harness, harness.config.store.collection)).docs).toEqual(expected.live());
     const texts = (await store.getDocument(productKey('item-3'))).points.map((point) => point.payload.text);
     expect(texts.join(' ')).not.toContain('Forged');

@@ -141,47 +141,9 @@ export class LanceDbBackend implements StoreBackend {
     this.headsUpkeep = new Upkeep(options.optimizeEveryCommits ?? 100, everyRows);
   }
 
-  /**
-   * Upkeep of a table (compaction, the doc_key index) under way after the write that made it due.
-   * That write returns without waiting for it, so its records are acknowledged at once; the next
-   * write to the same table waits for it first, so upkeep never runs beside a write of its table
-   * (a compaction racing a delete or a merge makes one of them fail its commit). Reads go on
-   * meanwhile: they see the table's last committed version.
-   */
-  private readonly upkeepRunning = new Map<Table, Promise<void>>();
-
-  /** Waits for upkeep of `table` started by an earlier write; call before writing it. */
-  private async upkeepDone(table: Table): Promise<void> {
-    await this.upkeepRunning.get(table);
-  }
-
-  /** Runs `work` as the table's upkeep under way (see upkeepRunning). */
-  private startUpkeep(table: Table, work: () => Promise<void>): Promise<void> {
-    // Upkeep never fails a write: what it could not do, a later write makes due again.
-    const task: Promise<void> = work()
-      .catch(() => undefined)
-      .finally(() => {
-        if (this.upkeepRunning.get(table) === task) this.upkeepRunning.delete(table);
-      });
-    this.upkeepRunning.set(table, task);
-    return task;
-  }
-
-  /** Counts `commits` commits of `rows` rows to `table`; starts its compaction or index rebuild when due. */
+  /** Counts `commits` commits of `rows` rows to `table`; compacts it or rebuilds its indexes when due. */
   private async wrote(table: Table, upkeep: Upkeep, rows: number, commits: number): Promise<void> {
     const due = upkeep.wrote(rows, commits);
-    const started = due === undefined ? undefined : this.startUpkeep(table, () => this.upkeep(table, upkeep, due));
-    // Compaction brings the full-text index up to date too.
-    if (due === 'compact') return;
-    if (table === this.points && (await this.hasColumn(LEXICAL_COLUMN))) {
-      // After the doc_key index when that was due, never beside it.
-      if (started) this.startUpkeep(table, () => started.then(() => this.lexicalUpkeep.wrote(table, rows)));
-      else await this.lexicalUpkeep.wrote(table, rows);
-    }
-  }
-
-  /** Compacts `table` or rebuilds its doc_key index. Never throws. */
-  private async upkeep(table: Table, upkeep: Upkeep, due: 'compact' | 'index'): Promise<void> {
     if (due === 'compact') {
       try {
         await table.optimize({ cleanupOlderThan: new Date(Date.now() - KEEP_VERSIONS_MS) });
@@ -189,18 +151,22 @@ export class LanceDbBackend implements StoreBackend {
         upkeep.compacted(tableRows);
         // Compaction brings the full-text index up to date too.
         if (table === this.points) this.lexicalUpkeep.indexed(tableRows);
+        return;
       } catch {
-        // Compaction can lose a commit race with another process' write; the data is intact and a
-        // later write makes it due again, so a record's write must not fail for it.
+        // Compaction can lose a commit race with a concurrent write; the data is intact and the
+        // next write tries again, so a record's write must not fail for it.
+        return;
       }
-      return;
     }
-    try {
-      await table.createIndex('doc_key', { config: Index.btree(), name: DOC_KEY_INDEX, replace: true });
-      upkeep.indexed(await table.countRows());
-    } catch {
-      // As above; a lookup finds rows that are not indexed yet by scanning them.
+    if (due === 'index') {
+      try {
+        await table.createIndex('doc_key', { config: Index.btree(), name: DOC_KEY_INDEX, replace: true });
+        upkeep.indexed(await table.countRows());
+      } catch {
+        // As above; a lookup finds rows that are not indexed yet by scanning them.
+      }
     }
+    if (table === this.points && (await this.hasColumn(LEXICAL_COLUMN))) await this.lexicalUpkeep.wrote(table, rows);
   }
 
   async connect(): Promise<void> {
@@ -211,7 +177,6 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.upkeepRunning.values());
     await this.lexicalUpkeep.settled();
     this.points?.close();
     this.heads?.close();
@@ -361,7 +326,6 @@ export class LanceDbBackend implements StoreBackend {
   async writeHeads(heads: readonly HeadRecord[], existing?: ReadonlySet<string>, epoch?: number): Promise<void> {
     await this.alias.writable();
     const table = await this.headsTable();
-    await this.upkeepDone(table);
     this.checkEpoch(epoch);
     // Heads read from the table before a switch say nothing of the new one: merge them all there.
     if (Date.now() - this.switchedAt < SWITCH_GRACE_MS) existing = undefined;
@@ -388,7 +352,6 @@ export class LanceDbBackend implements StoreBackend {
     await this.alias.writable();
     const table = await this.pointsTable();
     const schema = await this.pointsRowSchema();
-    await this.upkeepDone(table);
     this.checkEpoch(changes.epoch);
     let written = 0;
     let commits = 0;
@@ -501,7 +464,6 @@ export class LanceDbBackend implements StoreBackend {
   async deleteHeads(docKeys: string[]): Promise<void> {
     await this.alias.writable();
     const heads = await this.headsTable();
-    await this.upkeepDone(heads);
     const chunks = inChunks(docKeys);
     for (const keys of chunks) await edge('delete heads', () => heads.delete(`doc_key IN (${keys.map(sqlString).join(', ')})`));
     await this.wrote(heads, this.headsUpkeep, docKeys.length, chunks.length);

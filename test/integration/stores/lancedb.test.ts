@@ -54,6 +54,32 @@ describe('when the LanceDB tables are compacted and their indexes rebuilt betwee
   });
 });
 
+describe('the doc_key indexes of LanceDB tables written in small batches', () => {
+  it('are rebuilt by commit count, so lookups do not read every file written since the last rebuild', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));
+    // Rows alone would never make a rebuild due here: ten writes of one document each.
+    const store = createLanceDbStore({ path: dir, collection: 'chunks', indexEveryRows: 1_000_000, indexEveryCommits: 4 });
+    try {
+      await store.connect();
+      await store.ensureCollection(SPEC);
+      for (let i = 0; i < 10; i++) await store.applyVectorSet(makeVectorSet({ entityId: `doc-${i}`, version: 1n, chunks: 1 }));
+    } finally {
+      await store.close();
+    }
+    const db = await connect(dir);
+    try {
+      // Ten commits to each table: rebuilt after the fourth and the eighth, the last two not yet.
+      const points = await (await db.openTable('chunks')).indexStats('doc_key_idx');
+      const heads = await (await db.openTable('chunks_heads')).indexStats('doc_key_idx');
+      expect([points?.numIndexedRows, points?.numUnindexedRows]).toEqual([8, 2]);
+      expect([heads?.numIndexedRows, heads?.numUnindexedRows]).toEqual([8, 2]);
+    } finally {
+      db.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the doc_key and full-text indexes of a LanceDB collection', () => {
   it('are created with the tables, and for tables that lack them when a store opens them', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));

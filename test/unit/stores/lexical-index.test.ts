@@ -24,7 +24,7 @@ function fakeTable(options: { hold?: boolean; fail?: boolean } = {}) {
 }
 
 describe('the upkeep of the LanceDB full-text index', () => {
-  it('rebuilds within the write while the table is new, then once a quarter of it is new', async () => {
+  it('rebuilds in every write while the table is small, then once a quarter of it is new', async () => {
     const fake = fakeTable();
     const upkeep = new LexicalIndexUpkeep();
     upkeep.indexed(0);
@@ -33,14 +33,20 @@ describe('the upkeep of the LanceDB full-text index', () => {
       await upkeep.wrote(fake.table, n);
     };
     await write(10);
-    expect(fake.builds).toEqual([10]);
-    await write(2);
-    expect(fake.builds).toEqual([10]);
     await write(1);
-    expect(fake.builds).toEqual([10, 13]);
-    await write(3);
+    await write(500);
+    expect(fake.builds).toEqual([10, 11, 511]);
+    await write(489);
+    expect(fake.builds).toEqual([10, 11, 511, 1000]);
+    // From 1,000 rows on, a build waits for 250 new rows.
+    await write(200);
+    await write(49);
+    expect(fake.builds).toEqual([10, 11, 511, 1000]);
     await write(1);
-    expect(fake.builds).toEqual([10, 13, 17]);
+    expect(fake.builds).toEqual([10, 11, 511, 1000, 1250]);
+    // A write of no rows (a delete) builds nothing.
+    await write(0);
+    expect(fake.builds).toHaveLength(5);
   });
 
   it('builds a large table beside the writes, one build at a time, and waits for it on close', async () => {

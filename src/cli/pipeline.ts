@@ -217,6 +217,9 @@ export class Pipeline {
     this.activity.start();
     const kafka = createKafka(this.config, { logger: this.options.logger.child({ component: 'kafkajs' }) });
     const serde = new RegistrySerde(new RegistryClient(this.config.registry), { prefix: this.config.topics.prefix });
+    // Stages produce with @platformatic/kafka (about half of kafkajs' CPU per produced record,
+    // docs/performance.md), loaded only here: it compiles its option schemas when loaded.
+    const { PlatformaticMessageProducer } = await import('../kafka/platformatic-producer.js');
     for (const name of names) {
       if (this.stopRequested) return;
       const declaration = STAGES[name];
@@ -233,6 +236,7 @@ export class Pipeline {
       await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
       const common = {
         kafka,
+        createProducer: () => new PlatformaticMessageProducer(this.config, { clientIdSuffix: name }),
         codec: serde,
         metrics: this.options.metrics,
         topicPrefix: this.config.topics.prefix,

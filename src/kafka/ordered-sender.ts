@@ -1,17 +1,40 @@
-import type { CompressionTypes, Message, Producer } from 'kafkajs';
+import type { Message, Producer } from 'kafkajs';
 import { RetryableError } from '../core/errors.js';
 import { classifyKafkaError } from './kafka-errors.js';
 
 export type Outgoing = Message & { topic: string };
 
+/**
+ * The Kafka client OrderedSender sends with: one producer id (idempotent, acks=all), replaced
+ * after a failed send. `send` resolves once Kafka acknowledged every message, which goes where
+ * kafkajs' default (Java murmur2) partitioner puts its key. `kafkajsMessageProducer` adapts a
+ * kafkajs producer; `PlatformaticMessageProducer` (src/kafka/platformatic-producer.ts), the one the
+ * pipeline's stages use, is one over @platformatic/kafka.
+ */
+export interface MessageProducer {
+  connect(): Promise<void>;
+  send(messages: Outgoing[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** A kafkajs producer as a MessageProducer: one request, the messages grouped by topic, acks=all. */
+export function kafkajsMessageProducer(producer: Producer): MessageProducer {
+  return {
+    connect: () => producer.connect(),
+    send: async (messages) => {
+      await producer.sendBatch({ acks: -1, topicMessages: byTopic(messages) });
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
 export interface OrderedSenderOptions {
   /** The producer to send with now (it changes after a failed send). */
-  producer: () => Promise<Producer>;
+  producer: () => Promise<MessageProducer>;
   /** Called once per failed send, before any later send: replace the producer. */
   onFailure: () => void;
   /** Key, value and header bytes per produce request at most (one message larger than this goes alone). */
   maxRequestBytes: number;
-  compression?: CompressionTypes;
 }
 
 interface Entry {
@@ -62,11 +85,7 @@ export class OrderedSender {
     const { messages, done, touched } = this.takeRound();
     try {
       const producer = await this.options.producer();
-      await producer.sendBatch({
-        acks: -1,
-        ...(this.options.compression === undefined ? {} : { compression: this.options.compression }),
-        topicMessages: byTopic(messages),
-      });
+      await producer.send(messages);
       for (const entry of done) entry.resolve();
     } catch (error) {
       // Nothing queued behind a failed request may go out: fail it all and start a new generation.

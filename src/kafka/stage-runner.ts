@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { classify, describeError, PermanentError, SystemError, type ErrorClass } from '../core/errors.js';
 import { decide, decideFailure, DEFAULT_FAILURE_POLICY, type FailureDecision, type FailurePolicy } from '../core/failure-policy.js';
 import { HEADERS } from '../core/records.js';
@@ -11,7 +11,7 @@ import { DlqRateLimiter, dlqMessage, dlqTopic, headersToStrings, type FailedReco
 import { createIdempotentProducer } from './client.js';
 import { classifyKafkaError } from './kafka-errors.js';
 import { untilKafkaReachable } from './until-reachable.js';
-import { OrderedSender, type Outgoing } from './ordered-sender.js';
+import { kafkajsMessageProducer, OrderedSender, type MessageProducer, type Outgoing } from './ordered-sender.js';
 import { retryMessage, type RetryTopicsOptions } from './retry-topics.js';
 import { retryTopicName } from './topic-catalogue.js';
 
@@ -44,6 +44,12 @@ import { retryTopicName } from './topic-catalogue.js';
  */
 export interface StageRunnerOptions {
   kafka: Kafka;
+  /**
+   * Makes the idempotent producer the stage sends its outputs, retries and dead letters with; a
+   * new one after every failed send. @defaultValue a kafkajs producer of `kafka`
+   * (the pipeline passes one over @platformatic/kafka, PlatformaticMessageProducer)
+   */
+  createProducer?: () => MessageProducer;
   codec: RecordCodec;
   logger: Logger;
   metrics: Metrics;
@@ -175,7 +181,7 @@ class OffsetCommitter {
 
 export class StageRunner {
   private readonly consumer: Consumer;
-  private producer: Producer;
+  private producer: MessageProducer;
   private producerReady: Promise<void> | undefined;
   private readonly sender: OrderedSender;
   private readonly committer: OffsetCommitter;
@@ -264,7 +270,7 @@ export class StageRunner {
         this.log.error({ err: describeError(payload.error) }, 'consumer crashed and will not restart');
       }
     });
-    this.producer = createIdempotentProducer(options.kafka);
+    this.producer = this.newProducer();
     this.sender = new OrderedSender({
       producer: async () => {
         await this.connectProducer();
@@ -410,8 +416,12 @@ export class StageRunner {
   private replaceProducer(): void {
     const old = this.producer;
     void old.disconnect().catch(() => undefined);
-    this.producer = createIdempotentProducer(this.options.kafka);
+    this.producer = this.newProducer();
     this.producerReady = undefined;
+  }
+
+  private newProducer(): MessageProducer {
+    return this.options.createProducer?.() ?? kafkajsMessageProducer(createIdempotentProducer(this.options.kafka));
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {

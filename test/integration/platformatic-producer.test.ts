@@ -7,7 +7,8 @@ import { BatchingProducer, type OutgoingRecord } from '../../src/kafka/batching-
 import { createIdempotentProducer } from '../../src/kafka/client.js';
 import { classifyPlatformaticKafkaError } from '../../src/kafka/kafka-errors.js';
 import { keyPartition } from '../../src/kafka/murmur2.js';
-import { createPlatformaticProducer, javaCompatiblePartitioner, platformaticProducerOptions } from '../../src/kafka/platformatic-producer.js';
+import { OrderedSender } from '../../src/kafka/ordered-sender.js';
+import { createPlatformaticProducer, javaCompatiblePartitioner, PlatformaticMessageProducer, platformaticProducerOptions } from '../../src/kafka/platformatic-producer.js';
 import { readAll, testKafka } from '../support/kafka.js';
 import { uniqueName } from '../support/unique.js';
 
@@ -193,6 +194,52 @@ describe('BatchingProducer over @platformatic/kafka', () => {
     const stored = await readAll(kafka, name);
     expect(stored).toHaveLength(30);
     for (const r of stored) expect(r.partition).toBe(keyPartition(r.key, PARTITIONS));
+  });
+});
+
+describe('a stage\'s OrderedSender over @platformatic/kafka', () => {
+  it('stores outputs as the stage hands them over (text and byte keys and headers, a tombstone) on the partitions kafkajs picks, in order', async () => {
+    const name = await topic();
+    const producer = new PlatformaticMessageProducer(config, { clientIdSuffix: 'test-stage' });
+    const sender = new OrderedSender({ producer: async () => (await producer.connect(), producer), onFailure: () => undefined, maxRequestBytes: 64 * 1024 });
+    const keys = KEYS.slice(0, 120);
+    try {
+      const generation = sender.generation;
+      // Calls made while a request is in flight share the next one; the byte cap splits them.
+      await Promise.all(
+        keys.map((key, i) =>
+          sender.send(
+            [
+              {
+                topic: name,
+                key: i % 2 === 0 ? key : Buffer.from(key, 'utf8'),
+                value: Buffer.from(`${key}|${'v'.repeat(900)}`),
+                headers: { 'ragsync-source-version': String(i), 'ragsync-note': Buffer.from(`ñ-${i}`, 'utf8') },
+              },
+            ],
+            generation,
+          ),
+        ),
+      );
+      await sender.send([{ topic: name, key: keys[0]!, value: null, headers: { 'ragsync-source-version': 'last' } }], generation);
+    } finally {
+      await producer.disconnect();
+    }
+    const stored = await readAll(kafka, name);
+    expect(stored).toHaveLength(keys.length + 1);
+    for (const r of stored.filter((r) => r.headers['ragsync-source-version'] !== 'last')) {
+      const i = Number(r.headers['ragsync-source-version']);
+      expect(r.key).toBe(keys[i]);
+      expect(r.partition, `key ${r.key}`).toBe(keyPartition(r.key, PARTITIONS));
+      expect(r.headers['ragsync-note']).toBe(`ñ-${i}`);
+      expect(r.value!.toString('utf8').split('|')[0]).toBe(r.key);
+    }
+    const tombstone = stored.find((r) => r.headers['ragsync-source-version'] === 'last')!;
+    expect(tombstone.value).toBeNull();
+    expect(tombstone.partition).toBe(keyPartition(keys[0]!, PARTITIONS));
+    // One key's records in the order they were handed over: the save, then the tombstone.
+    const first = stored.filter((r) => r.key === keys[0]).map((r) => r.headers['ragsync-source-version']);
+    expect(first).toEqual(['0', 'last']);
   });
 });
 

@@ -1,19 +1,20 @@
-import type { Producer, ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../../src/core/errors.js';
-import { OrderedSender, type Outgoing } from '../../../src/kafka/ordered-sender.js';
+import { OrderedSender, type MessageProducer, type Outgoing } from '../../../src/kafka/ordered-sender.js';
 
 /** A producer whose sends wait until the test settles them, one call per request. */
 function fakeProducer() {
   const requests: Array<{ keys: string[]; settle: (error?: Error) => void }> = [];
   let replaced = 0;
-  const producer = {
-    sendBatch: (batch: ProducerBatch) =>
-      new Promise((resolve, reject) => {
-        const keys = (batch.topicMessages ?? []).flatMap((t) => t.messages.map((m) => `${t.topic}:${String(m.key)}`));
-        requests.push({ keys, settle: (error) => (error ? reject(error) : resolve([])) });
+  const producer: MessageProducer = {
+    connect: async () => undefined,
+    send: (messages) =>
+      new Promise<void>((resolve, reject) => {
+        const keys = messages.map((m) => `${m.topic}:${String(m.key)}`);
+        requests.push({ keys, settle: (error) => (error ? reject(error) : resolve()) });
       }),
-  } as unknown as Producer;
+    disconnect: async () => undefined,
+  };
   return {
     requests,
     get replaced() {

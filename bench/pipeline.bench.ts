@@ -78,6 +78,8 @@ function parseMetrics(text: string): Omit<Sample, 'at'> {
   let rss = 0;
   let heap = 0;
   let external = 0;
+  let threadHeap = 0;
+  let threadExternal = 0;
   let cpu = 0;
   for (const line of text.split('\n')) {
     let m = /^ragsync_records_total\{stage="([^"]+)",outcome="[^"]+"\} (\S+)$/.exec(line);
@@ -88,11 +90,17 @@ function parseMetrics(text: string): Omit<Sample, 'at'> {
     if (m) rss = Number(m[1]);
     m = /^ragsync_process_process_cpu_seconds_total (\S+)$/.exec(line);
     if (m) cpu = Number(m[1]);
+    // Every thread's V8 heap and the buffers outside it, summed (the process' own nodejs_* gauges
+    // see the main thread only).
+    m = /^ragsync_thread_heap_bytes\{thread="[^"]+",kind="(total|external)"\} (\S+)$/.exec(line);
+    if (m?.[1] === 'total') threadHeap += Number(m[2]);
+    if (m?.[1] === 'external') threadExternal += Number(m[2]);
     m = /^ragsync_process_nodejs_heap_size_total_bytes (\S+)$/.exec(line);
     if (m) heap = Number(m[1]);
     m = /^ragsync_process_nodejs_external_memory_bytes (\S+)$/.exec(line);
     if (m) external = Number(m[1]);
   }
+  if (threadHeap > 0) [heap, external] = [threadHeap, threadExternal];
   return { records, lag, rss, heap, external, cpu };
 }
 
@@ -285,7 +293,7 @@ function printResources(run: WorkerRun): void {
     say(
       `  worker (${p.stages.join(' ')}): ${last.cpu.toFixed(1)} s cpu in ${seconds.toFixed(1)} s (${(last.cpu / seconds).toFixed(2)} cores); ` +
         `rss ${mb(p.samples[0]?.rss ?? 0)} at start, peak ${peak((s) => s.rss)} on /metrics${p.hwm ? `, ${mb(p.hwm)} by the kernel (VmHWM)` : ''} ` +
-        `(V8 heap peak ${peak((s) => s.heap)}, buffers outside it ${peak((s) => s.external)})`,
+        `(V8 heaps of all threads at most ${peak((s) => s.heap)}, buffers outside them ${peak((s) => s.external)})`,
     );
   }
 }

@@ -36,12 +36,6 @@ export interface PointChanges {
   payload: Array<{ docKey: string; fields: Record<string, unknown> }>;
   /** The write epoch the batch read its heads in (see StoreBackend.writeEpoch). */
   epoch?: number;
-  /**
-   * The ids of the points each document of `replace` had, read beside the heads (under the
-   * batch's key locks, so nothing has written them since) when the backend reads them there
-   * (StoreBackend.readPointIds); without them a backend that needs them looks them up itself.
-   */
-  stored?: Map<string, readonly string[]>;
 }
 
 /**
@@ -66,13 +60,6 @@ export interface StoreBackend {
   knownSpec(): CollectionSpec | undefined;
   /** The heads of the given documents that exist, in one read. */
   readHeads(docKeys: readonly string[]): Promise<Map<string, HeadRecord>>;
-  /**
-   * Optional: the ids of the stored points of the given documents, in one read. A backend whose
-   * point writes need them (LanceDB: to merge or append, and to delete the superseded chunks) gets
-   * them read at the same time as the heads, rather than after them, and finds them in
-   * `PointChanges.stored`.
-   */
-  readPointIds?(docKeys: readonly string[]): Promise<Map<string, string[]>>;
   /**
    * Optional: waits until this store may write, and returns a number that grows whenever heads
    * read since may no longer be what the next write meets. A batch takes it before reading its
@@ -133,32 +120,19 @@ const MAX_POINTS_PER_WRITE = 8_000;
  */
 export class GuardedVectorStore implements VectorStore {
   private readonly locks = new KeyLocks();
-  private readonly headReads: Coalescer<{ heads: readonly string[]; points: readonly string[] }, { heads: Map<string, HeadRecord>; points: Map<string, string[]> | undefined }>;
+  private readonly headReads: Coalescer<readonly string[], Map<string, HeadRecord>>;
   private readonly pointWrites: Coalescer<PointChanges, undefined>;
   private readonly headWrites: Coalescer<{ heads: HeadRecord[]; existing: ReadonlySet<string>; epoch: number | undefined }, undefined>;
 
   constructor(private readonly backend: StoreBackend) {
-    this.headReads = new Coalescer(async (reads) => {
-      const headKeys = [...new Set(reads.flatMap((r) => r.heads))];
-      const pointKeys = [...new Set(reads.flatMap((r) => r.points))];
-      const [heads, points] = await Promise.all([
-        backend.readHeads(headKeys),
-        backend.readPointIds && pointKeys.length > 0 ? backend.readPointIds(pointKeys) : undefined,
-      ]);
-      return reads.map(() => ({ heads, points: backend.readPointIds ? (points ?? new Map()) : undefined }));
+    this.headReads = new Coalescer(async (lists) => {
+      const heads = await backend.readHeads([...new Set(lists.flat())]);
+      return lists.map(() => heads);
     });
     this.pointWrites = new Coalescer(
       async (all) => {
         const epoch = oldest(all.map((c) => c.epoch));
-        // Combined batches hold disjoint documents: their stored ids side by side.
-        const stored = all.every((c) => c.stored !== undefined) ? new Map(all.flatMap((c) => [...c.stored!])) : undefined;
-        await backend.writePoints({
-          upserts: all.flatMap((c) => c.upserts),
-          replace: all.flatMap((c) => c.replace),
-          payload: all.flatMap((c) => c.payload),
-          ...(epoch === undefined ? {} : { epoch }),
-          ...(stored === undefined ? {} : { stored }),
-        });
+        await backend.writePoints({ upserts: all.flatMap((c) => c.upserts), replace: all.flatMap((c) => c.replace), payload: all.flatMap((c) => c.payload), ...(epoch === undefined ? {} : { epoch }) });
         return all.map(() => undefined);
       },
       { weightOf: (c) => c.upserts.length + c.replace.length + c.payload.length, maxWeight: MAX_POINTS_PER_WRITE, splitOn: refusedAsAWhole },
@@ -218,9 +192,7 @@ export class GuardedVectorStore implements VectorStore {
 
   private async applyLocked(writes: readonly StoreWrite[], docKeys: string[]): Promise<BatchResult[]> {
     const epoch = await this.backend.writeEpoch?.();
-    // Only saves and deletes replace points: their documents' stored ids are read with the heads.
-    const replacing = [...new Set(writes.filter((w) => w.kind !== 'aspect').map(docKeyOf))];
-    const { heads, points: storedIds } = await this.headReads.submit({ heads: docKeys, points: replacing });
+    const heads = await this.headReads.submit(docKeys);
     const plans = new Map<string, DocPlan>();
     const planOf = (docKey: string): DocPlan => {
       let plan = plans.get(docKey);
@@ -229,7 +201,7 @@ export class GuardedVectorStore implements VectorStore {
     };
     const results = writes.map((write) => fold(planOf(docKeyOf(write)), write));
 
-    const changes: PointChanges = { upserts: [], replace: [], payload: [], ...(epoch === undefined ? {} : { epoch }), ...(storedIds === undefined ? {} : { stored: new Map() }) };
+    const changes: PointChanges = { upserts: [], replace: [], payload: [], ...(epoch === undefined ? {} : { epoch }) };
     const changedHeads: HeadRecord[] = [];
     for (const [docKey, plan] of plans) {
       if (plan.headChanged && plan.head) changedHeads.push(plan.head);
@@ -238,10 +210,8 @@ export class GuardedVectorStore implements VectorStore {
         const points = patched ? plan.write.points.map((p) => ({ ...p, payload: { ...p.payload, ...plan.patch } })) : plan.write.points;
         changes.upserts.push(...points);
         changes.replace.push({ docKey, keepIds: points.map((p) => p.id) });
-        changes.stored?.set(docKey, storedIds?.get(docKey) ?? []);
       } else if (plan.write?.kind === 'delete') {
         changes.replace.push({ docKey, keepIds: [] });
-        changes.stored?.set(docKey, storedIds?.get(docKey) ?? []);
       } else if (plan.write?.kind === 'touch') {
         changes.payload.push({ docKey, fields: { ...plan.write.payload, ...plan.patch } });
       } else if (patched && plan.head !== undefined && isLive(plan.head)) {

@@ -352,8 +352,7 @@ export class LanceDbBackend implements StoreBackend {
   }
 
   /**
-   * The ids of the stored points of the batch's documents come read beside the heads
-   * (`changes.stored`), or are looked up first. Points are written in parts
+   * The points of the batch's documents are looked up first (ids only). Points are written in parts
    * of a few MB, whole documents each (see inParts): a part none of whose ids is stored is appended
    * (a bulk load is all appends: no join against the table), a part with a stored id is merged on id.
    * Stored points of those documents that are not kept are then deleted by id, and payload updates
@@ -371,10 +370,7 @@ export class LanceDbBackend implements StoreBackend {
     let written = 0;
     let commits = 0;
     if (changes.upserts.length > 0 || changes.replace.length > 0) {
-      const given = changes.stored;
-      const stored = given
-        ? new Set(changes.replace.flatMap((r) => given.get(r.docKey) ?? []))
-        : new Set([...(await this.pointIdsIn(table, changes.replace.map((r) => r.docKey))).values()].flat());
+      const stored = await this.storedIds(table, changes.replace.map((r) => r.docKey));
       for (const part of inParts(changes.upserts, schema)) {
         const data = pointsTable(schema, part);
         if (part.some((point) => stored.has(point.id))) {
@@ -411,23 +407,14 @@ export class LanceDbBackend implements StoreBackend {
     await this.wrote(table, this.pointsUpkeep, written, commits);
   }
 
-  /** Ids of the stored points of the given documents, per document (read beside the heads, see StoreBackend.readPointIds). */
-  async readPointIds(docKeys: readonly string[]): Promise<Map<string, string[]>> {
-    return this.pointIdsIn(await this.pointsTable(), docKeys);
-  }
-
-  private async pointIdsIn(table: Table, docKeys: readonly string[]): Promise<Map<string, string[]>> {
-    const ids = new Map<string, string[]>();
+  /** Ids of the stored points of the given documents. */
+  private async storedIds(table: Table, docKeys: readonly string[]): Promise<Set<string>> {
+    const stored = new Set<string>();
     for (const keys of inChunks(docKeys)) {
-      const rows = await edge('read point ids', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).select(['id', 'doc_key']).toArray());
-      for (const row of rows as Array<Record<string, unknown>>) {
-        const docKey = String(row.doc_key);
-        const list = ids.get(docKey);
-        if (list) list.push(String(row.id));
-        else ids.set(docKey, [String(row.id)]);
-      }
+      const rows = await edge('read point ids', () => table.query().where(`doc_key IN (${keys.map(sqlString).join(', ')})`).select(['id']).toArray());
+      for (const row of rows as Array<Record<string, unknown>>) stored.add(String(row.id));
     }
-    return ids;
+    return stored;
   }
 
   /**

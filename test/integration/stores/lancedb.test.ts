@@ -4,9 +4,7 @@ import path from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { Schema } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
-import { GuardedVectorStore, type PointChanges } from '../../../src/stores/guarded-store.js';
 import { createLanceDbStore } from '../../../src/stores/lancedb/index.js';
-import { LanceDbBackend } from '../../../src/stores/lancedb/lancedb-backend.js';
 import { pointsSchema } from '../../../src/stores/lancedb/tables.js';
 import { makeVectorSet, vectorNear } from '../../support/vector-sets.js';
 import { runVectorStoreConformance, SPEC, type StoreHarness } from './conformance.js';
@@ -75,86 +73,6 @@ describe('the doc_key indexes of LanceDB tables written in small batches', () =>
       const heads = await (await db.openTable('chunks_heads')).indexStats('doc_key_idx');
       expect([points?.numIndexedRows, points?.numUnindexedRows]).toEqual([8, 2]);
       expect([heads?.numIndexedRows, heads?.numUnindexedRows]).toEqual([8, 2]);
-    } finally {
-      db.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-});
-
-/** A LanceDB backend that records when its reads start and end and what each point write was given. */
-class RecordingBackend extends LanceDbBackend {
-  readonly events: string[] = [];
-  readonly pointIdReads: string[][] = [];
-  readonly writes: PointChanges[] = [];
-
-  override async readHeads(docKeys: readonly string[]) {
-    this.events.push('heads:start');
-    try {
-      return await super.readHeads(docKeys);
-    } finally {
-      this.events.push('heads:end');
-    }
-  }
-
-  override async readPointIds(docKeys: readonly string[]) {
-    this.events.push('ids:start');
-    this.pointIdReads.push([...docKeys].sort());
-    try {
-      return await super.readPointIds(docKeys);
-    } finally {
-      this.events.push('ids:end');
-    }
-  }
-
-  override async writePoints(changes: PointChanges) {
-    this.writes.push(changes);
-    return super.writePoints(changes);
-  }
-}
-
-describe('the stored point ids a LanceDB batch needs', () => {
-  it('are read at the same time as the heads, for the saved and deleted documents only, and replace exactly their points', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ragsync-lancedb-'));
-    const backend = new RecordingBackend({ path: dir, collection: 'chunks' });
-    const store = new GuardedVectorStore(backend);
-    const a = makeVectorSet({ entityId: 'a', version: 1n, chunks: 4 });
-    const b = makeVectorSet({ entityId: 'b', version: 1n, chunks: 2 });
-    const c = makeVectorSet({ entityId: 'c', version: 1n, chunks: 2 });
-    try {
-      await store.connect();
-      await store.ensureCollection(SPEC);
-      await store.applyBatch([{ kind: 'vectors', set: a }, { kind: 'vectors', set: b }, { kind: 'vectors', set: c }]);
-      const idsOfA = (await store.getDocument(a.doc_key)).points.map((p) => p.id).sort();
-      expect(idsOfA).toHaveLength(4);
-      backend.events.length = 0;
-      backend.pointIdReads.length = 0;
-      backend.writes.length = 0;
-
-      // a shrinks to one chunk, b is deleted, c only gets a price.
-      const results = await store.applyBatch([
-        { kind: 'vectors', set: makeVectorSet({ entityId: 'a', version: 2n, chunks: 1 }) },
-        { kind: 'delete', docKey: b.doc_key, version: 2n, deletedAt: 1_700_000_000_500 },
-        { kind: 'aspect', update: { docKey: c.doc_key, aspect: 'product_price', version: 2n, fields: { price: 7 } } },
-      ]);
-      expect(results).toEqual([{ applied: true }, { applied: true }, { applied: true }]);
-      // Both reads were under way before either ended.
-      expect(backend.events.slice(0, 2).sort()).toEqual(['heads:start', 'ids:start']);
-      expect(backend.pointIdReads).toEqual([[a.doc_key, b.doc_key].sort()]);
-      expect(backend.writes).toHaveLength(1);
-      const stored = backend.writes[0]!.stored!;
-      expect([...stored.keys()].sort()).toEqual([a.doc_key, b.doc_key].sort());
-      expect([...stored.get(a.doc_key)!].sort()).toEqual(idsOfA);
-      expect(stored.get(b.doc_key)).toHaveLength(2);
-    } finally {
-      await store.close();
-    }
-    // What the table holds, read past the store: a's one chunk, none of b, c's two with the price.
-    const db = await connect(dir);
-    try {
-      const rows = (await (await db.openTable('chunks')).query().select(['payload']).toArray()).map((row: Record<string, unknown>) => JSON.parse(String(row.payload)) as Record<string, unknown>);
-      expect(rows.map((p) => p.chunk_id).sort()).toEqual([`${a.doc_key}#0`, `${c.doc_key}#0`, `${c.doc_key}#1`]);
-      expect(rows.filter((p) => p.doc_key === c.doc_key).map((p) => p.price)).toEqual([7, 7]);
     } finally {
       db.close();
       await rm(dir, { recursive: true, force: true });

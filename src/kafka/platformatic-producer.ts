@@ -121,7 +121,7 @@ function toMessages(records: readonly OutgoingRecord[]): Array<MessageToProduce<
  * one producer id: BatchingProducer replaces it after a failed request, as it does a kafkajs one.
  */
 export class PlatformaticRecordProducer implements RecordProducer {
-  protected readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   private readonly idempotent: boolean;
 
   constructor(config: Pick<Config, 'kafka'>, options: PlatformaticProducerOptions = {}) {
@@ -140,9 +140,13 @@ export class PlatformaticRecordProducer implements RecordProducer {
   }
 
   async sendRecords(records: OutgoingRecord[]): Promise<void> {
-    if (records.length === 0) return;
+    if (records.length > 0) await this.produce(toMessages(records));
+  }
+
+  /** One acknowledged send; a failure thrown classified. */
+  protected async produce(messages: Array<MessageToProduce<Buffer, Buffer, Buffer, Buffer>>): Promise<void> {
     try {
-      await this.producer.send({ messages: toMessages(records) });
+      await this.producer.send({ messages });
     } catch (error) {
       throw classifyPlatformaticKafkaError(error);
     }
@@ -193,12 +197,7 @@ export function outgoingToMessages(messages: readonly Outgoing[]): Array<Message
  */
 export class PlatformaticMessageProducer extends PlatformaticRecordProducer implements MessageProducer {
   async send(messages: Outgoing[]): Promise<void> {
-    if (messages.length === 0) return;
-    try {
-      await this.producer.send({ messages: outgoingToMessages(messages) });
-    } catch (error) {
-      throw classifyPlatformaticKafkaError(error);
-    }
+    if (messages.length > 0) await this.produce(outgoingToMessages(messages));
   }
 }
 

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { ConfigError } from '../core/errors.js';
 import type { StageHealth } from '../kafka/stage-runner.js';
@@ -108,7 +108,7 @@ export class StageThreads {
     // thread left to serve /metrics and health. A single group runs on the main thread.
     const [own, ...others] = groups.length > 1 ? [[], ...groups] : groups;
     const setup = this.options.setup ?? {};
-    for (const group of others) this.threads.push(new StageThread(group, this.options.logger, this.options.config.runner.threadHeapMb, setup));
+    for (const group of others) this.threads.push(new StageThread(group, this.options.logger, stageThreadLimits(this.options.config.runner), setup));
     const local = own && own.length > 0 ? (this.options.local?.() ?? new Pipeline(this.options)) : undefined;
     this.local = local;
     const results = await Promise.allSettled([
@@ -162,12 +162,13 @@ class StageThread {
   constructor(
     private readonly stages: StageName[],
     private readonly logger: Logger,
-    heapMb: number,
+    limits: ResourceLimits,
     setup: StageThreadSetup,
   ) {
+    const heapMb = limits.maxOldGenerationSizeMb;
     const stage = stages.join(',');
     this.last = stages.map((name) => ({ stage: name, group: '', state: 'created', pausedPartitions: [] }));
-    this.worker = spawnStageThread(stages, heapMb, setup);
+    this.worker = spawnStageThread(stages, limits, setup);
     let settleStart: { resolve: (v: { embedderNote: string; embedderFallback: boolean }) => void; reject: (e: Error) => void };
     this.started = new Promise((resolve, reject) => (settleStart = { resolve, reject }));
     // Rejected only when the caller is told through start(); never unhandled.
@@ -251,14 +252,22 @@ class StageThread {
 }
 
 /**
+ * The V8 limits of a stage thread: its old generation capped (runner.threadHeapMb) and its young
+ * generation (runner.threadYoungMb) smaller than V8's default of 48 MB (two 16 MB semi-spaces and
+ * room for large new objects), which short-lived garbage fills, and keeps resident, in every thread.
+ */
+export function stageThreadLimits(runner: { threadHeapMb: number; threadYoungMb: number }): ResourceLimits {
+  return { maxOldGenerationSizeMb: runner.threadHeapMb, maxYoungGenerationSizeMb: runner.threadYoungMb };
+}
+
+/**
  * A worker thread running stage-thread. From the TypeScript sources (a clone run through tsx) the
  * thread registers tsx itself first: loaders registered in the main thread do not reach workers.
  */
-function spawnStageThread(stages: StageName[], heapMb: number, setup: StageThreadSetup): Worker {
+function spawnStageThread(stages: StageName[], resourceLimits: ResourceLimits, setup: StageThreadSetup): Worker {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const entry = new URL(`./stage-thread${extension}`, import.meta.url).href;
   const workerData = { stages, ...setup };
-  const resourceLimits = { maxOldGenerationSizeMb: heapMb };
   if (extension === '.js') return new Worker(new URL(entry), { workerData, resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;

@@ -25,6 +25,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_MAX_RECORDS_PER_CALL', path: 'runner.maxRecordsPerCall', kind: 'int', doc: 'Records a stage handles per call (default 500); offsets are committed once a slice\'s outputs are acknowledged' },
   { name: 'RAGSYNC_STAGE_THREADS', path: 'runner.threads', kind: 'string', doc: 'Threads of a process running several stages (`run`, `resync`): auto (default: one per core, at most one per stage), a number (1: all on one thread), or groups like map,chunk/embed,store' },
   { name: 'RAGSYNC_THREAD_HEAP_MB', path: 'runner.threadHeapMb', kind: 'int', doc: 'Heap limit (V8 old generation, MB) of each stage thread when a process runs stages on several threads (default 192)' },
+  { name: 'RAGSYNC_THREAD_YOUNG_MB', path: 'runner.threadYoungMb', kind: 'int', doc: 'Young-generation size (V8, MB) of each stage thread when a process runs stages on several threads (default 12; V8 alone would take 48)' },
   { name: 'RAGSYNC_FETCH_MAX_BYTES', path: 'runner.fetchMaxBytes', kind: 'int', doc: 'Bytes one fetch of a stage may bring (default 8 MiB); with RAGSYNC_MAX_RECORDS_PER_CALL it bounds what a stage holds at once' },
   { name: 'RAGSYNC_FETCH_PARTITION_MAX_BYTES', path: 'runner.fetchMaxBytesPerPartition', kind: 'int', doc: 'Bytes one fetch may bring per partition (default 1 MiB); a larger record is still fetched, alone' },
   { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },

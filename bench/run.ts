@@ -81,6 +81,14 @@ if (cpuProfDir !== undefined) {
   // refuses --cpu-prof in NODE_OPTIONS.
   process.env.RAGSYNC_BENCH_CPU_PROF_DIR = resolve(cpuProfDir);
 }
+// The scenarios take no other options (the baseline scenario's --baseline-interval aside): an
+// option meant for the standalone `pipeline` scenario (--env, --count, …) would be ignored here,
+// and the figures would be of a setting that was never applied.
+const leftover = argv.filter((arg, i) => arg.startsWith('--') && arg !== '--baseline-interval' && argv[i - 1] !== '--baseline-interval');
+if (leftover.length > 0) {
+  console.error(`unknown option${leftover.length === 1 ? '' : 's'} ${leftover.join(' ')}: the scenarios take --scenario, --quick, --cpu-prof and --baseline-interval; --env, --count, --alone and --worker-root belong to \`--scenario pipeline\` alone`);
+  process.exit(2);
+}
 // `--scenario a,b` runs several, in the order of SCENARIOS.
 const names = scenario.split(',').map((n) => n.trim());
 const chosen = scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));

@@ -7,12 +7,17 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 
 /**
- * Client settings for coordination: a command fails within a second when Redis is away instead of
+ * Client settings for coordination: a command fails within seconds when Redis is away instead of
  * waiting in ioredis's offline queue for as long as it reconnects. Commands issued while the first
- * connection is still being made wait for it (the offline queue stays on), up to the same second.
+ * connection is still being made wait for it (the offline queue stays on), up to the same bound.
+ *
+ * The command timeout is only the backstop for a hung Redis. The breaker, the limiter and the key
+ * lock bound each call at a second with {@link withDeadline}, which tells a silent Redis from a
+ * stalled process; ioredis's own timer cannot (it fires before the waiting answer is read), so a
+ * one-second command timeout would turn every long stall of this process into "Redis is away".
  */
 export const COORDINATION_REDIS_OPTIONS: RedisOptions = {
-  commandTimeout: 1000,
+  commandTimeout: 5000,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
 };
@@ -47,19 +52,29 @@ export function defineScript(redis: Redis, name: string, lua: string, numberOfKe
 }
 
 /**
- * Rejects when `promise` takes longer than `ms`. The client's own command timeout does the same
- * with the recommended settings; this bound holds whatever client the caller passed in, so a hung
- * Redis can never hold a sink call.
+ * Rejects when `promise` takes longer than `ms`. This bound holds whatever client the caller passed
+ * in, so a hung Redis can never hold a sink call.
+ *
+ * It measures Redis's silence, not this process's: when the event loop was blocked past the
+ * deadline (a long collection, a starved CPU), Node runs the expired timer before it reads the
+ * socket, where the answer may have been waiting all along. So the timer only looks once more
+ * after the pending input has been read (`setImmediate` runs after the poll phase) and rejects
+ * only if the answer is still missing. Without that, a stall would read as "Redis is away", and
+ * the breaker would fail open and call a target whose circuit is open.
  */
 export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: Redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      immediate = setImmediate(() => reject(new Error(`${what}: Redis did not answer within ${ms} ms`)));
+    }, ms);
   });
   try {
     return await Promise.race([promise, late]);
   } finally {
     clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
   }
 }
 

@@ -1,7 +1,9 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisCircuitBreaker, type CircuitAdmission, type CircuitBreakerOptions, type CircuitPermit } from '../../../src/coordination/circuit-breaker.js';
 import { CircuitOpenError } from '../../../src/coordination/errors.js';
+import { createCoordinationRedis } from '../../../src/coordination/redis.js';
 import { PermanentError, RetryableError, SystemError } from '../../../src/core/errors.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { uniqueName } from '../../support/unique.js';
@@ -263,6 +265,23 @@ describe('the circuit breaker shared through Redis', () => {
       redis.disconnect();
     });
 
+    it('takes a Redis that accepts the connection and never answers for one that is away, after the deadline', async () => {
+      const silent = createServer((socket) => socket.on('data', () => undefined));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as AddressInfo;
+      const redis = createCoordinationRedis(`redis://127.0.0.1:${port}`);
+      try {
+        const breaker = new RedisCircuitBreaker(redis, { keyPrefix: prefix, redisTimeoutMs: 300 });
+        const started = Date.now();
+        expect(await breaker.acquire('qdrant')).toEqual({ allowed: true, target: 'qdrant', probe: false, degraded: true });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+        expect(Date.now() - started).toBeLessThan(2_000);
+      } finally {
+        redis.disconnect();
+        silent.close();
+      }
+    });
+
     it('keeps refusing a target it last saw open until that open time ends', async () => {
       const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
       redis.on('error', () => undefined);
@@ -271,6 +290,29 @@ describe('the circuit breaker shared through Redis', () => {
       redis.disconnect();
       expect(await breaker.acquire('qdrant')).toMatchObject({ allowed: false, state: 'open' });
       expect(await breaker.acquire('other')).toMatchObject({ allowed: true, degraded: true });
+    });
+  });
+
+  describe('when this process stalls past the Redis deadline', () => {
+    it('still honours the answer Redis gave in time: an open circuit refuses, and nothing is taken for Redis being away', async () => {
+      const { lines, logger } = recordingLogger();
+      const a = replica();
+      await failTimes(a, 'qdrant', 5);
+      // The coordination client as the pipeline makes it, with a deadline far shorter than the stall.
+      const redis = createCoordinationRedis(url);
+      clients.push(redis);
+      await redis.ping();
+      // A replica that has not seen the circuit open yet: nothing of its own to fall back on.
+      const b = new RedisCircuitBreaker(redis, { keyPrefix: prefix, clock, logger, redisTimeoutMs: 50 });
+      now += OPEN_MS - 10_000;
+      const pending = b.acquire('qdrant');
+      // The event loop blocked for 1.5 s (a long collection, a starved CPU); Redis answered at once.
+      const until = Date.now() + 1_500;
+      while (Date.now() < until) {
+        // busy
+      }
+      expect(await pending).toMatchObject({ allowed: false, state: 'open', waitMs: 10_000 });
+      expect(lines.filter((l) => l.level === 'warn')).toEqual([]);
     });
   });
 });

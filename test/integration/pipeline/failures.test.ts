@@ -290,13 +290,15 @@ describe('a 20 s outage of the store target, with two store workers', () => {
       // The first window may still see the calls made before it opened arrive (a few ms).
       const from = i === 0 ? opened + 1_000 : opened;
       const inside = requestsBetween(faulty, from, Math.min(until, healed));
-      if (inside.length > 0) report.push(`window ${i} (${opened}..${until}): ${inside.length} calls`);
+      if (inside.length > 0) report.push(`window ${i} (${opened}..${until}): ${inside.length} calls (${inside.map((r) => `${r.operationId} at +${r.at - opened} ms`).join(', ')})`);
       // Half-open after it: at most the probes (1 call each: the probe's first request fails).
       const next = opens[i + 1]?.[0] ?? healed;
       const probes = requestsBetween(faulty, until, next);
       if (probes.length > 1) report.push(`half-open after window ${i}: ${probes.length} calls`);
     });
-    expect(report).toEqual([]);
+    // What the workers said about the circuit and Redis during the outage, to tell why if a call slipped through.
+    const said = stack.workers.flatMap((w) => w.lines.filter((l) => l.time >= start && l.time < healed && /circuit|Redis/.test(l.msg)).map((l) => `${w.name} +${l.time - start} ms: ${l.msg}`));
+    expect(report, said.join('\n')).toEqual([]);
     // Calls during the outage: the ones that opened the circuit, and one probe per window.
     expect(faulty.length, `calls during the outage: ${faulty.map((r) => r.at - start).join(',')}`).toBeLessThanOrEqual(requestsBetween(faulty, start, opens[0]![0] + 1_000).length + opens.length);
 

@@ -24,6 +24,7 @@ import { createEmbedder, MicroBatcher, RedisEmbeddingCache, type Embedder } from
 import { createKafka } from '../kafka/client.js';
 import { RegistryClient } from '../kafka/registry.js';
 import { RegistrySerde } from '../kafka/serde.js';
+import type { PlatformaticMessageProducer } from '../kafka/platformatic-producer.js';
 import { createRetryStage, retryConsumerOptions, withRetryDue } from '../kafka/retry-topics.js';
 import { StageRunner } from '../kafka/stage-runner.js';
 import { retryDueTopicName, retryTopicName } from '../kafka/topic-catalogue.js';
@@ -60,6 +61,8 @@ export class Pipeline {
   private embedder: Embedder | undefined;
   private cache: RedisEmbeddingCache | undefined;
   private store: VectorStore | undefined;
+  private embedderLoad: Promise<Embedder> | undefined;
+  private storeLoad: Promise<VectorStore> | undefined;
   private coordination: Redis | undefined;
   /** What this process' stages did, shared with `status` and the dashboard through Redis. */
   private activity: ActivityRecorder | undefined;
@@ -78,25 +81,31 @@ export class Pipeline {
     return this.options.config;
   }
 
-  /** The embedder, loaded once: its tokenizer sizes chunks and its dimension sizes the collection. */
-  async getEmbedder(): Promise<Embedder> {
-    if (!this.embedder) {
+  /**
+   * The embedder, loaded once (the stages start together and may ask for it at once): its
+   * tokenizer sizes chunks and its dimension sizes the collection.
+   */
+  getEmbedder(): Promise<Embedder> {
+    this.embedderLoad ??= (async () => {
       const { embedder, note, fallback } = await createEmbedder(this.config.embedder);
       this.embedderNote = note;
       this.embedderFallback = fallback;
       this.embedder = new MicroBatcher(embedder, { batchSize: this.config.embedder.batchSize, batchWaitMs: this.config.embedder.batchWaitMs });
-    }
-    return this.embedder;
+      return this.embedder;
+    })();
+    return this.embedderLoad;
   }
 
-  async getStore(): Promise<VectorStore> {
-    if (!this.store) {
+  /** The store, connected and its collection ensured once. */
+  getStore(): Promise<VectorStore> {
+    this.storeLoad ??= (async () => {
       const embedder = await this.getEmbedder();
       this.store = createVectorStore(this.config.store);
       await this.store.connect();
       await this.store.ensureCollection({ dimension: embedder.dimension, distance: embedder.distance.toLowerCase() as 'cosine' | 'dot' | 'euclid', modelId: embedder.id });
-    }
-    return this.store;
+      return this.store;
+    })();
+    return this.storeLoad;
   }
 
   private async tokenizer(): Promise<Tokenizer> {
@@ -202,8 +211,8 @@ export class Pipeline {
   }
 
   /**
-   * Starts the stages one after the other. A `stop` meanwhile ends it at the next step: stages not
-   * started yet never are (a worker stopped while it starts exits at once).
+   * Starts the stages, all at once. A `stop` meanwhile ends each at its next step: a stage not
+   * built yet never starts (a worker stopped while it starts exits at once).
    */
   async start(names: readonly StageName[]): Promise<void> {
     const starting = this.startStages(names);
@@ -220,48 +229,54 @@ export class Pipeline {
     // Stages produce with @platformatic/kafka (about half of kafkajs' CPU per produced record,
     // docs/performance.md), loaded only here: it compiles its option schemas when loaded.
     const { PlatformaticMessageProducer } = await import('../kafka/platformatic-producer.js');
-    for (const name of names) {
-      if (this.stopRequested) return;
-      const declaration = STAGES[name];
-      const made = await this.factories[name]();
-      const built = this.options.wrapStage ? this.options.wrapStage(made) : made;
-      // Terminal stages hand retryable failures to their delayed retry topics, and read them back,
-      // once due, from <group>.retry.due (docs/design.md §4).
-      const stage = declaration.terminal ? withRetryDue(built) : built;
-      const retry = declaration.terminal ? { delaysMs: this.config.topics.retryDelaysMs } : undefined;
-      const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
-      const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
-      if (!(await this.verifyTopics(kafka, topics, name))) return;
-      // The retry tiers and the due topic have no schema of their own: their values are decoded with the original topic's.
-      await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
-      const common = {
-        kafka,
-        createProducer: () => new PlatformaticMessageProducer(this.config, { clientIdSuffix: name }),
-        codec: serde,
-        metrics: this.options.metrics,
-        topicPrefix: this.config.topics.prefix,
-        ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
-        concurrency: this.config.runner.concurrency,
-        maxRecordsPerCall: this.config.runner.maxRecordsPerCall,
-        fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
-        sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
-        dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
-        maxMessageBytes: this.config.topics.maxMessageBytes,
-        failurePolicy: declaration.policy,
-      };
-      const runner = new StageRunner(stage, { ...common, logger: this.options.logger.child({ stage: name }), ...(retry ? { retry } : {}) });
-      // Listed before anything can stop the start, so that `stop` closes the stage built.
-      this.runners.push(runner);
-      if (this.stopRequested) return;
-      await runner.start();
-      if (retry && !this.stopRequested) {
-        // It only forwards due records to <group>.retry.due: the stage's own group writes them.
-        const retryRunner = new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) });
-        this.runners.push(retryRunner);
-        await retryRunner.start();
-      }
-    }
+    // Every stage starts at once: one after the other, the last of them joined its group only after
+    // all before it had (seconds each), and a broker lost in the meantime found them half started.
+    // A stage whose start fails does not stop the others' starts; the first failure is thrown once
+    // all have ended, so that a `stop` afterwards finds every runner built.
+    const outcomes = await Promise.allSettled(names.map((name) => this.startStage(name, kafka, serde, PlatformaticMessageProducer)));
+    const failed = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (this.stopRequested) return;
     this.options.metrics.setLagSource(stagesLagSource(kafka, this.config.topics.prefix, this.runners));
+  }
+
+  /** Builds one stage (and the retry consumer of a terminal one) and starts them. */
+  private async startStage(name: StageName, kafka: ReturnType<typeof createKafka>, serde: RegistrySerde, Producer: typeof PlatformaticMessageProducer): Promise<void> {
+    if (this.stopRequested) return;
+    const declaration = STAGES[name];
+    const made = await this.factories[name]();
+    const built = this.options.wrapStage ? this.options.wrapStage(made) : made;
+    // Terminal stages hand retryable failures to their delayed retry topics, and read them back,
+    // once due, from <group>.retry.due (docs/design.md §4).
+    const stage = declaration.terminal ? withRetryDue(built) : built;
+    const retry = declaration.terminal ? { delaysMs: this.config.topics.retryDelaysMs } : undefined;
+    const tiers = retry ? retry.delaysMs.map((delay) => retryTopicName(stage.group, delay)) : [];
+    const topics = [...stage.inputs, ...(stage.output ? [stage.output] : []), `${stage.group}.dlq`, ...tiers];
+    if (!(await this.verifyTopics(kafka, topics, name))) return;
+    // The retry tiers and the due topic have no schema of their own: their values are decoded with the original topic's.
+    await serde.registerAll([...built.inputs, ...(built.output ? [built.output] : [])]);
+    const common = {
+      kafka,
+      createProducer: () => new Producer(this.config, { clientIdSuffix: name }),
+      codec: serde,
+      metrics: this.options.metrics,
+      topicPrefix: this.config.topics.prefix,
+      ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
+      concurrency: this.config.runner.concurrency,
+      maxRecordsPerCall: this.config.runner.maxRecordsPerCall,
+      fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
+      sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
+      dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
+      maxMessageBytes: this.config.topics.maxMessageBytes,
+      failurePolicy: declaration.policy,
+    };
+    const runner = new StageRunner(stage, { ...common, logger: this.options.logger.child({ stage: name }), ...(retry ? { retry } : {}) });
+    // It only forwards due records to <group>.retry.due: the stage's own group writes them.
+    const retryRunner = retry ? new StageRunner(createRetryStage(built, retry), { ...common, logger: this.options.logger.child({ stage: `${name}.retry` }), ...retryConsumerOptions(retry) }) : undefined;
+    // Listed before anything can stop the start, so that `stop` closes the stages built.
+    this.runners.push(runner, ...(retryRunner ? [retryRunner] : []));
+    if (this.stopRequested) return;
+    await Promise.all([runner.start(), retryRunner?.start()]);
   }
 
   /**

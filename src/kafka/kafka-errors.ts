@@ -48,6 +48,8 @@ interface PlatformaticErrorFacts {
   leaves: string[];
   /** A "Unknown topic NAME." of the client's metadata lookup, when there is one. */
   unknownTopic: string | undefined;
+  /** A protocol error in the tree that Kafka marks retriable (`canRetry`: a leader moving, a coordinator loading). */
+  retriableProtocol: boolean;
 }
 
 /**
@@ -56,13 +58,14 @@ interface PlatformaticErrorFacts {
  * broker or partition in `errors`), each possibly with a `cause`.
  */
 function platformaticErrorFacts(error: unknown): PlatformaticErrorFacts {
-  const facts: PlatformaticErrorFacts = { apiIds: new Set(), codes: new Set(), leaves: [], unknownTopic: undefined };
+  const facts: PlatformaticErrorFacts = { apiIds: new Set(), codes: new Set(), leaves: [], unknownTopic: undefined, retriableProtocol: false };
   const seen = new Set<unknown>();
   const visit = (current: unknown, depth: number): void => {
     if (!current || typeof current !== 'object' || seen.has(current) || depth > 20) return;
     seen.add(current);
-    const { apiId, code, message, errors, cause } = current as { apiId?: unknown; code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+    const { apiId, code, message, errors, cause, canRetry } = current as { apiId?: unknown; code?: unknown; message?: unknown; errors?: unknown; cause?: unknown; canRetry?: unknown };
     if (typeof apiId === 'string') facts.apiIds.add(apiId);
+    if (code === 'PLT_KFK_PROTOCOL' && canRetry === true) facts.retriableProtocol = true;
     if (typeof code === 'string') facts.codes.add(code);
     if (typeof message === 'string') {
       const unknown = /^Unknown topic (.+)\.$/.exec(message);
@@ -74,6 +77,18 @@ function platformaticErrorFacts(error: unknown): PlatformaticErrorFacts {
   };
   visit(error, 0);
   return facts;
+}
+
+/**
+ * Whether an @platformatic/kafka failure (as thrown, or as the cause of our classified error) says
+ * Kafka could not be reached or did not answer in time, or answered with an error it marks
+ * retriable: what `isKafkaUnreachable` reads from kafkajs' errors. Refused credentials or rights
+ * never are.
+ */
+export function isPlatformaticUnreachable(error: unknown): boolean {
+  const facts = platformaticErrorFacts(error);
+  if (facts.codes.has('PLT_KFK_AUTHENTICATION') || NOT_ALLOWED.some((name) => facts.apiIds.has(name))) return false;
+  return facts.codes.has('PLT_KFK_NETWORK') || facts.codes.has('PLT_KFK_TIMEOUT') || facts.retriableProtocol;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { backoffDelay } from '../core/backoff.js';
 import { describeError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { errorChain } from './kafka-errors.js';
+import { errorChain, isPlatformaticUnreachable } from './kafka-errors.js';
 
 /** kafkajs' names for "the broker could not be reached or did not answer in time". */
 const UNREACHABLE = new Set([
@@ -20,10 +20,11 @@ const REFUSED = new Set(['TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FA
 
 /**
  * Whether `error` says Kafka is away or not ready yet (a broker starting, restarting or loading
- * its groups), rather than that something is wrong: kafkajs' connection refused, reset or timed
- * out, or a protocol error Kafka marks retriable (NOT_COORDINATOR, LEADER_NOT_AVAILABLE,
- * COORDINATOR_LOAD_IN_PROGRESS…), anywhere along the error's causes. Refused credentials or
- * rights never are, nor a socket error of another client (a store, the registry).
+ * its groups), rather than that something is wrong: kafkajs' or @platformatic/kafka's connection
+ * refused, reset or timed out, or a protocol error Kafka marks retriable (NOT_COORDINATOR,
+ * LEADER_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS…), anywhere along the error's causes.
+ * Refused credentials or rights never are, nor a socket error of another client (a store, the
+ * registry).
  */
 export function isKafkaUnreachable(error: unknown): boolean {
   let unreachable = false;
@@ -33,7 +34,8 @@ export function isKafkaUnreachable(error: unknown): boolean {
     if (typeof name === 'string' && UNREACHABLE.has(name)) unreachable = true;
     if (retriable === true && typeof name === 'string' && name.startsWith('KafkaJS')) unreachable = true;
   }
-  return unreachable;
+  // The stages' producers are @platformatic/kafka's: its network errors and timeouts say the same.
+  return unreachable || isPlatformaticUnreachable(error);
 }
 
 export interface UntilReachableOptions {

@@ -1,6 +1,8 @@
+import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError } from '@platformatic/kafka';
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, KafkaJSSASLAuthenticationError } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { RetryableError, SystemError } from '../../../src/core/errors.js';
+import { classifyPlatformaticKafkaError } from '../../../src/kafka/kafka-errors.js';
 import { isKafkaUnreachable, untilKafkaReachable } from '../../../src/kafka/until-reachable.js';
 import { createLogger } from '../../../src/observability/logger.js';
 
@@ -13,6 +15,21 @@ describe('isKafkaUnreachable', () => {
     expect(isKafkaUnreachable(new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError('x'), { retryCount: 8, retryTime: 10_000 }))).toBe(true);
     expect(isKafkaUnreachable(protocol('COORDINATOR_LOAD_IN_PROGRESS', true))).toBe(true);
     expect(isKafkaUnreachable(new RetryableError('Kafka refused the records', { code: 'kafka_send_failed', cause: protocol('NOT_COORDINATOR', true) }))).toBe(true);
+  });
+
+  it("is true for @platformatic/kafka's errors of a broker away (the stages' producers), as thrown and as classified", () => {
+    // What initProducerId throws after its retries against a broker that refuses connections.
+    const attempts = Array.from({ length: 3 }, () => new NetworkError('Connection to 127.0.0.1:9092 failed.', { cause: refused() }));
+    const connect = new MultipleErrors('initProducerId failed 3 times.', attempts);
+    expect(isKafkaUnreachable(connect)).toBe(true);
+    expect(isKafkaUnreachable(classifyPlatformaticKafkaError(connect))).toBe(true);
+    expect(isKafkaUnreachable(classifyPlatformaticKafkaError(new TimeoutError('Request timed out')))).toBe(true);
+    expect(isKafkaUnreachable(new MultipleErrors('Producing messages failed.', [new ProtocolError('COORDINATOR_LOAD_IN_PROGRESS')]))).toBe(true);
+    // Refused credentials or rights, or an error Kafka does not mark retriable, are not waited out.
+    expect(isKafkaUnreachable(new MultipleErrors('initProducerId failed.', [new AuthenticationError('SASL authentication failed.')]))).toBe(false);
+    expect(isKafkaUnreachable(classifyPlatformaticKafkaError(new MultipleErrors('Producing messages failed.', [new ProtocolError('TOPIC_AUTHORIZATION_FAILED')])))).toBe(false);
+    expect(isKafkaUnreachable(new MultipleErrors('Producing messages failed.', [new ProtocolError('INVALID_REQUEST')]))).toBe(false);
+    expect(isKafkaUnreachable(new MultipleErrors('Producing messages failed.', [new NetworkError('Connection failed.'), new ProtocolError('CLUSTER_AUTHORIZATION_FAILED')]))).toBe(false);
   });
 
   it('is false for what a wait does not mend: refused credentials or rights, a missing topic found by our own check, another client\'s connection, a bug', () => {

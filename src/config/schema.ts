@@ -166,7 +166,7 @@ export const configSchema = z.object({
     maxRecordsPerCall: z.number().int().positive().default(500),
     /**
      * How a process running several stages spreads them over threads (src/cli/stage-threads.ts):
-     * `auto` (one per core, at most one per stage), a number, or groups like `map,chunk/embed,store`.
+     * `auto` (one per core but one, at most one per stage), a number, or groups like `map,chunk/embed,store`.
      */
     threads: z.string().default('auto'),
     /**

@@ -165,8 +165,8 @@ export async function runResync(options: ResyncOptions, deps: ResyncDeps): Promi
     // Vectors carry their model: a new collection for them takes the spec of the one they came from.
     const spec = options.from === 'vectors' && current !== undefined ? await aliases.spec(current) : undefined;
     const resyncConfig: Config = { ...config, runner: { ...config.runner, groupPrefix }, store: { ...config.store, collection: target } };
-    // Spread over threads as `run` spreads its stages (RAGSYNC_STAGE_THREADS): one thread running
-    // every stage of the replay would be its limit long before the cores are.
+    // Spread over threads as `run` spreads its stages (RAGSYNC_STAGE_THREADS): on a machine with
+    // cores to spare, one thread running every stage of the replay would be its limit.
     const groups = threadGroups(stages, config.runner.threads);
     const pipelineOptions = { config: resyncConfig, logger: deps.logger, metrics: createMetrics({ defaultMetrics: false, processMetrics: false }) };
     pipeline = new StageThreads({

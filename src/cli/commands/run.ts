@@ -40,10 +40,11 @@ export function registerRunCommand(program: Command): void {
 Each stage joins the consumer group <prefix><stage> (default ragsync.map, ragsync.chunk, …) and
 reads its compacted inputs from the start when the group is new. Run stages in one process
 (\`run all\`) or spread them over several; scale a stage by starting more processes of it.
-Several stages in one process are spread over threads, one per core by default (map on the main
-thread, the rest in worker threads), so the process uses several cores; RAGSYNC_STAGE_THREADS sets
-a number of threads (1: all on one) or the groups (map,chunk/embed,store). /metrics and /healthz
-cover every thread.
+Several stages in one process are spread over threads, by default one per core but one (on two
+cores all stages share one thread, which indexed faster there than two threads did; with more, map
+gets a thread of its own and the main thread serves HTTP); RAGSYNC_STAGE_THREADS sets a number of
+threads (1: all on one) or the groups (map,chunk/embed,store). /metrics and /healthz cover every
+thread.
 \`all\` is map, chunk, embed, store and the push stages whose target some tenant configures
 (targets.shopware → push-shopware, push-shopware-price, push-shopware-stock; targets.woocommerce →
 the three push-woocommerce stages; targets.webhooks → push-webhook; docs/connectors). Prices and

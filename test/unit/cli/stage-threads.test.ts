@@ -7,9 +7,10 @@ import { ConfigError } from '../../../src/core/errors.js';
 const all = ['map', 'chunk', 'embed', 'store'] as const;
 
 describe('threadGroups', () => {
-  it('gives map a thread of its own and splits the rest in order, one thread per core', () => {
-    expect(threadGroups([...all], 'auto', 2)).toEqual([['map'], ['chunk', 'embed', 'store']]);
-    expect(threadGroups([...all], 'auto', 3)).toEqual([['map'], ['chunk', 'embed'], ['store']]);
+  it('leaves a core free: one thread on two cores, then map alone and the rest split in order', () => {
+    expect(threadGroups([...all], 'auto', 2)).toEqual([[...all]]);
+    expect(threadGroups([...all], 'auto', 3)).toEqual([['map'], ['chunk', 'embed', 'store']]);
+    expect(threadGroups([...all], 'auto', 4)).toEqual([['map'], ['chunk', 'embed'], ['store']]);
     expect(threadGroups([...all], 'auto', 16)).toEqual([['map'], ['chunk'], ['embed'], ['store']]);
     expect(threadGroups([...all], 'auto', 1)).toEqual([[...all]]);
   });

@@ -264,7 +264,8 @@ export class Pipeline {
       ...(this.config.runner.groupPrefix ? { groupPrefix: this.config.runner.groupPrefix } : {}),
       concurrency: this.config.runner.concurrency,
       maxRecordsPerCall: this.config.runner.maxRecordsPerCall,
-      fetch: { maxBytes: this.config.runner.fetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
+      // Stages that write to a target batch their writes: a larger fetch, fewer and larger writes.
+      fetch: { maxBytes: declaration.terminal ? this.config.runner.fetchMaxBytes : this.config.runner.transformFetchMaxBytes, maxBytesPerPartition: this.config.runner.fetchMaxBytesPerPartition },
       sessionTimeoutMs: this.config.runner.sessionTimeoutMs,
       dlqRateCapPerMinute: this.config.runner.dlqRateCapPerMinute,
       maxMessageBytes: this.config.topics.maxMessageBytes,

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../../config/index.js';
 import { storeTarget } from '../../consumers/store/store-sink.js';
 import { RedisCircuitBreaker, type CircuitSnapshot } from '../../coordination/circuit-breaker.js';
-import { COORDINATION_REDIS_OPTIONS, createCoordinationRedis } from '../../coordination/redis.js';
+import { createCoordinationRedis } from '../../coordination/redis.js';
 import { describeError } from '../../core/errors.js';
 import { enabledStages } from '../../core/stages.js';
 import { createKafka } from '../../kafka/client.js';
@@ -14,7 +14,7 @@ import { canonicalKey, TraceUsageError, traceEntity } from '../entity-trace.js';
 import { formatTrace, traceJson } from '../entity-trace-format.js';
 import { collectStatus, declaredStages, formatStatus, type PipelineStatus } from '../status.js';
 import { statusVerdict } from '../status-verdict.js';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { configSecrets, secretScrubber } from './dlq.js';
 import { storeDescription } from '../search.js';
 
@@ -76,9 +76,8 @@ the key maps to is read, up to the end offsets of the moment the command starts.
 export async function readPipelineStatus(config: Config, options: { store: boolean; probeTimeoutMs?: number }): Promise<PipelineStatus> {
   const kafka = createKafka(config, { clientIdSuffix: 'status' });
   const store = options.store ? createVectorStore(config.store) : undefined;
-  // Reads of many keys at once on a busy Redis: more time than the workers' one-second budget.
-  const redis = new Redis(config.redis.url, { ...COORDINATION_REDIS_OPTIONS, commandTimeout: 5000 });
-  redis.on('error', () => undefined);
+  // Reads of many keys at once on a busy Redis: the client's 5 s command timeout, not a one-second deadline.
+  const redis = createCoordinationRedis(config.redis.url);
   try {
     // A store that cannot be reached or counted is reported, with Kafka's side still shown.
     const reachable = await store?.connect().then(

@@ -1,7 +1,8 @@
 /**
  * The pipeline end to end on the local stack, measured from outside as an operator would:
  *
- * 1. N mixed entities are published with `ragsync publish`'s code (the publish rate);
+ * 1. N mixed entities are written to a file and published with `ragsync publish` (a process of its
+ *    own): the rate its summary states, and its wall time with the process's start;
  * 2. a real worker, `ragsync run all`, is started as a child process and its /metrics scraped
  *    twice a second until no stage has lag: events/s per stage and end to end, its CPU time and
  *    resident memory (`ragsync_process_resident_memory_bytes`, and the kernel's peak for the process);
@@ -34,7 +35,7 @@
  * puts them in the side-by-side results).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,9 +45,7 @@ import { CORE_STAGE_NAMES as STAGE_NAMES } from '../src/core/stages.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { withAdmin } from '../src/kafka/admin.js';
 import { createKafka } from '../src/kafka/client.js';
-import { KafkaChangeSink } from '../src/kafka/producer.js';
 import { applyTopics } from '../src/kafka/topics.js';
-import { runPublish } from '../src/producers/publish/run-publish.js';
 import { PROJECT_ROOT, stackEnv, stackLayout } from '../src/stack/layout.js';
 import { generateEntities } from '../test/support/generate-entities.js';
 
@@ -303,7 +302,8 @@ export interface PipelineFigures {
   count: number;
   partitions: number;
   embedder: string;
-  publish?: { records: number; seconds: number; perSecond: number };
+  /** `seconds` is the command's own (its summary), `wallSeconds` the process's with its start. */
+  publish?: { records: number; seconds: number; perSecond: number; wallSeconds: number };
   runAll?: {
     /** Store completions per second while all four stages were busy; undefined without 2 s of that. */
     steadyPerSecond?: number;
@@ -374,7 +374,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Pipe
   const figures: PipelineFigures = { count, partitions: Number(args.partitions), embedder: baseEnv.EMBEDDER === 'openai' ? `openai:${baseEnv.EMBEDDING_MODEL} at ${baseEnv.EMBEDDING_URL}` : baseEnv.EMBEDDER!, alone: [] };
   try {
     const timeoutMs = args.timeout !== undefined ? Number(args.timeout) * 1000 : Math.max(120_000, count * 20);
-    const handled = args.reuse ? undefined : await publishAndRunAll(kafka, config, baseEnv, { count, partitions: args.partitions!, store, cpuProfDir: args['cpu-prof'], timeoutMs, prefix, workers, root: args['worker-root']!, figures });
+    const handled = args.reuse ? undefined : await publishAndRunAll(kafka, config, baseEnv, { count, partitions: args.partitions!, store, cpuProfDir: args['cpu-prof'], timeoutMs, prefix, workers, root: args['worker-root']!, figures, dir });
     // Reverse pipeline order: what a stage alone writes is never the input of one measured after it.
     for (const stage of [...STAGE_NAMES].reverse().filter((s) => alone.includes(s))) {
       const fresh = `${prefix}${stage}alone${Date.now().toString(36)}.`;
@@ -416,27 +416,43 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Pipe
   }
 }
 
+/**
+ * Runs `ragsync publish --json <file>` as a user would (a process of its own, from `root`), and
+ * returns its summary with the wall time of the process beside the run's own `seconds`.
+ */
+async function publishFile(file: string, env: Record<string, string>, root: string): Promise<{ published: number; seconds: number; wallSeconds: number }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [join(root, 'bin', 'ragsync.js'), 'publish', '--json', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const wallSeconds = (performance.now() - started) / 1000;
+  if (code !== 0) throw new Error(`ragsync publish exited with ${code}: ${stdout.slice(-2000)}${stderr}`);
+  const summary = JSON.parse(stdout) as { published: number; seconds?: number };
+  // A checkout from before the summary stated its time (--worker-root): the wall time stands in.
+  return { published: summary.published, seconds: typeof summary.seconds === 'number' ? summary.seconds : wallSeconds, wallSeconds };
+}
+
 /** Publishes `count` entities, then runs `run all` until no stage has lag; returns what each stage handled. */
 async function publishAndRunAll(
   kafka: ReturnType<typeof createKafka>,
   config: Config,
   baseEnv: Record<string, string>,
-  options: { count: number; partitions: string; store: string; cpuProfDir: string | undefined; timeoutMs: number; prefix: string; workers: string[][]; root: string; figures: PipelineFigures },
+  options: { count: number; partitions: string; store: string; cpuProfDir: string | undefined; timeoutMs: number; prefix: string; workers: string[][]; root: string; figures: PipelineFigures; dir: string },
 ): Promise<Map<string, number>> {
   const { count, prefix, timeoutMs, workers } = options;
-  const lines = generateEntities(count, { tenant: 'bench', seed: 7 }).map((l) => JSON.stringify(l));
-  say(`publishing ${lines.length} entities to ${prefix}changes.* (${options.partitions} partitions; ${options.figures.embedder} embedder, ${options.store})…`);
-  const sink = new KafkaChangeSink(kafka, config);
-  const publishStart = performance.now();
-  async function* iterate() {
-    yield* lines;
-  }
-  const summary = await runPublish(iterate(), { sink, now: Date.now(), storesOf: () => [0] });
-  const publishSeconds = (performance.now() - publishStart) / 1000;
-  await sink.close();
-  lines.length = 0;
-  say(`publish: ${summary.published} records in ${publishSeconds.toFixed(1)} s = ${rate(summary.published / publishSeconds)} events/s`);
-  options.figures.publish = { records: summary.published, seconds: publishSeconds, perSecond: summary.published / publishSeconds };
+  const file = join(options.dir, 'entities.ndjson');
+  writeFileSync(file, generateEntities(count, { tenant: 'bench', seed: 7 }).map((l) => `${JSON.stringify(l)}\n`).join(''));
+  say(`publishing ${count} entities to ${prefix}changes.* with \`ragsync publish\` (${options.partitions} partitions; ${options.figures.embedder} embedder, ${options.store})…`);
+  const summary = await publishFile(file, baseEnv, options.root);
+  rmSync(file, { force: true });
+  say(
+    `publish: ${summary.published} records in ${summary.seconds.toFixed(1)} s = ${rate(summary.published / summary.seconds)} events/s (the command's own summary); ` +
+      `${summary.wallSeconds.toFixed(1)} s = ${rate(summary.published / summary.wallSeconds)}/s with the process's start`,
+  );
+  options.figures.publish = { records: summary.published, seconds: summary.seconds, perSecond: summary.published / summary.seconds, wallSeconds: summary.wallSeconds };
 
   const all = await runWorkers(options.workers, baseEnv, {
     label: workers.length === 1 && workers[0]![0] === 'all' ? 'run all' : 'run',

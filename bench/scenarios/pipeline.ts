@@ -38,7 +38,16 @@ export const pipelineHashingScenario: Scenario = {
       },
       { scenario: 'pipeline-hashing', name: 'events/s from the first record mapped to the last stored', value: run.endToEndPerSecond, unit: '/s', target: { op: '>=', value: 2000 }, status: 'ok' },
       { scenario: 'pipeline-hashing', name: "seconds from the worker's start to every document searchable", value: run.secondsToNoLag, unit: 's', status: 'ok' },
-      { scenario: 'pipeline-hashing', name: '`ragsync publish` events/s', value: f.publish?.perSecond ?? 0, unit: '/s', comparison: { name: 'Kafka raw produce', value: l.kafka.producePerSecond }, status: 'ok' },
+      {
+        scenario: 'pipeline-hashing',
+        name: '`ragsync publish` events/s',
+        value: f.publish?.perSecond ?? 0,
+        unit: '/s',
+        target: { op: '>=', value: 40_000 },
+        comparison: { name: 'Kafka raw produce', value: l.kafka.producePerSecond },
+        status: 'ok',
+        ...(f.publish ? { note: `the rate the command's summary states; ${Math.round(f.publish.records / f.publish.wallSeconds).toLocaleString('en-US')}/s with the process's start (${f.publish.wallSeconds.toFixed(1)} s)` } : {}),
+      },
       { scenario: 'worker RSS', name: 'run all, peak resident memory (kernel VmHWM)', value: peak / MB, unit: 'MB', target: { op: '<=', value: 512 }, status: 'ok' },
     ];
     for (const a of f.alone) figures.push({ scenario: 'pipeline-hashing', name: `${a.stage} alone, records/s while busy`, value: a.perSecond, unit: '/s', status: 'ok', note: `peak RSS ${Math.round((a.hwm ?? a.peakRss) / MB)} MB` });

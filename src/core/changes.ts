@@ -30,4 +30,6 @@ export interface ChangeMessage<V = Record<string, unknown>> {
 export interface ChangeSink {
   publish(messages: ChangeMessage[], options?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void>;
+  /** Gets ready for the first `publish` (connections, schemas) without waiting; failures are left to that call. */
+  warmUp?(): void;
 }

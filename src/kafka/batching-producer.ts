@@ -60,6 +60,11 @@ const isRecordProducer = (producer: Producer | RecordProducer): producer is Reco
 export interface RecordSender {
   send(records: OutgoingRecord[], timeoutMs: number): Promise<void>;
   close(timeoutMs: number): Promise<void>;
+  /**
+   * Connects now, within `timeoutMs`, so that the first `send` finds the producer connected. A
+   * failure is not reported: the first `send` connects again and fails as it would have.
+   */
+  warmUp?(timeoutMs: number): void;
 }
 
 export interface BatchingOptions {
@@ -184,6 +189,11 @@ export class BatchingProducer implements RecordSender {
       this.buffered += records.length;
       this.scheduleFlush();
     });
+  }
+
+  warmUp(timeoutMs: number): void {
+    if (this.closed) return;
+    this.connect(Date.now() + timeoutMs).catch(() => undefined);
   }
 
   /**

@@ -87,6 +87,12 @@ export class ProducerThread implements RecordSender {
     });
   }
 
+  /** Has the thread's producer connect now (BatchingProducer.warmUp), while the caller prepares its first call. */
+  warmUp(timeoutMs: number): void {
+    if (this.closing || this.broken) return;
+    this.worker.postMessage({ type: 'warm-up', timeoutMs } satisfies ToThread);
+  }
+
   /** Closes the thread's producer as BatchingProducer.close does, then ends the thread. */
   close(timeoutMs: number): Promise<void> {
     this.closing ??= (async () => {
@@ -170,7 +176,7 @@ interface PackedCall {
   headers: string[];
 }
 
-type ToThread = { type: 'send'; id: number; timeoutMs: number; call: PackedCall } | { type: 'close'; timeoutMs: number };
+type ToThread = { type: 'send'; id: number; timeoutMs: number; call: PackedCall } | { type: 'warm-up'; timeoutMs: number } | { type: 'close'; timeoutMs: number };
 type FromThread = { type: 'done'; id: number; error?: SentError } | { type: 'replaced'; error: SentError } | { type: 'closed' };
 
 interface SentError {
@@ -279,9 +285,8 @@ async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>)
         () => post({ type: 'done', id: message.id }),
         (error: unknown) => post({ type: 'done', id: message.id, error: sendable(error) }),
       );
-    } else {
-      void sender.close(message.timeoutMs).finally(() => post({ type: 'closed' }));
-    }
+    } else if (message.type === 'warm-up') sender.warmUp(message.timeoutMs);
+    else void sender.close(message.timeoutMs).finally(() => post({ type: 'closed' }));
   });
 }
 

@@ -280,6 +280,16 @@ export class KafkaChangeSink implements ChangeSink {
   }
 
   /**
+   * Registers the change schemas and connects the producer now, without waiting for either: a bulk
+   * publisher calls it before it reads its input, so its first call finds both done. A failure is
+   * not reported here; the first call meets it (and retries) as it would have.
+   */
+  warmUp(): void {
+    this.prepare().catch(() => undefined);
+    this.sender.warmUp?.(this.config.kafka.ackTimeoutMs);
+  }
+
+  /**
    * Registers every change schema once (a failure is retried by the next call); a server calls it
    * at start so its first request does not wait for the registry.
    */

@@ -43,26 +43,27 @@ export async function publishUnits(
   return listRefusals(refused);
 }
 
-/**
- * `publishUnits` in two steps, for a sink that can check and encode records ahead of sending them
- * (a KafkaChangeSink; undefined for any other, which publishUnits serves). The first step checks
- * and encodes every record and leaves the refused units out; the function it resolves with sends
- * the rest and resolves with the units left out once Kafka acknowledged the rest. A caller can so
- * prepare one call while the previous one is sent, and no unit is ever sent later on its own.
- */
-export function preparePublishUnits(
-  sink: ChangeSink,
-  units: readonly PublishUnit[],
-  options: { timeoutMs?: number; dataPath?: string; leaveOut?: boolean } = {},
-): Promise<() => Promise<UnitRefusal[]>> | undefined {
-  return sink instanceof KafkaChangeSink ? prepareEncoded(sink, units, options) : undefined;
+/** Units a sink has checked and encoded ahead of sending (encodePublishUnits): their records and the units it left out. */
+export interface EncodedUnits {
+  /** How many units were given (refused ones included). */
+  count: number;
+  encoded: EncodedChanges | undefined;
+  /** The units left out, numbered from 0 within these units. */
+  refusals: UnitRefusal[];
 }
 
-async function prepareEncoded(
-  sink: KafkaChangeSink,
-  units: readonly PublishUnit[],
-  options: { timeoutMs?: number; dataPath?: string; leaveOut?: boolean },
-): Promise<() => Promise<UnitRefusal[]>> {
+/**
+ * The first of `publishUnits`' two steps, for a sink that can check and encode records ahead of
+ * sending them (a KafkaChangeSink; undefined for any other, which publishUnits serves): checks and
+ * encodes every record and leaves the refused units out, sending nothing. `sendEncodedUnits` then
+ * sends one or more such parts as one call. A caller can so encode a call's units while it reads
+ * them, and prepare one call while the previous one is sent; no unit is ever sent later on its own.
+ */
+export function encodePublishUnits(sink: ChangeSink, units: readonly PublishUnit[], options: { dataPath?: string; leaveOut?: boolean } = {}): Promise<EncodedUnits> | undefined {
+  return sink instanceof KafkaChangeSink ? encodeUnits(sink, units, options) : undefined;
+}
+
+async function encodeUnits(sink: KafkaChangeSink, units: readonly PublishUnit[], options: { dataPath?: string; leaveOut?: boolean }): Promise<EncodedUnits> {
   const refused = new Map<number, FieldIssue[]>();
   let encoded: EncodedChanges | undefined;
   for (;;) {
@@ -76,11 +77,24 @@ async function prepareEncoded(
       if (options.leaveOut === false) break;
     }
   }
-  const refusals = listRefusals(refused);
-  return async () => {
-    if (encoded) await sink.sendEncoded(encoded, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
-    return refusals;
-  };
+  return { count: units.length, encoded, refusals: listRefusals(refused) };
+}
+
+/**
+ * The second step: sends the records of `parts` (from encodePublishUnits, in their order) as one
+ * call acknowledged as a whole, and resolves with the units left out, numbered across the parts
+ * as if they had been one list.
+ */
+export async function sendEncodedUnits(sink: ChangeSink, parts: readonly EncodedUnits[], options: { timeoutMs?: number } = {}): Promise<UnitRefusal[]> {
+  const records = parts.length === 1 ? (parts[0]!.encoded?.records ?? []) : parts.flatMap((part) => part.encoded?.records ?? []);
+  if (records.length > 0) await (sink as KafkaChangeSink).sendEncoded({ records }, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  const refusals: UnitRefusal[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    for (const refusal of part.refusals) refusals.push({ unit: offset + refusal.unit, issues: refusal.issues });
+    offset += part.count;
+  }
+  return refusals;
 }
 
 /** The messages of every unit not refused yet, and the unit each belongs to. */

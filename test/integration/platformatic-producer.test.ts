@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, ResponseError, UserError } from '@platformatic/kafka';
 import { Partitioners, type Admin, type Kafka } from 'kafkajs';
 import { loadConfig } from '../../src/config/index.js';
@@ -179,6 +179,54 @@ describe('BatchingProducer over @platformatic/kafka', () => {
     const closing = Date.now();
     await sender.close(1500);
     expect(Date.now() - closing).toBeLessThan(2 * 1500 + 1000);
+  });
+
+  it('connects on warmUp, before any record is sent, and the first send uses that connection', async () => {
+    const name = await topic();
+    const calls: string[] = [];
+    const sender = new BatchingProducer(() => {
+      const real = createPlatformaticProducer(config, { clientIdSuffix: 'test' });
+      return {
+        connect: async () => {
+          calls.push('connect');
+          await real.connect();
+          calls.push('connected');
+        },
+        sendRecords: async (records: OutgoingRecord[]) => {
+          calls.push('send');
+          await real.sendRecords(records);
+        },
+        disconnect: () => real.disconnect(),
+      };
+    });
+    try {
+      sender.warmUp(10_000);
+      await vi.waitFor(() => expect(calls).toEqual(['connect', 'connected']), { timeout: 10_000 });
+      await sender.send([record(name, 'warm/1'), record(name, 'warm/2')], 10_000);
+    } finally {
+      await sender.close(5_000);
+    }
+    expect(calls).toEqual(['connect', 'connected', 'send']);
+    expect((await readAll(kafka, name)).map((r) => r.key).sort()).toEqual(['warm/1', 'warm/2']);
+  });
+
+  it('leaves a warmUp that cannot reach the broker to the first send, which fails as it would have', async () => {
+    const dead = { ...config, kafka: { ...config.kafka, brokers: ['127.0.0.1:1'] } };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const sender = new BatchingProducer(() => createPlatformaticProducer(dead, { clientIdSuffix: 'test' }));
+    try {
+      sender.warmUp(300);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const error = await sender.send([record('nowhere', 'k')], 800).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RetryableError);
+      expect(error).toMatchObject({ code: 'kafka_ack_timeout' });
+    } finally {
+      await sender.close(1000);
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 
   it('still runs over kafkajs when given a kafkajs producer', async () => {

@@ -7,7 +7,7 @@ import { formatKey, parseKey } from '../../src/core/keys.js';
 import { HEADERS } from '../../src/core/records.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
-import { preparePublishUnits } from '../../src/producers/publish-units.js';
+import { encodePublishUnits, sendEncodedUnits } from '../../src/producers/publish-units.js';
 import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
 import { applyTopics } from '../../src/kafka/topics.js';
@@ -296,19 +296,26 @@ describe('the Kafka change sink', () => {
   });
 
   describe('publishing units in two steps', () => {
-    it('leaves out a unit with a record too large for the topic when preparing, and sends the rest once', async () => {
+    it('leaves out a unit with a record too large for the topic when encoding, and sends the rest of every part as one call', async () => {
       const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
       const sink = new KafkaChangeSink(kafka, config);
       const unit = (id: string, bytes: number) => ({ messages: [{ ...productSave(config, id, 1n, id), value: { ...SAMPLES.product.full, entity_id: id, name: id, description: 'x'.repeat(bytes) } }] });
       try {
-        const send = await preparePublishUnits(sink, [unit('FIRST', 100), unit('HUGE', 100_000), unit('LAST', 100)], { dataPath: 'data' });
-        expect(send).toBeDefined();
-        expect(await send!()).toEqual([{ unit: 1, issues: [{ path: '', message: expect.stringMatching(/^too large: the encoded record takes \d+ bytes/) }] }]);
+        const first = await encodePublishUnits(sink, [unit('FIRST', 100), unit('HUGE', 100_000)], { dataPath: 'data' });
+        const second = await encodePublishUnits(sink, [unit('MIDDLE', 100), unit('HUGE-2', 100_000), unit('LAST', 100)], { dataPath: 'data' });
+        expect(first).toBeDefined();
+        expect(second).toBeDefined();
+        // Units numbered across the parts: the second part's HUGE-2 is unit 3 of the call.
+        const tooLarge = [{ path: '', message: expect.stringMatching(/^too large: the encoded record takes \d+ bytes/) }];
+        expect(await sendEncodedUnits(sink, [first!, second!])).toEqual([
+          { unit: 1, issues: tooLarge },
+          { unit: 3, issues: tooLarge },
+        ]);
       } finally {
         await sink.close();
       }
       const ids = (await readToEnd(testKafka(), `${config.topics.prefix}changes.product`)).map((r) => parseKey(r.key).entityId);
-      expect(ids.sort()).toEqual(['FIRST', 'LAST']);
+      expect(ids.sort()).toEqual(['FIRST', 'LAST', 'MIDDLE']);
     });
   });
 });

@@ -6,7 +6,7 @@ export function formatPublishSummary(summary: PublishSummary, limit = 50): strin
   const lines = [
     summary.stopped
       ? `published ${summary.published} record(s), then stopped; read ${summary.lines} line(s), rejected ${summary.rejected} line(s)`
-      : `${verb} ${summary.published} record(s) from ${summary.lines - summary.rejected} line(s); rejected ${summary.rejected} line(s)`,
+      : `${verb} ${summary.published} record(s) from ${summary.lines - summary.rejected} line(s); rejected ${summary.rejected} line(s)${pace(summary)}`,
   ];
   for (const rejection of summary.rejections.slice(0, limit)) {
     const reasons = rejection.issues.map((i) => (i.path ? `${i.path} ${i.message}` : i.message)).join('; ');
@@ -20,4 +20,10 @@ export function formatPublishSummary(summary: PublishSummary, limit = 50): strin
     );
   }
   return lines.join('\n');
+}
+
+/** `; 2.3 s, 43,478 records/s` for a run that published something in measurable time. */
+function pace(summary: PublishSummary): string {
+  if (summary.dryRun || summary.published === 0 || !(summary.seconds > 0)) return '';
+  return `; ${summary.seconds.toFixed(1)} s, ${Math.round(summary.published / summary.seconds).toLocaleString('en-US')} records/s`;
 }

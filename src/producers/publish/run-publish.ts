@@ -1,7 +1,7 @@
 import type { ChangeSink } from '../../core/changes.js';
 import { describeError, findRagsyncError } from '../../core/errors.js';
 import type { FieldIssue } from '../items/fields.js';
-import { preparePublishUnits, publishUnits, type PublishUnit, type UnitRefusal } from '../publish-units.js';
+import { encodePublishUnits, publishUnits, sendEncodedUnits, type EncodedUnits, type PublishUnit, type UnitRefusal } from '../publish-units.js';
 import { parsePublishLine, type LineDefaults } from './ndjson-line.js';
 
 export interface PublishRejection {
@@ -24,6 +24,11 @@ export interface PublishSummary {
   rejected: number;
   rejections: PublishRejection[];
   dryRun: boolean;
+  /**
+   * Seconds from the start of the run to its end (the last batch acknowledged, or the stop): the
+   * connection and the schemas' registration included, the process's own start not.
+   */
+  seconds: number;
   /** Set when publishing failed and the run stopped there. */
   stopped?: PublishStop;
 }
@@ -61,12 +66,20 @@ export class PublishStoppedError extends Error {
  */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Records per part of a call that is checked and encoded as soon as it is read (when the sink can
+ * encode ahead): the values of a part are garbage a few hundred lines after they were parsed, so
+ * they die young rather than being kept, and promoted by the garbage collector, until their whole
+ * batch of 2,000 records is cut.
+ */
+const PART_RECORDS = 250;
+
 /** One publish call of a run: its lines, and where the reading was when it was cut. */
 interface Batch {
   /**
-   * Its units, for a sink that cannot prepare a call; undefined once the call is being prepared: the
-   * messages (and the values they carry) are then garbage as soon as they are encoded, rather than
-   * kept until Kafka acknowledged the batch.
+   * Its units, for a sink that cannot encode ahead; undefined otherwise: the messages (and the values
+   * they carry) are then garbage as soon as their part is encoded, rather than kept until Kafka
+   * acknowledged the batch.
    */
   units: Array<PublishUnit & { line: number }> | undefined;
   /** Per unit: its line number and how many records it has. */
@@ -75,17 +88,28 @@ interface Batch {
   /** `summary.lines` and the last line number read when the batch was cut. */
   linesRead: number;
   lastLine: number;
-  /** The call, prepared (checked and encoded) from the moment the batch was cut, when the sink can do that. */
-  prepared: Promise<() => Promise<UnitRefusal[]>> | undefined;
+  /** Its parts, checked and encoded as they were read, when the sink can do that. */
+  prepared: Promise<EncodedUnits[]> | undefined;
 }
+
+/** The batch being read: what becomes a Batch when it is cut. */
+interface Filling {
+  units: Array<PublishUnit & { line: number }>;
+  parts: Array<Promise<EncodedUnits>>;
+  lines: number[];
+  records: number[];
+  recordCount: number;
+}
+
+const emptyFilling = (): Filling => ({ units: [], parts: [], lines: [], records: [], recordCount: 0 });
 
 /**
  * Publishes the change events of an NDJSON stream: every line is checked with the webhook's rules;
  * valid lines are published in batches, each acknowledged before the next is sent, and invalid
  * lines are reported by line number (1-based) and skipped. While Kafka acknowledges a batch, the
- * following lines are read, checked and their batches prepared for sending (up to `readAhead`
- * batches; see preparePublishUnits), so the work overlaps without changing the order in which
- * records reach Kafka. A line the sink refuses before sending (a record too large for its topic)
+ * following lines are read, checked and encoded for sending (up to `readAhead` batches, in parts
+ * of PART_RECORDS as they are read; see encodePublishUnits), so the work overlaps without changing
+ * the order in which records reach Kafka. A line the sink refuses before sending (a record too large for its topic)
  * is reported the same way, and the rest of its batch is published. Blank lines are ignored. When
  * publishing fails (Kafka or the registry unavailable), or the input breaks off, the run stops
  * with a PublishStoppedError whose summary says from which line on nothing is known to be stored,
@@ -95,9 +119,17 @@ interface Batch {
 export async function runPublish(lines: AsyncIterable<string>, options: RunPublishOptions): Promise<PublishSummary> {
   const batchSize = options.batchSize ?? 2000;
   const readAhead = Math.max(1, options.readAhead ?? 2);
-  const summary: PublishSummary = { lines: 0, published: 0, rejected: 0, rejections: [], dryRun: options.dryRun === true };
+  const started = performance.now();
+  // The registry and Kafka are reached while the first batches are read, not after.
+  if (!options.dryRun) options.sink?.warmUp?.();
+  const summary: PublishSummary = { lines: 0, published: 0, rejected: 0, rejections: [], dryRun: options.dryRun === true, seconds: 0 };
+  const clock = (): void => {
+    summary.seconds = Math.round(performance.now() - started) / 1000;
+  };
+  /** Units read since the last part was encoded. */
   let pending: Array<PublishUnit & { line: number }> = [];
   let pendingRecords = 0;
+  let filling = emptyFilling();
   let lineNumber = 0;
   const reject = (line: number, issues: FieldIssue[]) => {
     summary.rejected += 1;
@@ -125,7 +157,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
   const sendNext = (): void => {
     if (sending !== undefined || failure !== undefined || ready.length === 0) return;
     const batch = ready.shift()!;
-    const call = batch.prepared ? batch.prepared.then((send) => send()) : publishUnits(options.sink!, batch.units!, publishOptions);
+    const call = batch.prepared ? batch.prepared.then((parts) => sendEncodedUnits(options.sink!, parts, publishOptions)) : publishUnits(options.sink!, batch.units!, publishOptions);
     sending = call
       .then((refused) => taken(batch, refused))
       .then(
@@ -140,7 +172,8 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       );
   };
 
-  const cut = (): void => {
+  /** Checks and encodes the units read since the last part (when the sink can), as a part of the batch being read. */
+  const encodePart = (): void => {
     if (pending.length === 0) return;
     const units = pending;
     pending = [];
@@ -150,17 +183,27 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       options.onProgress?.(summary);
       return;
     }
-    const prepared = preparePublishUnits(options.sink!, units, publishOptions);
-    // A failure to prepare is taken in its batch's turn, after the batches before it.
+    for (const unit of units) {
+      filling.lines.push(unit.line);
+      filling.records.push(unit.messages.length);
+    }
+    const part = encodePublishUnits(options.sink!, units, publishOptions);
+    if (part === undefined) filling.units.push(...units);
+    else {
+      // A failure to encode is taken in its batch's turn, after the batches before it.
+      part.catch(() => undefined);
+      filling.parts.push(part);
+    }
+  };
+
+  const cut = (): void => {
+    encodePart();
+    const batch = filling;
+    filling = emptyFilling();
+    if (batch.lines.length === 0) return;
+    const prepared = batch.parts.length > 0 ? Promise.all(batch.parts) : undefined;
     prepared?.catch(() => undefined);
-    ready.push({
-      units: prepared ? undefined : units,
-      lines: units.map((unit) => unit.line),
-      records: units.map((unit) => unit.messages.length),
-      linesRead: summary.lines,
-      lastLine: lineNumber,
-      prepared,
-    });
+    ready.push({ units: prepared ? undefined : batch.units, lines: batch.lines, records: batch.records, linesRead: summary.lines, lastLine: lineNumber, prepared });
     sendNext();
   };
 
@@ -178,6 +221,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       summary.rejected = summary.rejections.length;
       summary.stopped = { line: batch.lines[0]!, code: findRagsyncError(error)?.code ?? 'publish_failed', message: describeError(error) };
     }
+    clock();
     throw new PublishStoppedError(summary as PublishSummary & { stopped: PublishStop }, error);
   };
 
@@ -203,11 +247,15 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       if (result.ok) {
         pending.push({ line: lineNumber, messages: result.messages });
         pendingRecords += result.messages.length;
+        filling.recordCount += result.messages.length;
       } else reject(lineNumber, result.issues);
-      if (pendingRecords >= batchSize) {
+      if (filling.recordCount >= batchSize) {
         cut();
         while (ready.length >= readAhead && sending !== undefined) await sending;
-      } else options.onProgress?.(summary);
+      } else {
+        if (pendingRecords >= PART_RECORDS) encodePart();
+        options.onProgress?.(summary);
+      }
       if (failure) break;
     }
   } catch (error) {
@@ -223,5 +271,6 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
   if (!failure) cut();
   await drain();
   if (failure) return stop();
+  clock();
   return summary;
 }

@@ -46,6 +46,45 @@ describe('runPublish', () => {
     expect(formatPublishSummary(summary)).toContain('line 2: too large');
   });
 
+  it('says how long the run took and at what rate it published', async () => {
+    /** Takes 50 ms to acknowledge each call. */
+    class SlowSink extends Sink {
+      override async publish(messages: ChangeMessage[]): Promise<void> {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await super.publish(messages);
+      }
+    }
+    const before = performance.now();
+    const summary = await runPublish(lines(line('a'), line('b'), line('c'), line('d')), { ...defaults, sink: new SlowSink(), batchSize: 2 });
+    const wall = (performance.now() - before) / 1000;
+    // Two calls one after the other: at least 0.1 s, and never more than the call itself took.
+    expect(summary.seconds).toBeGreaterThanOrEqual(0.09);
+    expect(summary.seconds).toBeLessThanOrEqual(wall + 0.001);
+    expect(formatPublishSummary(summary)).toMatch(new RegExp(`^published 4 record\\(s\\) from 4 line\\(s\\); rejected 0 line\\(s\\); ${summary.seconds.toFixed(1)} s, ${Math.round(4 / summary.seconds)} records/s$`));
+    // A dry run publishes nothing, so it states no rate.
+    const dry = await runPublish(lines(line('a')), { ...defaults, sink: null, dryRun: true });
+    expect(formatPublishSummary(dry)).toBe('would publish 1 record(s) from 1 line(s); rejected 0 line(s)');
+    expect(formatPublishSummary({ ...summary, published: 100_000, seconds: 2.5 })).toContain('; 2.5 s, 40,000 records/s');
+  });
+
+  it('has the sink get ready (registry, Kafka) before the first line is read, and not on a dry run', async () => {
+    const events: string[] = [];
+    class ReadySink extends Sink {
+      warmUp(): void {
+        events.push('warm-up');
+      }
+    }
+    async function* read() {
+      events.push('read');
+      yield line('a');
+    }
+    await runPublish(read(), { ...defaults, sink: new ReadySink() });
+    expect(events).toEqual(['warm-up', 'read']);
+    events.length = 0;
+    await runPublish(read(), { ...defaults, sink: new ReadySink(), dryRun: true });
+    expect(events).toEqual(['read']);
+  });
+
   it('refuses a line over 16 MiB without parsing it', async () => {
     const sink = new Sink();
     const huge = line('big', 'x'.repeat(17 * 1024 * 1024));

@@ -68,9 +68,8 @@ export class RegistrySerde implements RecordCodec {
    * schema the registry refuses as incompatible throws a SystemError naming subject and field.
    */
   async registerAll(logicalTopics: readonly string[]): Promise<void> {
-    for (const logical of logicalTopics) {
-      if (schemaForTopic(logical)) await this.schemaId(this.fullName(logical));
-    }
+    // At once: each is a round trip or more (a new subject took 0.6 s for the change schemas one after the other).
+    await Promise.all(logicalTopics.filter((logical) => schemaForTopic(logical)).map((logical) => this.schemaId(this.fullName(logical))));
   }
 
   async encode(topic: string, value: unknown): Promise<Buffer> {

@@ -58,7 +58,7 @@ export interface StageRunnerOptions {
   groupPrefix?: string;
   /** Partitions processed at once. @defaultValue every partition the member owns */
   concurrency?: number;
-  /** Records handed to the stage per call. @defaultValue 500 */
+  /** Records handed to the stage per call. @defaultValue 2000 */
   maxRecordsPerCall?: number;
   /** Slices of one partition whose outputs may wait for Kafka's acknowledgement while the next is processed. @defaultValue 2 */
   slicesInFlight?: number;
@@ -241,7 +241,7 @@ export class StageRunner {
       allowAutoTopicCreation: false,
       // What one fetch may bring: bounds the records a stage holds at once (decoded, they take a
       // few times their size), whatever the backlog.
-      maxBytesPerPartition: options.fetch?.maxBytesPerPartition ?? 1024 * 1024,
+      maxBytesPerPartition: options.fetch?.maxBytesPerPartition ?? 4 * 1024 * 1024,
       maxBytes: options.fetch?.maxBytes ?? 8 * 1024 * 1024,
       minBytes: options.fetch?.minBytes ?? 1,
       maxWaitTimeInMs: options.fetch?.maxWaitTimeInMs ?? 500,
@@ -449,7 +449,7 @@ export class StageRunner {
   private async consume(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload;
     const started = performance.now();
-    const max = this.options.maxRecordsPerCall ?? 500;
+    const max = this.options.maxRecordsPerCall ?? 2000;
     const depth = Math.max(1, this.options.slicesInFlight ?? 2);
     const generation = this.sender.generation;
     const inFlight: InFlightSlice[] = [];

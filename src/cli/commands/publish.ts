@@ -39,7 +39,9 @@ Exit codes:
      before the reported one are published, from it on nothing is known to
      be; publish those again
 
-The summary is printed in every case (with --json as JSON on stdout).`;
+The summary is printed in every case (with --json as JSON on stdout); it
+ends with the run's time and rate, from the first line read to the last
+batch acknowledged (JSON: seconds).`;
 
 /** `ragsync publish [FILE|-]`: publish NDJSON change events (docs/connectors/publish.md). */
 export function registerPublishCommand(program: Command): void {

@@ -16,7 +16,10 @@ export interface LatencyFigures {
   p99Seconds: number;
   /** Share of the changes searchable within the target. */
   withinTarget: number;
-  targetSeconds: number;
+  /** Seconds, or undefined for a rate that is measured without a target. */
+  targetSeconds: number | undefined;
+  /** From the last change published to every change stored: how far behind the pipeline was when the input stopped. */
+  drainSeconds: number;
   /** Where the time went, hop by hop (bench/report/hops.ts). */
   hops: HopFigures[];
   /** The store stage's batches meanwhile (`ragsync_batch_seconds`): the last hop, which no Kafka timestamp shows. */
@@ -30,7 +33,7 @@ const CORE = ['map', 'chunk', 'embed', 'store'];
  * `occurred_at` (set when it is published) to the store's acknowledgement, as ragsync itself
  * measures it (`ragsync_source_to_indexed_seconds`, quantiles interpolated within its buckets).
  */
-async function atRate(context: BenchContext, deployment: BenchDeployment, sink: KafkaChangeSink, worker: RunningWorker, rate: number, seconds: number, targetSeconds: number): Promise<LatencyFigures> {
+async function atRate(context: BenchContext, deployment: BenchDeployment, sink: KafkaChangeSink, worker: RunningWorker, rate: number, seconds: number, targetSeconds: number | undefined): Promise<LatencyFigures> {
   {
     const before = (await worker.metrics()) ?? '';
     const storedBefore = metricSum(before, 'ragsync_records_total', { stage: 'store' });
@@ -58,6 +61,7 @@ async function atRate(context: BenchContext, deployment: BenchDeployment, sink: 
     await Promise.all(inFlight);
     const publishSeconds = (performance.now() - start) / 1000;
     const metrics = await worker.waitFor(`${total} changes stored`, (m) => caughtUp(m, CORE, { store: storedBefore + total }), Math.max(120_000, total * 50));
+    const drainSeconds = (performance.now() - start) / 1000 - publishSeconds;
     const name = 'ragsync_source_to_indexed_seconds';
     const buckets = bucketsBetween(histogramBuckets(before, name, { stage: 'store' }), histogramBuckets(metrics, name, { stage: 'store' }));
     const p99 = bucketQuantile(buckets, 0.99);
@@ -73,8 +77,8 @@ async function atRate(context: BenchContext, deployment: BenchDeployment, sink: 
       p50Seconds: bucketQuantile(batchBuckets, 0.5).value,
       p99Seconds: bucketQuantile(batchBuckets, 0.99).value,
     };
-    const figures = { rate, seconds, published: total, publishedPerSecond: total / publishSeconds, p50Seconds: p50.value, p99Seconds: p99.value, withinTarget: p99.fractionWithin(targetSeconds), targetSeconds, hops, store };
-    context.say(`  latency at ${rate}/s: p50 ${p50.value.toFixed(2)} s, p99 ${p99.value.toFixed(2)} s, ${(figures.withinTarget * 100).toFixed(1)} % within ${targetSeconds} s`);
+    const figures = { rate, seconds, published: total, publishedPerSecond: total / publishSeconds, p50Seconds: p50.value, p99Seconds: p99.value, withinTarget: p99.fractionWithin(targetSeconds ?? 5), targetSeconds, drainSeconds, hops, store };
+    context.say(`  latency at ${rate}/s: p50 ${p50.value.toFixed(2)} s, p99 ${p99.value.toFixed(2)} s, ${(figures.withinTarget * 100).toFixed(1)} % within ${targetSeconds ?? 5} s; every change stored ${drainSeconds.toFixed(1)} s after the last was published`);
     for (const h of hops) context.say(`    ${h.hop}: p50 ${h.p50Ms.toFixed(0)} ms, p99 ${h.p99Ms.toFixed(0)} ms (${h.count} keys)`);
     context.say(`    store batches: ${store.batches}, ${store.recordsPerBatch.toFixed(1)} records each, mean ${(store.meanSeconds * 1000).toFixed(0)} ms, p50 ${(store.p50Seconds * 1000).toFixed(0)} ms, p99 ${(store.p99Seconds * 1000).toFixed(0)} ms`);
     return figures;
@@ -92,7 +96,13 @@ export function latencyRun(context: BenchContext): Promise<LatencyFigures[]> {
     const worker = await deployment.start();
     try {
       await worker.waitFor('the worker to start', (m) => caughtUp(m, CORE, {}), 120_000);
-      const results = [await atRate(context, deployment, sink, worker, 100, context.quick ? 3 : 60, 1), await atRate(context, deployment, sink, worker, 1000, context.quick ? 2 : 60, 5)];
+      // 2,000/s is the throughput target (docs/performance.md): kept up with, the drain stays short
+      // and the p99 bounded; not kept up with, both grow with the minute.
+      const results = [
+        await atRate(context, deployment, sink, worker, 100, context.quick ? 3 : 60, 1),
+        await atRate(context, deployment, sink, worker, 1000, context.quick ? 2 : 60, 5),
+        await atRate(context, deployment, sink, worker, 2000, context.quick ? 2 : 60, undefined),
+      ];
       context.raw.latency = results;
       return results;
     } finally {
@@ -105,7 +115,7 @@ export function latencyRun(context: BenchContext): Promise<LatencyFigures[]> {
 
 export const latencyScenario: Scenario = {
   name: 'latency',
-  about: 'source-to-searchable latency at a fixed 100/s and 1,000/s',
+  about: 'source-to-searchable latency at a fixed 100/s, 1,000/s and 2,000/s',
   async run(context) {
     const results = await latencyRun(context);
     return results.flatMap((r) => [{
@@ -113,9 +123,9 @@ export const latencyScenario: Scenario = {
       name: `p99 at a fixed ${r.rate.toLocaleString('en-US')}/s for ${r.seconds} s`,
       value: r.p99Seconds,
       unit: 's',
-      target: { op: '<=' as const, value: r.targetSeconds },
+      ...(r.targetSeconds === undefined ? {} : { target: { op: '<=' as const, value: r.targetSeconds } }),
       status: 'ok',
-      note: `p50 ${r.p50Seconds.toFixed(2)} s; ${(r.withinTarget * 100).toFixed(1)} % within ${r.targetSeconds} s; published at ${Math.round(r.publishedPerSecond)}/s (ragsync_source_to_indexed_seconds, interpolated within its buckets)`,
+      note: `p50 ${r.p50Seconds.toFixed(2)} s; ${(r.withinTarget * 100).toFixed(1)} % within ${r.targetSeconds ?? 5} s; published at ${Math.round(r.publishedPerSecond)}/s; every change stored ${r.drainSeconds.toFixed(1)} s after the last was published (ragsync_source_to_indexed_seconds, interpolated within its buckets)`,
     }, ...r.hops.map((h) => ({
       scenario: 'source to searchable',
       name: `at ${r.rate.toLocaleString('en-US')}/s, p99 of ${h.hop}`,

@@ -524,44 +524,65 @@ export class StageRunner {
     return this.stage.terminal ? yieldToEventLoop() : CPU_TURNS.take();
   }
 
+  /**
+   * Decodes a slice, has the stage work on it and encodes its outputs. A stage other than a
+   * terminal one does each in steps of STEP_RECORDS records, taking a turn before each (see
+   * CpuTurns): a slice of 2,000 records is one unit of commit and of produce, not one stretch of
+   * the event loop that the store's completions would wait behind.
+   */
   private async process(topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, isStale: () => boolean): Promise<Outcome[]> {
-    await this.turn();
+    const step = this.stage.terminal ? slice.length : STEP_RECORDS;
     const read = slice.map((message) => this.read(topic, partition, message));
-    const decoded = await Promise.all(read.map((r, index) => this.decode(slice[index]!, r.headers, r.origin)));
+    const decoded: Array<InputRecord | Error> = [];
+    for (let i = 0; i < slice.length; i += step) {
+      await this.turn();
+      decoded.push(...(await Promise.all(read.slice(i, i + step).map((r, index) => this.decode(slice[i + index]!, r.headers, r.origin)))));
+    }
     const records = decoded.filter((d): d is InputRecord => !(d instanceof Error));
-    await this.turn();
-    let results: RecordResult[];
+    let results: RecordResult[] = [];
     // Keep the membership alive however long the stage takes (a slow store, a cold model): kafkajs
     // only heartbeats between batches, and a member silent for a session timeout is thrown out
     // and its uncommitted work repeated.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
     try {
-      results = records.length === 0 ? [] : await this.stage.process(records, { heartbeat, isStale });
-      if (results.length !== records.length) {
-        throw new PermanentError(`stage ${this.stage.name} returned ${results.length} results for ${records.length} records`, { code: 'stage_contract' });
+      // In order, one step after the other: a key's records keep their order across the steps.
+      for (let i = 0; i < records.length; i += step) {
+        await this.turn();
+        const part = records.slice(i, i + step);
+        const partResults = await this.stage.process(part, { heartbeat, isStale });
+        if (partResults.length !== part.length) {
+          throw new PermanentError(`stage ${this.stage.name} returned ${partResults.length} results for ${part.length} records`, { code: 'stage_contract' });
+        }
+        results.push(...partResults);
       }
     } catch (error) {
       results = records.map(() => ({ ok: false as const, error }));
     } finally {
       clearInterval(beat);
     }
-    await this.turn();
+    // Each message's result, by its place in the slice (none for one that could not be decoded).
     let next = 0;
-    return Promise.all(
-      slice.map(async (message, index): Promise<Outcome> => {
+    const resultAt = decoded.map((d) => (d instanceof Error ? undefined : results[next++]!));
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < slice.length; i += step) {
+      await this.turn();
+      const part = slice.slice(i, i + step).map(async (message, offset): Promise<Outcome> => {
+        const index = i + offset;
         const { headers, origin } = read[index]!;
         const outcome = { message, headers, origin: origin instanceof Error ? this.ownOrigin(topic, partition, message) : origin, messages: [] };
         const d = decoded[index];
         if (d instanceof Error) return { ...outcome, result: { ok: false, error: d } };
-        const result = results[next++]!;
+        const result = resultAt[index]!;
         if (!result.ok) return { ...outcome, result };
         try {
           return { ...outcome, result, messages: await this.encodeOutputs(result.outputs) };
         } catch (error) {
           return { ...outcome, result: { ok: false, error } };
         }
-      }),
-    );
+      });
+      outcomes.push(...(await Promise.all(part)));
+    }
+    return outcomes;
   }
 
   /** A record's headers as strings and where it was first read (an Error when its stage cannot tell). */
@@ -850,6 +871,12 @@ function pauseLabel(decision: FailureDecision): string {
   if (decision.action === 'pause-partition' && !decision.counted) return NOT_DUE;
   return 'retrying';
 }
+
+/**
+ * Records a stage other than a terminal one decodes, works on or encodes between two turns on the
+ * event loop: what slices of 500 records were before they grew to 2,000 (runner.maxRecordsPerCall).
+ */
+const STEP_RECORDS = 500;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

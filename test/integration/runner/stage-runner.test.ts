@@ -120,6 +120,35 @@ describe('the stage runner', () => {
     expect(out[2]!.headers[HEADERS.sourceVersion]).toBe('3');
   });
 
+  it('works through a large slice in steps of at most 500 records, in order, each result with its own record', async () => {
+    const calls: number[] = [];
+    const stage = upper();
+    const runner = await setup({ ...stage, process: (records, context) => (calls.push(records.length), stage.process(records, context)) });
+    // Undecodable records on both sides of the step boundaries, so a result paired with the wrong
+    // record would show as a key with another key's name.
+    const broken = new Set([0, 499, 500, 1000, 1199]);
+    await publish(Array.from({ length: 1200 }, (_, i) => ({ key: `k${i}`, value: broken.has(i) ? '%%not-json' : item(`n${i}`, i + 1) })));
+    await runner.start();
+    await waitUntil('1,195 outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 1195);
+    const out = await readAll(kafka, `${prefix}out`);
+    expect(out.map((r) => `${r.key}=${JSON.parse(r.value!.toString()).name}`)).toEqual(
+      Array.from({ length: 1200 }, (_, i) => i).filter((i) => !broken.has(i)).map((i) => `k${i}=N${i}`),
+    );
+    expect((await readAll(kafka, `${prefix}upper.dlq`)).map((r) => r.key)).toEqual([...broken].map((i) => `k${i}`));
+    expect(Math.max(...calls)).toBeLessThanOrEqual(500);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(1195);
+  });
+
+  it('hands a terminal stage (one that writes to a target in batches) its slice whole', async () => {
+    const calls: number[] = [];
+    const stage = upper();
+    const runner = await setup({ ...stage, terminal: true, process: (records, context) => (calls.push(records.length), stage.process(records, context)) });
+    await publish(Array.from({ length: 1200 }, (_, i) => ({ key: `k${i}`, value: item(`n${i}`, i + 1) })));
+    await runner.start();
+    await waitUntil('1,200 outputs', async () => (await readAll(kafka, `${prefix}out`)).length === 1200);
+    expect(calls).toEqual([1200]);
+  });
+
   it('exports the lag of its group on /metrics, read from Kafka', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const runner = await setup(upper(), { metrics });

@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { classify, describeError, PermanentError, SystemError, type ErrorClass } from '../core/errors.js';
 import { decide, decideFailure, DEFAULT_FAILURE_POLICY, type FailureDecision, type FailurePolicy } from '../core/failure-policy.js';
 import { HEADERS } from '../core/records.js';
+import { CORE_STAGE_NAMES } from '../core/stages.js';
 import type { Assignment, InputRecord, OutputRecord, RecordOrigin, RecordResult, StageDefinition } from '../core/stage.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -14,6 +15,7 @@ import { untilKafkaReachable } from './until-reachable.js';
 import { kafkajsMessageProducer, OrderedSender, type MessageProducer, type Outgoing } from './ordered-sender.js';
 import { retryMessage, type RetryTopicsOptions } from './retry-topics.js';
 import { retryTopicName } from './topic-catalogue.js';
+import { CpuTurns } from './cpu-turns.js';
 
 /**
  * Runs one stage in its own consumer group (docs/design.md §3). The runner owns everything Kafka:
@@ -209,12 +211,15 @@ export class StageRunner {
   /** The start in progress or done (never rejects): a stop waits for it. */
   private starting: Promise<void> | undefined;
   readonly groupId: string;
+  /** The stage's place in the pipeline: further down takes its CPU turns first (CpuTurns). */
+  private readonly turnPriority: number;
 
   constructor(
     readonly stage: StageDefinition,
     private readonly options: StageRunnerOptions,
   ) {
     this.groupId = `${options.groupPrefix ?? options.topicPrefix}${stage.group}`;
+    this.turnPriority = Math.max(0, (CORE_STAGE_NAMES as readonly string[]).indexOf(stage.name));
     for (const input of stage.inputs) this.logicalTopic.set(this.topic(input), input);
     if (options.retry && !stage.terminal) {
       // A retry topic would let a later record of the key overtake the failed one in the output.
@@ -521,7 +526,7 @@ export class StageRunner {
   /** Waits for this stage's next turn on the event loop (see {@link CpuTurns}). */
   private turn(): Promise<void> {
     // A terminal stage mostly waits for its target; its short steps never queue behind the others'.
-    return this.stage.terminal ? yieldToEventLoop() : CPU_TURNS.take();
+    return this.stage.terminal ? yieldToEventLoop() : CPU_TURNS.take(this.turnPriority);
   }
 
   /**
@@ -882,37 +887,7 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Turns on the event loop for the CPU-bound steps of the stages of one process (decoding a slice,
- * the stage's work on it, encoding its outputs), one step per loop iteration, first come first
- * served. Those steps are promise chains that never wait for I/O on their own: left alone, every
- * partition of every stage would run its step in the same iteration, and I/O that completed
- * meanwhile (an acknowledgement, a finished store write) would wait behind all of them, which
- * starves a stage that mostly waits (the store) while the others have work. With turns, I/O is
- * served between any two steps.
- */
-class CpuTurns {
-  private readonly waiting: Array<() => void> = [];
-  private scheduled = false;
-
-  take(): Promise<void> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.waiting.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.waiting.shift()!();
-      this.schedule();
-    });
-  }
-}
-
+/** The turns of every stage runner of this thread. */
 const CPU_TURNS = new CpuTurns();
 
 function partitionKey(topic: string, partition: number): string {

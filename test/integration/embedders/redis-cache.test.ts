@@ -37,6 +37,18 @@ describe('the embedding cache in Redis', () => {
     expect(miss).toBeUndefined();
   });
 
+  it('stores every entry of a write larger than one command, each under its own hash, and a vector that is a view of a larger array', async () => {
+    const cache = new RedisEmbeddingCache(redis, { keyPrefix: prefix });
+    const embedder = new HashingEmbedder({ dimension: 16 });
+    const entries = Array.from({ length: 2_345 }, (_, i) => ({ hash: `h${i}`, vector: embedder.embedOne(`chunk number ${i}`) }));
+    const backing = new Float32Array(40).map((_, i) => i / 7);
+    entries.push({ hash: 'view', vector: backing.subarray(3, 19) });
+    await cache.setMany('many', entries);
+    const got = await cache.getMany('many', entries.map((e) => e.hash));
+    expect(got.map((v) => Array.from(v!))).toEqual(entries.map((e) => Array.from(e.vector)));
+    expect(await redis.pttl(`${prefix}emb:many:h2000`)).toBe(-1);
+  });
+
   it('gives entries the configured time to live', async () => {
     const cache = new RedisEmbeddingCache(redis, { keyPrefix: prefix, ttlSeconds: 120 });
     await cache.setMany('m', [{ hash: 'ttl', vector: Float32Array.of(1, 2) }]);

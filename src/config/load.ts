@@ -27,7 +27,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; path: string; kind: 'string
   { name: 'RAGSYNC_THREAD_HEAP_MB', path: 'runner.threadHeapMb', kind: 'int', doc: 'Heap limit (V8 old generation, MB) of each stage thread when a process runs stages on several threads (default 192)' },
   { name: 'RAGSYNC_THREAD_YOUNG_MB', path: 'runner.threadYoungMb', kind: 'int', doc: 'Young-generation size (V8, MB) of each stage thread when a process runs stages on several threads (default 12; V8 alone would take 48)' },
   { name: 'RAGSYNC_FETCH_MAX_BYTES', path: 'runner.fetchMaxBytes', kind: 'int', doc: 'Bytes one fetch of a stage writing to a target (store, push stages) may bring (default 8 MiB: larger fetches, larger batched writes); with RAGSYNC_MAX_RECORDS_PER_CALL it bounds what a stage holds at once' },
-  { name: 'RAGSYNC_TRANSFORM_FETCH_MAX_BYTES', path: 'runner.transformFetchMaxBytes', kind: 'int', doc: 'Bytes one fetch of map, chunk or embed may bring (default 2 MiB); they work record by record' },
+  { name: 'RAGSYNC_TRANSFORM_FETCH_MAX_BYTES', path: 'runner.transformFetchMaxBytes', kind: 'int', doc: 'Bytes one fetch of map, chunk or embed may bring (default 1 MiB); they work record by record' },
   { name: 'RAGSYNC_FETCH_PARTITION_MAX_BYTES', path: 'runner.fetchMaxBytesPerPartition', kind: 'int', doc: 'Bytes one fetch may bring per partition (default 4 MiB); a larger record is still fetched, alone' },
   { name: 'RAGSYNC_PARTITIONS', path: 'topics.partitions', kind: 'int', doc: 'Partitions of new topics' },
   { name: 'RAGSYNC_RETRY_DELAYS', path: 'topics.retryDelaysMs', kind: 'delays', doc: 'Delays of the retry topics of terminal groups, in order (default 5m,15m,60m; units ms, s, m, h); after the last a record goes to the DLQ' },

@@ -195,11 +195,11 @@ export const configSchema = z.object({
      * `fetchMaxBytes` is for the stages that write to a target (the store, the push stages), whose
      * writes are batched: a larger fetch makes fewer, larger writes (with 4 MiB instead of 8 the
      * store alone applied 20 % fewer documents a second). `transformFetchMaxBytes` is for map,
-     * chunk and embed, which work record by record and gain nothing from more: 2 MiB holds about
-     * 50 MB less in `run all` (docs/performance.md).
+     * chunk and embed, which work record by record and gain nothing from more: 2 MiB held about
+     * 50 MB less in `run all` than 8, 1 MiB a little less again at the same speed (docs/performance.md).
      */
     fetchMaxBytes: z.number().int().min(64 * 1024).default(8 * 1024 * 1024),
-    transformFetchMaxBytes: z.number().int().min(64 * 1024).default(2 * 1024 * 1024),
+    transformFetchMaxBytes: z.number().int().min(64 * 1024).default(1024 * 1024),
     fetchMaxBytesPerPartition: z.number().int().min(16 * 1024).default(4 * 1024 * 1024),
     sessionTimeoutMs: z.number().int().positive().default(30_000),
     /** A stage whose DLQ rate (records per minute) passes this pauses. */

@@ -503,6 +503,19 @@ describe('the image config file', () => {
     expect(runtime.slice(runtime.lastIndexOf('USER '))).not.toMatch(/^RUN /m);
   });
 
+  it('starts processes with the memory settings the benchmarks and the fault suite measure the worker with', () => {
+    const runtime = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').split(/^FROM /m).at(-1)!;
+    const env = (name: string) => new RegExp(`^ENV (?:.* )?${name}=(\\S+)`, 'm').exec(runtime)?.[1];
+    expect(env('MALLOC_ARENA_MAX')).toBe('2');
+    expect(env('NODE_OPTIONS')).toMatch(/^--max-semi-space-size=\d+$/);
+    const bench = readFileSync(new URL('../../bench/run.ts', import.meta.url), 'utf8');
+    expect(bench).toContain(`process.env.MALLOC_ARENA_MAX ??= '${env('MALLOC_ARENA_MAX')}'`);
+    expect(bench).toContain(`process.env.NODE_OPTIONS ??= '${env('NODE_OPTIONS')}'`);
+    const memoryScenario = readFileSync(new URL('../faults/scenarios/throttled.ts', import.meta.url), 'utf8');
+    expect(memoryScenario).toContain(`MALLOC_ARENA_MAX: '${env('MALLOC_ARENA_MAX')}'`);
+    expect(memoryScenario).toContain(`NODE_OPTIONS: '${env('NODE_OPTIONS')}'`);
+  });
+
   it('is the one the Dockerfile installs, next to the Avro schemas where the built code reads them', () => {
     const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
     expect(dockerfile).toContain('COPY deploy/container.yaml ./container.yaml');

@@ -100,8 +100,9 @@ if (chosen.length === 0 || chosen.length !== names.length && scenario !== 'all')
 const started = performance.now();
 const say = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 // Every ragsync process the scenarios start runs as the image runs it: the built package, with the
-// image's MALLOC_ARENA_MAX and NODE_OPTIONS (the main thread's young generation). From the sources through tsx, each thread would also hold the compiler
-// and its output (about 110 MB more for run all), and every start would compile them first.
+// image's MALLOC_ARENA_MAX and NODE_OPTIONS (the main thread's young generation). From the sources
+// through tsx, each thread would also hold the compiler and its output (about 110 MB more for run
+// all), and every start would compile them first.
 say('building the package (npm run build): ragsync runs from dist/, as the image does');
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 process.env.RAGSYNC_USE_DIST = '1';

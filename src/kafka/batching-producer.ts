@@ -2,12 +2,16 @@ import type { Message, Producer } from 'kafkajs';
 import { RetryableError, findRagsyncError } from '../core/errors.js';
 import { classifyKafkaError } from './kafka-errors.js';
 
-/** A record ready for Kafka: full topic name, UTF-8 key, encoded value (null = tombstone). */
+/**
+ * A record ready for Kafka: full topic name, key, encoded value (null = tombstone), headers. Keys
+ * and header values are UTF-8 text, given as strings or as their bytes (records unpacked on a
+ * producer thread carry bytes: see packRecords).
+ */
 export interface OutgoingRecord {
   topic: string;
-  key: string;
+  key: string | Buffer;
   value: Buffer | null;
-  headers: Record<string, string>;
+  headers: Record<string, string | Buffer>;
 }
 
 /**

@@ -100,15 +100,18 @@ function headerName(name: string): Buffer {
   return bytes;
 }
 
+/** Bytes of a key or header value given as text or bytes. */
+const bytesOf = (value: string | Buffer): Buffer => (typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+
 /** The records as the client takes them: keys and header texts as UTF-8 bytes (it writes bytes only). */
 function toMessages(records: readonly OutgoingRecord[]): Array<MessageToProduce<Buffer, Buffer, Buffer, Buffer>> {
   const messages = new Array<MessageToProduce<Buffer, Buffer, Buffer, Buffer>>(records.length);
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const headers = new Map<Buffer, Buffer>();
-    for (const name of Object.keys(record.headers)) headers.set(headerName(name), Buffer.from(record.headers[name]!, 'utf8'));
+    for (const name of Object.keys(record.headers)) headers.set(headerName(name), bytesOf(record.headers[name]!));
     // A null value is written as Kafka's null: a tombstone.
-    messages[i] = { topic: record.topic, key: Buffer.from(record.key, 'utf8'), value: record.value as Buffer, headers };
+    messages[i] = { topic: record.topic, key: bytesOf(record.key), value: record.value as Buffer, headers };
   }
   return messages;
 }
@@ -157,9 +160,6 @@ export class PlatformaticRecordProducer implements RecordProducer {
     await this.producer.close(true);
   }
 }
-
-/** Bytes of a key or header value a stage hands over as text or bytes. */
-const bytesOf = (value: string | Buffer): Buffer => (typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
 
 /**
  * A stage's outputs as the client takes them: keys and header values as bytes, a missing key as

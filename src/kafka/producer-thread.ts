@@ -6,7 +6,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import type { Config } from '../config/index.js';
 import { PermanentError, RetryableError, SystemError, findRagsyncError } from '../core/errors.js';
 import { BatchingProducer, type BatchingOptions, type OutgoingRecord, type RecordSender } from './batching-producer.js';
-import { createIdempotentProducer, createKafka } from './client.js';
+import type * as PlatformaticModule from './platformatic-producer.js';
 import type { PlatformaticProducerOptions } from './platformatic-producer.js';
 
 /**
@@ -32,7 +32,7 @@ export interface ProducerThreadOptions extends Omit<BatchingOptions, 'onProducer
  * that did both on one thread would use one core of the machine. Here the caller's thread checks
  * and encodes while this one sends. Everything BatchingProducer promises holds as it is: the thread
  * runs one, and `send` settles as that one's `send` does (errors keep their class, code and
- * message). Records cross as one transferred buffer per call.
+ * message). Records cross packed into buffers that are handed over, not copied (PackedRecords).
  */
 export class ProducerThread implements RecordSender {
   private readonly worker: Worker;
@@ -43,23 +43,33 @@ export class ProducerThread implements RecordSender {
   private closing: Promise<void> | undefined;
   private onClosed: (() => void) | undefined;
 
+  /**
+   * Starts a thread for the next ProducerThread of the default client now, before its
+   * configuration is known: loading the client takes most of a second of CPU, which a command
+   * producing in bulk can spend while it loads itself (src/cli/main.ts). The thread waits for the
+   * ProducerThread that takes it over; one never taken over does not keep the process alive.
+   * Returns the thread's id.
+   */
+  static prestart(): number {
+    prestarted ??= spawnThread('platformatic');
+    return prestarted.worker.threadId;
+  }
+
+  /** The id of the thread the producer runs on. */
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
   constructor(config: Pick<Config, 'kafka'>, options: ProducerThreadOptions = {}) {
-    const { onProducerReplaced, clientIdSuffix, client, compression, ...batching } = options;
-    const entry = import.meta.url;
-    const data: ThreadData = {
-      role: THREAD_ROLE,
-      entry,
-      tsx: entry.endsWith('.ts') ? tsxApiUrl() : undefined,
-      kafka: config.kafka,
-      clientIdSuffix,
-      client: client ?? 'platformatic',
-      compression,
-      batching,
-      preload: (client ?? 'platformatic') === 'platformatic' ? [platformaticUrl()] : [],
-    };
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: data });
-    // An idle thread does not keep the process alive; one with calls in flight does (see track).
-    this.worker.unref();
+    const { onProducerReplaced, clientIdSuffix, client = 'platformatic', compression, ...batching } = options;
+    let thread = prestarted;
+    prestarted = undefined;
+    if (thread !== undefined && (client !== 'platformatic' || thread.failed || thread.worker.threadId === -1)) {
+      void thread.worker.terminate();
+      thread = undefined;
+    }
+    this.worker = (thread ?? spawnThread(client)).worker;
+    this.worker.postMessage({ type: 'init', kafka: config.kafka, clientIdSuffix, client, compression, batching } satisfies ToThread);
     this.worker.on('message', (message: FromThread) => {
       if (message.type === 'done') {
         const call = this.waiting.get(message.id);
@@ -75,15 +85,22 @@ export class ProducerThread implements RecordSender {
   }
 
   send(records: OutgoingRecord[], timeoutMs: number): Promise<void> {
+    return this.sendPacked(records.length === 0 ? [] : [packRecords(records)], timeoutMs);
+  }
+
+  /**
+   * `send` for records packed beforehand (packRecords), as one call acknowledged as a whole. The
+   * parts' buffers are handed over to the thread: a part can be sent once.
+   */
+  sendPacked(parts: readonly PackedRecords[], timeoutMs: number): Promise<void> {
     if (this.closing) return Promise.reject(new RetryableError('the Kafka producer is closed', { code: 'kafka_producer_closed' }));
     if (this.broken) return Promise.reject(this.broken);
-    if (records.length === 0) return Promise.resolve();
+    if (parts.every((part) => part.count === 0)) return Promise.resolve();
     const id = this.nextId++;
-    const call = packRecords(records);
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ type: 'send', id, timeoutMs, call } satisfies ToThread, [call.values]);
+      this.worker.postMessage({ type: 'send', id, timeoutMs, parts } satisfies ToThread, parts.flatMap((part) => [part.bytes, part.layout.buffer as ArrayBuffer]));
     });
   }
 
@@ -119,6 +136,31 @@ export class ProducerThread implements RecordSender {
 
 const THREAD_ROLE = 'ragsync-producer-thread';
 
+/** A thread started, and whether it failed before a ProducerThread took it over. */
+interface Spawned {
+  worker: Worker;
+  failed: boolean;
+}
+
+/** The thread ProducerThread.prestart started, until a ProducerThread takes it over. */
+let prestarted: Spawned | undefined;
+
+function spawnThread(client: ProducerClient): Spawned {
+  const entry = import.meta.url;
+  const data: ThreadData = {
+    role: THREAD_ROLE,
+    entry,
+    tsx: entry.endsWith('.ts') ? tsxApiUrl() : undefined,
+    preload: client === 'platformatic' ? [platformaticUrl()] : [],
+  };
+  const spawned: Spawned = { worker: new Worker(BOOTSTRAP, { eval: true, workerData: data }), failed: false };
+  // An idle thread does not keep the process alive; one with calls in flight does (ProducerThread).
+  spawned.worker.unref();
+  // Until a ProducerThread listens (a prestarted thread may fail first), a failure is noted, not thrown.
+  spawned.worker.on('error', () => (spawned.failed = true));
+  return spawned;
+}
+
 /**
  * Runs in the new thread. From the TypeScript sources (tsx, or a test runner) the thread loads
  * them through tsx's loader, as bin/ragsync.js does; a built package loads plain JavaScript.
@@ -153,30 +195,44 @@ interface ThreadData {
   role: typeof THREAD_ROLE;
   entry: string;
   tsx: string | undefined;
+  /** Modules the thread loads first, before any loader (file URLs). */
+  preload: string[];
+}
+
+/** What the thread's producer is made with: the first message a ProducerThread posts to it. */
+interface ThreadInit {
+  type: 'init';
   kafka: Config['kafka'];
   clientIdSuffix: string | undefined;
   client: ProducerClient;
   compression: PlatformaticProducerOptions['compression'];
   batching: Omit<BatchingOptions, 'onProducerReplaced'>;
-  /** Modules the thread loads first, before any loader (file URLs). */
-  preload: string[];
 }
 
-/** The records of one call: keys and header texts as strings, every value in one buffer. */
-interface PackedCall {
+/**
+ * Records packed to cross to the thread: every key, value and header value as UTF-8 bytes in one
+ * buffer, and their lengths in another, both handed over rather than copied. Neither thread keeps
+ * an object or a string per record while the records wait for their turn: the caller packs a few
+ * hundred records as soon as they are encoded (KafkaChangeSink.encode), so what it holds of them
+ * until they are sent are two buffers, and the thread gives the client views of the bytes instead
+ * of encoding every key and header again.
+ */
+export interface PackedRecords {
+  count: number;
   topics: string[];
-  /** Index into `topics` per record. */
-  topicOf: Uint16Array;
-  keys: string[];
-  /** Per record: the end of its value in `values`, or -1 for a tombstone. */
-  valueEnds: Int32Array;
-  values: ArrayBuffer;
-  /** Per record: how many name/value pairs of `headers` are its own. */
-  headerCounts: Uint16Array;
-  headers: string[];
+  /** Header names, each once. */
+  names: string[];
+  /**
+   * Per record: the index of its topic in `topics`, the bytes of its key, of its value (-1 for a
+   * tombstone) and its number of headers, then per header the index of its name in `names` and the
+   * bytes of its value.
+   */
+  layout: Int32Array;
+  /** Per record: its key, its value, its headers' values, one after the other. */
+  bytes: ArrayBuffer;
 }
 
-type ToThread = { type: 'send'; id: number; timeoutMs: number; call: PackedCall } | { type: 'warm-up'; timeoutMs: number } | { type: 'close'; timeoutMs: number };
+type ToThread = ThreadInit | { type: 'send'; id: number; timeoutMs: number; parts: readonly PackedRecords[] } | { type: 'warm-up'; timeoutMs: number } | { type: 'close'; timeoutMs: number };
 type FromThread = { type: 'done'; id: number; error?: SentError } | { type: 'replaced'; error: SentError } | { type: 'closed' };
 
 interface SentError {
@@ -186,57 +242,75 @@ interface SentError {
   retryAfterMs: number | undefined;
 }
 
-export function packRecords(records: readonly OutgoingRecord[]): PackedCall {
+const utf8Length = (text: string | Buffer): number => (typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.length);
+
+/** Packs records for ProducerThread.sendPacked (see PackedRecords). */
+export function packRecords(records: readonly OutgoingRecord[]): PackedRecords {
   const topics: string[] = [];
-  const topicOf = new Uint16Array(records.length);
-  const keys: string[] = new Array<string>(records.length);
-  const valueEnds = new Int32Array(records.length);
-  const headerCounts = new Uint16Array(records.length);
-  const headers: string[] = [];
+  const names: string[] = [];
+  let ints = 0;
   let size = 0;
-  for (const record of records) size += record.value?.length ?? 0;
-  // Not from Buffer's shared pool: the buffer is handed over to the thread.
-  const values = new ArrayBuffer(size);
-  const bytes = new Uint8Array(values);
-  let end = 0;
+  for (const record of records) {
+    size += utf8Length(record.key) + (record.value?.length ?? 0);
+    ints += 4;
+    const headers = record.headers;
+    for (const name of Object.keys(headers)) {
+      size += utf8Length(headers[name]!);
+      ints += 2;
+    }
+  }
+  // Not from Buffer's shared pool: the buffers are handed over to the thread.
+  const bytes = Buffer.from(new ArrayBuffer(size));
+  const layout = new Int32Array(ints);
+  let at = 0;
+  let i = 0;
+  const put = (text: string | Buffer): number => {
+    const length = typeof text === 'string' ? bytes.write(text, at, 'utf8') : (bytes.set(text, at), text.length);
+    at += length;
+    return length;
+  };
   let lastTopic = -1;
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
+  for (const record of records) {
     if (lastTopic < 0 || topics[lastTopic] !== record.topic) {
       lastTopic = topics.indexOf(record.topic);
       if (lastTopic < 0) lastTopic = topics.push(record.topic) - 1;
     }
-    topicOf[i] = lastTopic;
-    keys[i] = record.key;
-    if (record.value === null) valueEnds[i] = -1;
-    else {
-      bytes.set(record.value, end);
-      end += record.value.length;
-      valueEnds[i] = end;
+    layout[i++] = lastTopic;
+    layout[i++] = put(record.key);
+    layout[i++] = record.value === null ? -1 : put(record.value);
+    const headers = record.headers;
+    const own = Object.keys(headers);
+    layout[i++] = own.length;
+    for (const name of own) {
+      let index = names.indexOf(name);
+      if (index < 0) index = names.push(name) - 1;
+      layout[i++] = index;
+      layout[i++] = put(headers[name]!);
     }
-    let count = 0;
-    for (const name of Object.keys(record.headers)) {
-      headers.push(name, record.headers[name]!);
-      count += 1;
-    }
-    headerCounts[i] = count;
   }
-  return { topics, topicOf, keys, valueEnds, values, headerCounts, headers };
+  return { count: records.length, topics, names, layout, bytes: bytes.buffer as ArrayBuffer };
 }
 
-export function unpackRecords(call: PackedCall): OutgoingRecord[] {
-  const values = Buffer.from(call.values);
-  const records: OutgoingRecord[] = new Array<OutgoingRecord>(call.keys.length);
-  let start = 0;
-  let h = 0;
-  for (let i = 0; i < call.keys.length; i++) {
-    const end = call.valueEnds[i]!;
-    const headers: Record<string, string> = {};
-    for (let n = call.headerCounts[i]!; n > 0; n--, h += 2) headers[call.headers[h]!] = call.headers[h + 1]!;
-    records[i] = { topic: call.topics[call.topicOf[i]!]!, key: call.keys[i]!, value: end < 0 ? null : values.subarray(start, end), headers };
-    if (end >= 0) start = end;
+/** The records of a part, appended to `into`: keys, values and header values are views of its bytes. */
+export function unpackRecords(part: PackedRecords, into: OutgoingRecord[] = []): OutgoingRecord[] {
+  const bytes = Buffer.from(part.bytes);
+  const layout = part.layout;
+  let at = 0;
+  let i = 0;
+  const take = (length: number): Buffer => bytes.subarray(at, (at += length));
+  for (let n = 0; n < part.count; n++) {
+    const topic = part.topics[layout[i++]!]!;
+    const key = take(layout[i++]!);
+    const valueLength = layout[i++]!;
+    const value = valueLength < 0 ? null : take(valueLength);
+    const headers: Record<string, Buffer> = {};
+    for (let h = layout[i++]!; h > 0; h--) {
+      const name = part.names[layout[i++]!]!;
+      headers[name] = take(layout[i++]!);
+    }
+    into.push({ topic, key, value, headers });
   }
-  return records;
+  return into;
 }
 
 function sendable(error: unknown): SentError {
@@ -258,40 +332,56 @@ function reviveError(sent: SentError): Error {
 }
 
 /**
- * The thread's side: one BatchingProducer, fed by the calls posted to it. @platformatic/kafka is
- * loaded here only (it compiles its option schemas when loaded, 0.3–0.6 s of CPU the caller's
- * thread need not spend, see BOOTSTRAP); calls posted meanwhile wait in the port.
+ * The thread's side: one BatchingProducer, made when the ProducerThread's `init` arrives and fed
+ * by the calls posted after it, in order. @platformatic/kafka is loaded here only (it compiles its
+ * option schemas when loaded, 0.3–0.6 s of CPU the caller's thread need not spend, see BOOTSTRAP),
+ * before `init` arrives when the thread was started ahead (ProducerThread.prestart).
  */
-async function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): Promise<void> {
-  const config = { kafka: data.kafka };
-  const suffix = data.clientIdSuffix === undefined ? {} : { clientIdSuffix: data.clientIdSuffix };
+function runThread(data: ThreadData, port: NonNullable<typeof parentPort>): void {
+  const platformatic = data.preload.length > 0 ? import('./platformatic-producer.js') : undefined;
+  const post = (message: FromThread) => port.postMessage(message);
+  let ready: Promise<BatchingProducer> | undefined;
+  port.on('message', (message: ToThread) => {
+    if (message.type === 'init') {
+      ready = startSender(message, platformatic, post);
+      return;
+    }
+    // A failure to start is left unhandled: it ends the thread with an 'error' event, and the
+    // caller's side refuses every call with it.
+    void ready!.then((sender) => {
+      if (message.type === 'send') {
+        const records: OutgoingRecord[] = [];
+        for (const part of message.parts) unpackRecords(part, records);
+        sender.send(records, message.timeoutMs).then(
+          () => post({ type: 'done', id: message.id }),
+          (error: unknown) => post({ type: 'done', id: message.id, error: sendable(error) }),
+        );
+      } else if (message.type === 'warm-up') sender.warmUp(message.timeoutMs);
+      else void sender.close(message.timeoutMs).finally(() => post({ type: 'closed' }));
+    });
+  });
+}
+
+async function startSender(init: ThreadInit, platformatic: Promise<typeof PlatformaticModule> | undefined, post: (message: FromThread) => void): Promise<BatchingProducer> {
+  const config = { kafka: init.kafka };
+  const suffix = init.clientIdSuffix === undefined ? {} : { clientIdSuffix: init.clientIdSuffix };
   let createProducer: ConstructorParameters<typeof BatchingProducer>[0];
-  if (data.client === 'kafkajs') {
+  if (init.client === 'kafkajs') {
+    // Loaded only here: a thread of the default client does not load kafkajs at all.
+    const { createIdempotentProducer, createKafka } = await import('./client.js');
     const kafka = createKafka(config, suffix);
     createProducer = () => createIdempotentProducer(kafka);
   } else {
-    const { createPlatformaticProducer } = await import('./platformatic-producer.js');
-    const options = { ...suffix, ...(data.compression === undefined ? {} : { compression: data.compression }) };
+    const { createPlatformaticProducer } = await (platformatic ?? import('./platformatic-producer.js'));
+    const options = { ...suffix, ...(init.compression === undefined ? {} : { compression: init.compression }) };
     createProducer = () => createPlatformaticProducer(config, options);
   }
-  const post = (message: FromThread) => port.postMessage(message);
-  const sender = new BatchingProducer(createProducer, {
-    ...data.batching,
+  return new BatchingProducer(createProducer, {
+    ...init.batching,
     onProducerReplaced: (cause) => post({ type: 'replaced', error: sendable(cause) }),
-  });
-  port.on('message', (message: ToThread) => {
-    if (message.type === 'send') {
-      sender.send(unpackRecords(message.call), message.timeoutMs).then(
-        () => post({ type: 'done', id: message.id }),
-        (error: unknown) => post({ type: 'done', id: message.id, error: sendable(error) }),
-      );
-    } else if (message.type === 'warm-up') sender.warmUp(message.timeoutMs);
-    else void sender.close(message.timeoutMs).finally(() => post({ type: 'closed' }));
   });
 }
 
 if (!isMainThread && parentPort && (workerData as Partial<ThreadData> | null)?.role === THREAD_ROLE) {
-  // A failure to start is unhandled: it ends the thread with an 'error' event, and the caller's
-  // side refuses every call with it.
-  void runThread(workerData as ThreadData, parentPort);
+  runThread(workerData as ThreadData, parentPort);
 }

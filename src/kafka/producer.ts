@@ -8,7 +8,7 @@ import type { OutputRecord } from '../core/stage.js';
 import { changeTopicName } from '../schemas/catalogue.js';
 import { BatchingProducer, RECORD_BATCH_OVERHEAD, recordBytes, type BatchingOptions, type OutgoingRecord, type RecordSender } from './batching-producer.js';
 import { createIdempotentProducer } from './client.js';
-import { ProducerThread } from './producer-thread.js';
+import { ProducerThread, packRecords, unpackRecords, type PackedRecords } from './producer-thread.js';
 import { RegistryClient } from './registry.js';
 import type { RecordCodec } from './codec.js';
 import { mayHoldLoneSurrogate, RegistrySerde } from './serde.js';
@@ -214,10 +214,12 @@ function withVersion(m: ChangeMessage): Record<string, unknown> {
   return { source_version: m.sourceVersion, occurred_at: m.occurredAt, ...value };
 }
 
-/** Change messages checked and encoded by KafkaChangeSink.encode, ready for `sendEncoded`. */
-export interface EncodedChanges {
-  readonly records: OutgoingRecord[];
-}
+/**
+ * Change messages checked and encoded by KafkaChangeSink.encode, ready for `sendEncoded`: the
+ * records, or with a producer thread the records packed for it (PackedRecords), so that a caller
+ * encoding ahead keeps two buffers per part rather than an object per record.
+ */
+export type EncodedChanges = { readonly count: number } & ({ readonly records: OutgoingRecord[] } | { readonly packed: PackedRecords });
 
 /**
  * The ChangeSink of every connector (src/core/changes.ts): change messages → `changes.<type>`,
@@ -257,13 +259,30 @@ export class KafkaChangeSink implements ChangeSink {
    */
   async encode(messages: ChangeMessage[]): Promise<EncodedChanges> {
     await this.prepare();
-    return { records: await encodeRecords(this.codec, this.config.topics.prefix, this.outputsOf(messages), this.config.topics.maxMessageBytes) };
+    const records = await encodeRecords(this.codec, this.config.topics.prefix, this.outputsOf(messages), this.config.topics.maxMessageBytes);
+    return this.sender instanceof ProducerThread ? { count: records.length, packed: packRecords(records) } : { count: records.length, records };
   }
 
-  /** The second half of `publish`: resolves once Kafka acknowledged every record, within `timeoutMs` of the call. */
-  async sendEncoded(encoded: EncodedChanges, options: { timeoutMs?: number } = {}): Promise<void> {
-    if (encoded.records.length === 0) return;
-    await this.sender.send(encoded.records, options.timeoutMs ?? this.config.kafka.ackTimeoutMs);
+  /**
+   * The second half of `publish`: sends the records of `parts` (from `encode`, in their order) as
+   * one call, and resolves once Kafka acknowledged every one, within `timeoutMs` of the call. A
+   * part can be sent once.
+   */
+  async sendEncoded(parts: readonly EncodedChanges[], options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? this.config.kafka.ackTimeoutMs;
+    const filled = parts.filter((part) => part.count > 0);
+    if (filled.length === 0) return;
+    if (this.sender instanceof ProducerThread) {
+      await this.sender.sendPacked(
+        filled.map((part) => ('packed' in part ? part.packed : packRecords(part.records))),
+        timeoutMs,
+      );
+    } else {
+      await this.sender.send(
+        filled.flatMap((part) => ('packed' in part ? unpackRecords(part.packed) : part.records)),
+        timeoutMs,
+      );
+    }
   }
 
   private outputsOf(messages: ChangeMessage[]): OutputRecord[] {

@@ -86,8 +86,8 @@ async function encodeUnits(sink: KafkaChangeSink, units: readonly PublishUnit[],
  * as if they had been one list.
  */
 export async function sendEncodedUnits(sink: ChangeSink, parts: readonly EncodedUnits[], options: { timeoutMs?: number } = {}): Promise<UnitRefusal[]> {
-  const records = parts.length === 1 ? (parts[0]!.encoded?.records ?? []) : parts.flatMap((part) => part.encoded?.records ?? []);
-  if (records.length > 0) await (sink as KafkaChangeSink).sendEncoded({ records }, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  const encoded = parts.flatMap((part) => (part.encoded === undefined ? [] : [part.encoded]));
+  if (encoded.length > 0) await (sink as KafkaChangeSink).sendEncoded(encoded, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
   const refusals: UnitRefusal[] = [];
   let offset = 0;
   for (const part of parts) {

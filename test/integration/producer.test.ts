@@ -7,6 +7,7 @@ import { formatKey, parseKey } from '../../src/core/keys.js';
 import { HEADERS } from '../../src/core/records.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
+import { ProducerThread } from '../../src/kafka/producer-thread.js';
 import { encodePublishUnits, sendEncodedUnits } from '../../src/producers/publish-units.js';
 import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
@@ -283,6 +284,29 @@ describe('the Kafka change sink', () => {
       expect(ids).not.toContain('BIG');
     });
 
+    it('takes over the thread started ahead of it, once, and publishes through it', async () => {
+      const config = await freshTopics();
+      const ahead = ProducerThread.prestart();
+      // Started ahead once: a second call gives the same thread.
+      expect(ProducerThread.prestart()).toBe(ahead);
+      const first = new ProducerThread(config);
+      const second = new ProducerThread(config);
+      const topic = `${config.topics.prefix}changes.product`;
+      try {
+        expect(first.threadId).toBe(ahead);
+        expect(second.threadId).not.toBe(ahead);
+        await first.send([{ topic, key: 'shop:1:product:AHEAD', value: Buffer.from('one'), headers: { [HEADERS.sourceVersion]: '1' } }], 10_000);
+        await second.send([{ topic, key: 'shop:1:product:SECOND', value: null, headers: { [HEADERS.sourceVersion]: '2' } }], 10_000);
+      } finally {
+        await Promise.all([first.close(5000), second.close(5000)]);
+      }
+      const records = await readToEnd(testKafka(), topic);
+      expect(records.map((r) => [r.key, r.value?.toString() ?? null, r.headers[HEADERS.sourceVersion]]).sort()).toEqual([
+        ['shop:1:product:AHEAD', 'one', '1'],
+        ['shop:1:product:SECOND', null, '2'],
+      ]);
+    });
+
     it('rejects with kafka_ack_timeout when Kafka does not answer, and closes promptly', async () => {
       const config = loadConfig({ overrides: { 'kafka.brokers': ['127.0.0.1:1'], 'kafka.ackTimeoutMs': 1500, 'topics.prefix': `${uniqueName('dead')}.` } });
       const sink = new KafkaChangeSink(createKafka(config), config, { producerThread: {} });
@@ -296,9 +320,12 @@ describe('the Kafka change sink', () => {
   });
 
   describe('publishing units in two steps', () => {
-    it('leaves out a unit with a record too large for the topic when encoding, and sends the rest of every part as one call', async () => {
+    it.each([
+      ['from the calling thread', {}],
+      ['packed for a producer thread', { producerThread: {} }],
+    ])('leaves out a unit with a record too large for the topic when encoding, and sends the rest of every part as one call (%s)', async (_, options) => {
       const config = await freshTopics({ 'topics.maxMessageBytes': 64 * 1024 });
-      const sink = new KafkaChangeSink(kafka, config);
+      const sink = new KafkaChangeSink(kafka, config, options);
       const unit = (id: string, bytes: number) => ({ messages: [{ ...productSave(config, id, 1n, id), value: { ...SAMPLES.product.full, entity_id: id, name: id, description: 'x'.repeat(bytes) } }] });
       try {
         const first = await encodePublishUnits(sink, [unit('FIRST', 100), unit('HUGE', 100_000)], { dataPath: 'data' });
@@ -314,8 +341,14 @@ describe('the Kafka change sink', () => {
       } finally {
         await sink.close();
       }
-      const ids = (await readToEnd(testKafka(), `${config.topics.prefix}changes.product`)).map((r) => parseKey(r.key).entityId);
-      expect(ids.sort()).toEqual(['FIRST', 'LAST', 'MIDDLE']);
+      const records = await readToEnd(testKafka(), `${config.topics.prefix}changes.product`);
+      expect(records.map((r) => parseKey(r.key).entityId).sort()).toEqual(['FIRST', 'LAST', 'MIDDLE']);
+      for (const record of records) {
+        expect(record.headers[HEADERS.sourceVersion]).toBe('1');
+        // A registry-framed Avro value (magic byte 0, then the schema id) holding the 100-character description.
+        expect(record.value?.[0]).toBe(0);
+        expect(record.value!.length).toBeGreaterThan(100);
+      }
     });
   });
 });

@@ -41,6 +41,13 @@ export interface RunPublishOptions extends LineDefaults {
   batchSize?: number;
   /** Batches read, checked and prepared ahead while a publish call waits for Kafka. @defaultValue 2 */
   readAhead?: number;
+  /**
+   * Batches read ahead before Kafka acknowledged the first one: the producer's start (its thread,
+   * the connection, the topics' metadata) takes most of a second on a busy machine, which is
+   * better spent reading than waiting. Either bound also stops at STARTING_READ_AHEAD_CHARS of
+   * input. @defaultValue 16
+   */
+  startingReadAhead?: number;
   ackTimeoutMs?: number;
   /** Called after each line is read and after each acknowledged batch. */
   onProgress?: (progress: { lines: number; published: number; rejected: number }) => void;
@@ -74,6 +81,9 @@ export const MAX_LINE_BYTES = 16 * 1024 * 1024;
  */
 const PART_RECORDS = 250;
 
+/** Characters of input read ahead at most while the producer starts, whatever `startingReadAhead` says. */
+const STARTING_READ_AHEAD_CHARS = 32 * 1024 * 1024;
+
 /** One publish call of a run: its lines, and where the reading was when it was cut. */
 interface Batch {
   /**
@@ -85,6 +95,8 @@ interface Batch {
   /** Per unit: its line number and how many records it has. */
   lines: number[];
   records: number[];
+  /** Characters of the lines it was read from. */
+  chars: number;
   /** `summary.lines` and the last line number read when the batch was cut. */
   linesRead: number;
   lastLine: number;
@@ -99,15 +111,17 @@ interface Filling {
   lines: number[];
   records: number[];
   recordCount: number;
+  chars: number;
 }
 
-const emptyFilling = (): Filling => ({ units: [], parts: [], lines: [], records: [], recordCount: 0 });
+const emptyFilling = (): Filling => ({ units: [], parts: [], lines: [], records: [], recordCount: 0, chars: 0 });
 
 /**
  * Publishes the change events of an NDJSON stream: every line is checked with the webhook's rules;
  * valid lines are published in batches, each acknowledged before the next is sent, and invalid
  * lines are reported by line number (1-based) and skipped. While Kafka acknowledges a batch, the
- * following lines are read, checked and encoded for sending (up to `readAhead` batches, in parts
+ * following lines are read, checked and encoded for sending (up to `readAhead` batches, or
+ * `startingReadAhead` until Kafka acknowledged the first one, in parts
  * of PART_RECORDS as they are read; see encodePublishUnits), so the work overlaps without changing
  * the order in which records reach Kafka. A line the sink refuses before sending (a record too large for its topic)
  * is reported the same way, and the rest of its batch is published. Blank lines are ignored. When
@@ -119,6 +133,11 @@ const emptyFilling = (): Filling => ({ units: [], parts: [], lines: [], records:
 export async function runPublish(lines: AsyncIterable<string>, options: RunPublishOptions): Promise<PublishSummary> {
   const batchSize = options.batchSize ?? 2000;
   const readAhead = Math.max(1, options.readAhead ?? 2);
+  const startingReadAhead = Math.max(readAhead, options.startingReadAhead ?? 16);
+  /** Set once Kafka acknowledged a batch: from then on `readAhead` bounds the batches read ahead. */
+  let acknowledged = false;
+  /** Characters of the batches cut and not yet acknowledged. */
+  let charsAhead = 0;
   const started = performance.now();
   // The registry and Kafka are reached while the first batches are read, not after.
   if (!options.dryRun) options.sink?.warmUp?.();
@@ -159,7 +178,11 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
     const batch = ready.shift()!;
     const call = batch.prepared ? batch.prepared.then((parts) => sendEncodedUnits(options.sink!, parts, publishOptions)) : publishUnits(options.sink!, batch.units!, publishOptions);
     sending = call
-      .then((refused) => taken(batch, refused))
+      .then((refused) => {
+        acknowledged = true;
+        charsAhead -= batch.chars;
+        taken(batch, refused);
+      })
       .then(
         () => {
           sending = undefined;
@@ -203,7 +226,8 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
     if (batch.lines.length === 0) return;
     const prepared = batch.parts.length > 0 ? Promise.all(batch.parts) : undefined;
     prepared?.catch(() => undefined);
-    ready.push({ units: prepared ? undefined : batch.units, lines: batch.lines, records: batch.records, linesRead: summary.lines, lastLine: lineNumber, prepared });
+    charsAhead += batch.chars;
+    ready.push({ units: prepared ? undefined : batch.units, lines: batch.lines, records: batch.records, chars: batch.chars, linesRead: summary.lines, lastLine: lineNumber, prepared });
     sendNext();
   };
 
@@ -230,6 +254,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       lineNumber += 1;
       if (text.trim() === '') continue;
       summary.lines += 1;
+      filling.chars += text.length;
       // A UTF-16 unit takes at most 3 bytes in UTF-8: only a long line needs counting.
       const bytes = text.length * 3 > MAX_LINE_BYTES ? Buffer.byteLength(text, 'utf8') : 0;
       if (bytes > MAX_LINE_BYTES) {
@@ -251,7 +276,7 @@ export async function runPublish(lines: AsyncIterable<string>, options: RunPubli
       } else reject(lineNumber, result.issues);
       if (filling.recordCount >= batchSize) {
         cut();
-        while (ready.length >= readAhead && sending !== undefined) await sending;
+        while (sending !== undefined && (acknowledged ? ready.length >= readAhead : ready.length >= startingReadAhead || charsAhead >= STARTING_READ_AHEAD_CHARS)) await sending;
       } else {
         if (pendingRecords >= PART_RECORDS) encodePart();
         options.onProgress?.(summary);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,5 +58,34 @@ describe('ragsync publish with lines Kafka could never take', () => {
     expect(out).toMatch(/line 3: too large: the encoded record takes \d+ bytes/);
     const ids = (await h.read('product')).map((r) => parseKey(r.key).entityId);
     expect(ids.sort()).toEqual(['pub-1', 'pub-4']);
+  });
+});
+
+describe('ragsync publish as a process of its own', () => {
+  const bin = join(import.meta.dirname, '../../../bin/ragsync.js');
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [bin, 'publish', ...args], {
+      env: { ...process.env, RAGSYNC_TOPIC_PREFIX: h.prefix, RAGSYNC_REDIS_PREFIX: h.config.redis.keyPrefix, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      // A process held open by its producer thread would be stopped here, and fail the test.
+      timeout: 90_000,
+    });
+
+  it('publishes through the producer thread it started before loading the CLI, and exits 0', async () => {
+    const file = join(dir, 'process.ndjson');
+    await writeFile(file, ['proc-1', 'proc-2', 'proc-3'].map((id) => line(id)).join('\n'));
+    const result = run('--json', file);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ lines: 3, published: 3, rejected: 0 });
+    const ids = (await h.read('product')).map((r) => parseKey(r.key).entityId);
+    expect(ids.filter((id) => id.startsWith('proc-')).sort()).toEqual(['proc-1', 'proc-2', 'proc-3']);
+  });
+
+  it('exits 2 at once on a file it cannot read: the thread it started ahead does not hold it open', () => {
+    const result = run(join(dir, 'missing.ndjson'));
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/cannot read .*missing\.ndjson/);
   });
 });

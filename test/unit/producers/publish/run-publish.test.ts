@@ -157,6 +157,50 @@ describe('runPublish reading ahead', () => {
     expect(readWhenCalled[1]).toBeGreaterThan(4);
   });
 
+  it('reads further ahead until Kafka acknowledged the first batch, then keeps to readAhead', async () => {
+    /** Holds each call until the test lets it go. */
+    class GatedSink extends Sink {
+      readonly gates: Array<() => void> = [];
+      override async publish(messages: ChangeMessage[]): Promise<void> {
+        await new Promise<void>((resolve) => this.gates.push(resolve));
+        await super.publish(messages);
+      }
+    }
+    const sink = new GatedSink();
+    let read = 0;
+    const ids = Array.from({ length: 30 }, (_, i) => `p${i}`);
+    const run = runPublish(
+      (async function* () {
+        for (const id of ids) {
+          read += 1;
+          yield line(id);
+        }
+      })(),
+      { ...defaults, sink, batchSize: 2, readAhead: 2, startingReadAhead: 4 },
+    );
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+    // The first batch is in flight and four more are cut: 10 lines read, then reading waits.
+    expect(sink.gates).toHaveLength(1);
+    expect(read).toBe(10);
+    sink.gates[0]!();
+    await settle();
+    // Acknowledged: the second batch is sent and three are ready, more than readAhead, so no line more is read.
+    expect(sink.gates).toHaveLength(2);
+    expect(read).toBe(10);
+    sink.gates[1]!();
+    await settle();
+    // Two ready after the third is sent: still at readAhead.
+    expect(read).toBe(10);
+    for (let next = 2; next < 15; next++) {
+      await settle();
+      sink.gates[next]!();
+    }
+    const summary = await run;
+    expect(summary).toMatchObject({ lines: 30, published: 30, rejected: 0 });
+    expect(sink.published.map((m) => parseKey(m.key).entityId)).toEqual(ids);
+  });
+
   it('stops at the first batch that fails, reporting the run as it stood when that batch was cut', async () => {
     const sink = new SlowSink([2]);
     const error = await runPublish(lines(line('a'), line('b'), '{broken', line('c'), line('d'), '{broken too', line('e'), line('f')), { ...defaults, sink, batchSize: 2 }).catch(

@@ -1,4 +1,5 @@
 import type { EntityType } from './entities.js';
+import { bytesToVector, vectorToBytes } from './vector-bytes.js';
 
 /**
  * The values of the pipeline's own compacted topics: `documents`, `chunks`, `vectors`. Field names
@@ -92,14 +93,10 @@ export const HEADERS = {
   stage: 'ragsync-stage',
 } as const;
 
+/** A vector's bytes as a vector set carries them (vector-bytes.ts: float32 little-endian). */
 export function encodeVector(values: ArrayLike<number>): Buffer {
-  const array = Float32Array.from(values as ArrayLike<number>);
-  return Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+  return vectorToBytes(Float32Array.from(values));
 }
 
-export function decodeVector(bytes: Uint8Array): Float32Array {
-  // Copy: the source buffer may not be 4-byte aligned.
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return new Float32Array(copy.buffer);
-}
+/** The inverse of {@link encodeVector} (a copy: the bytes may not be 4-byte aligned). */
+export const decodeVector = bytesToVector;

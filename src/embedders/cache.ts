@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { bytesToVector, vectorToBytes } from './vector-bytes.js';
+import { bytesToVector, vectorToBytes } from '../core/vector-bytes.js';
 
 /**
  * Where embeddings of chunks are remembered, keyed by (model id, chunk hash): an unchanged chunk

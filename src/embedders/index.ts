@@ -17,7 +17,7 @@ export { MemoryEmbeddingCache } from './memory-cache.js';
 export { CachedEmbedder, embedWithCache, type EmbeddingStats, type HashedText } from './cached-embedder.js';
 export { fetchModel, type FetchModelOptions, type FetchModelResult } from './model-fetch.js';
 export { importModel, type ImportModelOptions, type ImportModelResult } from './model-import.js';
-export { vectorToBytes, bytesToVector } from './vector-bytes.js';
+export { vectorToBytes, bytesToVector } from '../core/vector-bytes.js';
 export { checkSimilarity, cosine, SIMILARITY_PROBE } from './similarity-check.js';
 export { isModelFolder, LOCAL_MODEL_NAMES, LOCAL_MODELS, localModelDir, MINILM } from './model-files.js';
 import { localModelDir } from './model-files.js';

@@ -1,17 +1,9 @@
 import { STAGES } from '../../core/stages.js';
 import { classify } from '../../core/errors.js';
+import { vectorToBytes } from '../../core/vector-bytes.js';
 import type { ChunkSetRecord, VectorChunk, VectorSetRecord } from '../../core/records.js';
 import type { InputRecord, RecordResult, StageDefinition } from '../../core/stage.js';
 import { contextHeader, embeddingHash, embeddingText } from '../chunk/context-header.js';
-
-/**
- * The bytes of a vector as `encodeVector` lays them out (float32 in the machine's order), without
- * the copy it makes: the embedder's vectors are never changed afterwards, and one shared by two
- * chunks (the cache deduplicates by hash) is only read.
- */
-function vectorBytes(vector: Float32Array): Buffer {
-  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
-}
 
 /**
  * What the model embeds for each chunk of a set: the document's context header and the chunk text
@@ -52,7 +44,7 @@ export interface ChunkEmbedder {
  */
 export function createEmbedStage(embedder: ChunkEmbedder): StageDefinition<ChunkSetRecord, VectorSetRecord> {
   function toVectorSet(set: ChunkSetRecord, vectors: Float32Array[], cached: boolean[]): VectorSetRecord {
-    const chunks: VectorChunk[] = set.chunks.map((chunk, i) => ({ ...chunk, vector: vectorBytes(vectors[i]!) }));
+    const chunks: VectorChunk[] = set.chunks.map((chunk, i) => ({ ...chunk, vector: vectorToBytes(vectors[i]!) }));
     const { chunks: _drop, total_chunks: _total, truncated: _truncated, ...header } = set;
     // A set without chunks (its text became empty) is never a touch: its old points must go.
     return { ...header, model_id: embedder.modelId, dimension: embedder.dimension, chunks, touch: cached.length > 0 && cached.every(Boolean) };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEmbeddingCache } from '../../../src/embedders/cache.js';
 import { CachedEmbedder, type HashedText } from '../../../src/embedders/cached-embedder.js';
 import { HashingEmbedder } from '../../../src/embedders/hashing.js';
-import { bytesToVector } from '../../../src/embedders/vector-bytes.js';
+import { bytesToVector } from '../../../src/core/vector-bytes.js';
 import { uniqueName } from '../../support/unique.js';
 
 const hashed = (text: string): HashedText => ({ hash: createHash('sha256').update(text).digest('hex'), text });

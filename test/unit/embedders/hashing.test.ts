@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
 import { HashingEmbedder, hash32 } from '../../../src/embedders/hashing.js';
 import { cosine } from '../../../src/embedders/similarity-check.js';
-import { vectorToBytes } from '../../../src/embedders/vector-bytes.js';
+import { vectorToBytes } from '../../../src/core/vector-bytes.js';
 
 /**
  * The features of `hashing-v1` written out plainly, as strings hashed whole: the embedder computes

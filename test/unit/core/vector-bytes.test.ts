@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bytesToVector, vectorToBytes } from '../../../src/embedders/vector-bytes.js';
+import { bytesToVector, vectorToBytes } from '../../../src/core/vector-bytes.js';
 
 describe('vector bytes', () => {
   it('are float32 little-endian', () => {

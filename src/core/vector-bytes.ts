@@ -5,11 +5,15 @@ import { endianness } from 'node:os';
  * little-endian bytes, whatever the machine's byte order.
  */
 
-/** A float32 array's own bytes are the wire bytes: copied as they are, not value by value. */
+/** A float32 array's own bytes are the wire bytes: used as they are, not written value by value. */
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+/**
+ * The vector's bytes. On a little-endian machine they are the vector's own memory, not a copy:
+ * the vector must not be changed afterwards (an embedder's vectors never are).
+ */
 export function vectorToBytes(vector: Float32Array): Buffer {
-  if (LITTLE_ENDIAN) return Buffer.from(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength));
+  if (LITTLE_ENDIAN) return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
   const bytes = Buffer.allocUnsafe(vector.length * 4);
   for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i]!, i * 4);
   return bytes;

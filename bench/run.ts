@@ -7,8 +7,8 @@
  * (every raw figure, the machine, the versions, the configuration) and `.md` (the table, also
  * printed): each figure next to its target and to what it is compared with in the same run.
  * `--quick` runs every scenario at a small size (minutes, not hours), so CI exercises the harness.
- * It builds the package first: every ragsync process runs from dist/ with MALLOC_ARENA_MAX=2 and
- * NODE_OPTIONS=--max-semi-space-size=8, as the Docker image runs it.
+ * It builds the package first: every ragsync process runs from dist/ with MALLOC_ARENA_MAX=2,
+ * MALLOC_MMAP_THRESHOLD_=524288 and NODE_OPTIONS=--max-semi-space-size=8, as the Docker image runs it.
  * `--cpu-prof <dir>` has every ragsync process the scenarios start (workers, `webhook serve`,
  * `resync`) write a V8 CPU profile per thread into `<dir>` when it exits; `npm run bench:profile --
  * <dir>` summarizes them.
@@ -100,13 +100,14 @@ if (chosen.length === 0 || chosen.length !== names.length && scenario !== 'all')
 const started = performance.now();
 const say = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 // Every ragsync process the scenarios start runs as the image runs it: the built package, with the
-// image's MALLOC_ARENA_MAX and NODE_OPTIONS (the main thread's young generation). From the sources
-// through tsx, each thread would also hold the compiler and its output (about 110 MB more for run
-// all), and every start would compile them first.
+// image's MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ and NODE_OPTIONS (the main thread's young
+// generation). From the sources through tsx, each thread would also hold the compiler and its
+// output (about 110 MB more for run all), and every start would compile them first.
 say('building the package (npm run build): ragsync runs from dist/, as the image does');
 execFileSync('npm', ['run', '--silent', 'build'], { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 process.env.RAGSYNC_USE_DIST = '1';
 process.env.MALLOC_ARENA_MAX ??= '2';
+process.env.MALLOC_MMAP_THRESHOLD_ ??= '524288';
 process.env.NODE_OPTIONS ??= '--max-semi-space-size=8';
 const endpoint = await startEmbeddingServer();
 const memo = new Map<string, Promise<unknown>>();
@@ -131,7 +132,7 @@ const results: BenchResults = {
   quick,
   startedAt: new Date().toISOString(),
   machine: describeMachine(),
-  configuration: { quick, args: argv, cpuProfiles: cpuProfDir === undefined ? undefined : resolve(cpuProfDir), endpoint: 'OpenAI-compatible /v1/embeddings in the bench process (hashing, minilm)', store: 'LanceDB', partitions: 6, ragsync: `built package (dist/, RAGSYNC_USE_DIST=1), MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}, NODE_OPTIONS=${process.env.NODE_OPTIONS}, as the Docker image runs it`, scenarios: chosen.map((s) => ({ name: s.name, about: s.about })) },
+  configuration: { quick, args: argv, cpuProfiles: cpuProfDir === undefined ? undefined : resolve(cpuProfDir), endpoint: 'OpenAI-compatible /v1/embeddings in the bench process (hashing, minilm)', store: 'LanceDB', partitions: 6, ragsync: `built package (dist/, RAGSYNC_USE_DIST=1), MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}, MALLOC_MMAP_THRESHOLD_=${process.env.MALLOC_MMAP_THRESHOLD_}, NODE_OPTIONS=${process.env.NODE_OPTIONS}, as the Docker image runs it`, scenarios: chosen.map((s) => ({ name: s.name, about: s.about })) },
   figures: [],
   raw: context.raw,
 };

@@ -507,12 +507,15 @@ describe('the image config file', () => {
     const runtime = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8').split(/^FROM /m).at(-1)!;
     const env = (name: string) => new RegExp(`^ENV (?:.* )?${name}=(\\S+)`, 'm').exec(runtime)?.[1];
     expect(env('MALLOC_ARENA_MAX')).toBe('2');
+    expect(env('MALLOC_MMAP_THRESHOLD_')).toMatch(/^\d+$/);
     expect(env('NODE_OPTIONS')).toMatch(/^--max-semi-space-size=\d+$/);
     const bench = readFileSync(new URL('../../bench/run.ts', import.meta.url), 'utf8');
     expect(bench).toContain(`process.env.MALLOC_ARENA_MAX ??= '${env('MALLOC_ARENA_MAX')}'`);
+    expect(bench).toContain(`process.env.MALLOC_MMAP_THRESHOLD_ ??= '${env('MALLOC_MMAP_THRESHOLD_')}'`);
     expect(bench).toContain(`process.env.NODE_OPTIONS ??= '${env('NODE_OPTIONS')}'`);
     const memoryScenario = readFileSync(new URL('../faults/scenarios/throttled.ts', import.meta.url), 'utf8');
     expect(memoryScenario).toContain(`MALLOC_ARENA_MAX: '${env('MALLOC_ARENA_MAX')}'`);
+    expect(memoryScenario).toContain(`MALLOC_MMAP_THRESHOLD_: '${env('MALLOC_MMAP_THRESHOLD_')}'`);
     expect(memoryScenario).toContain(`NODE_OPTIONS: '${env('NODE_OPTIONS')}'`);
   });
 

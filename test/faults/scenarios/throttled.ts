@@ -93,9 +93,10 @@ export async function throttledEmbedding(name: string, options: ThrottledOptions
   const monitor = new VersionMonitor(lancedbPath, collection, 1000);
   // The worker as the image runs it: the built package (the suite's setup builds it from these
   // sources; run through tsx, every thread also holds the compiler and the transpiled sources,
-  // about 110 MB more) with MALLOC_ARENA_MAX=2 and 8 MB semi-spaces, as the Dockerfile sets them.
+  // about 110 MB more) with MALLOC_ARENA_MAX=2, a fixed 512 KiB mmap threshold and 8 MB
+  // semi-spaces, as the Dockerfile sets them.
   // The memory bound is the deployed process's.
-  const env = pipelineEnv(harness.config, { EMBEDDER: 'openai', EMBEDDING_URL: endpoint.url, EMBEDDING_MODEL: 'throttled', EMBEDDING_DIMENSIONS: String(DIMENSION), LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=8', RAGSYNC_USE_DIST: '1', NODE_ENV: 'production' });
+  const env = pipelineEnv(harness.config, { EMBEDDER: 'openai', EMBEDDING_URL: endpoint.url, EMBEDDING_MODEL: 'throttled', EMBEDDING_DIMENSIONS: String(DIMENSION), LOG_LEVEL: 'warn', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '524288', NODE_OPTIONS: '--max-semi-space-size=8', RAGSYNC_USE_DIST: '1', NODE_ENV: 'production' });
   let worker: WorkerProcess | undefined;
   let sampler: NodeJS.Timeout | undefined;
   const rss: number[] = [];

@@ -538,28 +538,22 @@ export class StageRunner {
   private async process(topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, isStale: () => boolean): Promise<Outcome[]> {
     const step = this.stage.terminal ? slice.length : STEP_RECORDS;
     const read = slice.map((message) => this.read(topic, partition, message));
-    const decoded: Array<InputRecord | Error> = [];
-    for (let i = 0; i < slice.length; i += step) {
-      await this.turn();
-      decoded.push(...(await Promise.all(read.slice(i, i + step).map((r, index) => this.decode(slice[i + index]!, r.headers, r.origin)))));
-    }
+    const decoded = await this.inSteps(slice, step, (part, start) => Promise.all(part.map((message, k) => this.decode(message, read[start + k]!.headers, read[start + k]!.origin))));
     const records = decoded.filter((d): d is InputRecord => !(d instanceof Error));
-    let results: RecordResult[] = [];
+    let results: RecordResult[];
     // Keep the membership alive however long the stage takes (a slow store, a cold model): kafkajs
     // only heartbeats between batches, and a member silent for a session timeout is thrown out
     // and its uncommitted work repeated.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), 3_000);
     try {
       // In order, one step after the other: a key's records keep their order across the steps.
-      for (let i = 0; i < records.length; i += step) {
-        await this.turn();
-        const part = records.slice(i, i + step);
+      results = await this.inSteps(records, step, async (part) => {
         const partResults = await this.stage.process(part, { heartbeat, isStale });
         if (partResults.length !== part.length) {
           throw new PermanentError(`stage ${this.stage.name} returned ${partResults.length} results for ${part.length} records`, { code: 'stage_contract' });
         }
-        results.push(...partResults);
-      }
+        return partResults;
+      });
     } catch (error) {
       results = records.map(() => ({ ok: false as const, error }));
     } finally {
@@ -568,26 +562,37 @@ export class StageRunner {
     // Each message's result, by its place in the slice (none for one that could not be decoded).
     let next = 0;
     const resultAt = decoded.map((d) => (d instanceof Error ? undefined : results[next++]!));
-    const outcomes: Outcome[] = [];
-    for (let i = 0; i < slice.length; i += step) {
+    return this.inSteps(slice, step, (part, start) =>
+      Promise.all(
+        part.map(async (message, k): Promise<Outcome> => {
+          const index = start + k;
+          const { headers, origin } = read[index]!;
+          const outcome = { message, headers, origin: origin instanceof Error ? this.ownOrigin(topic, partition, message) : origin, messages: [] };
+          const d = decoded[index];
+          if (d instanceof Error) return { ...outcome, result: { ok: false, error: d } };
+          const result = resultAt[index]!;
+          if (!result.ok) return { ...outcome, result };
+          try {
+            return { ...outcome, result, messages: await this.encodeOutputs(result.outputs) };
+          } catch (error) {
+            return { ...outcome, result: { ok: false, error } };
+          }
+        }),
+      ),
+    );
+  }
+
+  /**
+   * `work` on `items` in steps of `step` items, one after the other, each after a turn on the
+   * event loop (see `turn`); the results of all steps in order. `start` is a step's first index.
+   */
+  private async inSteps<T, R>(items: readonly T[], step: number, work: (part: T[], start: number) => Promise<R[]>): Promise<R[]> {
+    const out: R[] = [];
+    for (let start = 0; start < items.length; start += step) {
       await this.turn();
-      const part = slice.slice(i, i + step).map(async (message, offset): Promise<Outcome> => {
-        const index = i + offset;
-        const { headers, origin } = read[index]!;
-        const outcome = { message, headers, origin: origin instanceof Error ? this.ownOrigin(topic, partition, message) : origin, messages: [] };
-        const d = decoded[index];
-        if (d instanceof Error) return { ...outcome, result: { ok: false, error: d } };
-        const result = resultAt[index]!;
-        if (!result.ok) return { ...outcome, result };
-        try {
-          return { ...outcome, result, messages: await this.encodeOutputs(result.outputs) };
-        } catch (error) {
-          return { ...outcome, result: { ok: false, error } };
-        }
-      });
-      outcomes.push(...(await Promise.all(part)));
+      for (const result of await work(items.slice(start, start + step), start)) out.push(result);
     }
-    return outcomes;
+    return out;
   }
 
   /** A record's headers as strings and where it was first read (an Error when its stage cannot tell). */

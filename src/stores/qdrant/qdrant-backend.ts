@@ -47,6 +47,19 @@ const POINT_INDEXES: Array<[string, Schemas['PayloadFieldSchema']]> = [
  * `vectors` map), id UUIDv5(doc_key). Every write passes `wait: true`: the head is written only
  * after the points are durable, and the caller commits its offset only after that.
  */
+/** A point of PointChanges.upserts. */
+type StoredPointWrite = PointChanges['upserts'][number];
+
+/**
+ * Points per write request: about 4 MiB of dense vectors as JSON (a float32 takes up to about 20
+ * characters written as a JSON number), at most 1,000. Qdrant refuses a request over
+ * `service.max_request_size_mb` (32 MiB by default), and the request's text, its body and the
+ * points' number arrays are all held at once: 2,000 points of 1,536 dimensions would be 60 MB.
+ */
+export function pointsPerRequest(dimension: number): number {
+  return Math.max(1, Math.min(1000, Math.floor((4 * 1024 * 1024) / (20 * Math.max(1, dimension)))));
+}
+
 export class QdrantBackend implements StoreBackend {
   readonly name = 'qdrant';
   private readonly client: QdrantClient;
@@ -155,25 +168,35 @@ export class QdrantBackend implements StoreBackend {
   }
 
   /**
-   * One request for the whole batch: Qdrant's batch update applies its operations in order
-   * (upsert, then the removal of superseded points, then payload updates), and `wait` returns once
-   * all are applied.
+   * The batch in as few requests as its size allows: Qdrant's batch update applies its operations
+   * in order (upsert, then the removal of superseded points, then payload updates), and `wait`
+   * returns once all are applied. A batch with more points than one request should carry
+   * (pointsPerRequest) sends the others first, in order, each on its own: superseded points are
+   * still removed only after every new point is stored.
    */
   async writePoints(changes: PointChanges): Promise<void> {
     const operations: Schemas['UpdateOperation'][] = [];
-    if (changes.upserts.length > 0) {
+    const upserts = changes.upserts;
+    if (upserts.length > 0) {
+      const lexical = await this.hasLexical();
       // JSON has no float32 arrays: plain numbers (a Float32Array would serialise as an object).
       // The lexical vector goes as its text: Qdrant computes the BM25 sparse vector on its side.
-      const lexical = await this.hasLexical();
-      operations.push({
+      const upsert = (points: readonly StoredPointWrite[]): Schemas['UpdateOperation'] => ({
         upsert: {
-          points: changes.upserts.map((p) => ({
+          points: points.map((p) => ({
             id: p.id,
             vector: lexical ? { '': Array.from(p.vector), [LEXICAL_VECTOR]: bm25(lexicalText(p.payload)) } : Array.from(p.vector),
             payload: p.payload,
           })),
         },
       });
+      const per = pointsPerRequest(upserts[0]!.vector.length);
+      let start = 0;
+      for (; upserts.length - start > per; start += per) {
+        const part = upsert(upserts.slice(start, start + per));
+        await qdrantCall('write points', () => this.client.batchUpdate(this.options.collection, { wait: true, operations: [part] }));
+      }
+      operations.push(upsert(start === 0 ? upserts : upserts.slice(start)));
     }
     if (changes.replace.length > 0) {
       const filter = changes.replace.length === 1 ? docFilterExcept(changes.replace[0]!.docKey, changes.replace[0]!.keepIds) : { should: changes.replace.map((r) => docFilterExcept(r.docKey, r.keepIds)) };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError, SystemError } from '../../../src/core/errors.js';
 import { createQdrantStore } from '../../../src/stores/qdrant/index.js';
+import { pointsPerRequest } from '../../../src/stores/qdrant/qdrant-backend.js';
 import type { VectorStore } from '../../../src/stores/vector-store.js';
 import { loadQdrantApiSchema } from '../../support/qdrant-server/api-schema.js';
 import { startQdrantServer, type QdrantTestServer } from '../../support/qdrant-server/server.js';
@@ -106,6 +107,35 @@ describe('the Qdrant store against its server', () => {
       const reader = storeOn(collection);
       await reader.connect();
       await expect(reader.search({ mode: 'lexical', text: 'lamp', limit: 5 })).rejects.toMatchObject({ code: 'store_lexical_missing' });
+      await server.engine.drop(collection);
+      await server.engine.drop(`${collection}_heads`);
+    });
+  });
+
+  describe('when a batch has more points than one request should carry', () => {
+    it('sends the new points first in requests of pointsPerRequest, removes superseded points last, and stores every point', async () => {
+      const dimension = 4096;
+      expect(pointsPerRequest(dimension)).toBe(51);
+      expect(pointsPerRequest(384)).toBe(546);
+      expect(pointsPerRequest(8)).toBe(1000);
+      const collection = uniqueCollection();
+      const store = storeOn(collection);
+      await store.connect();
+      await store.ensureCollection({ ...SPEC, dimension });
+      expect(await store.applyVectorSet(makeVectorSet({ entityId: 'big', version: 1n, chunks: 70, dimension }))).toEqual({ applied: true });
+      const from = server.requests.length;
+      // Version 2 of `big` has fewer chunks (its last 10 are superseded), and `other` comes in the same batch.
+      const results = await store.applyBatch([
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'big', version: 2n, chunks: 60, dimension }) },
+        { kind: 'vectors', set: makeVectorSet({ entityId: 'other', version: 1n, chunks: 50, dimension }) },
+      ]);
+      expect(results).toEqual([{ applied: true }, { applied: true }]);
+      const updates = server.requests
+        .slice(from)
+        .filter((r) => r.operationId === 'batch_update' && Object.values(r.path).includes(collection))
+        .map((r) => (r.body as { operations: Array<Record<string, { points?: unknown[] }>> }).operations.map((op) => Object.entries(op).map(([kind, o]) => (kind === 'upsert' ? `upsert ${o.points!.length}` : kind))[0]));
+      expect(updates).toEqual([['upsert 51'], ['upsert 51'], ['upsert 8', 'delete']]);
+      expect((await server.engine.info(collection)).points_count).toBe(110);
       await server.engine.drop(collection);
       await server.engine.drop(`${collection}_heads`);
     });

@@ -96,6 +96,11 @@ export class ProducerThread implements RecordSender {
     if (this.closing) return Promise.reject(new RetryableError('the Kafka producer is closed', { code: 'kafka_producer_closed' }));
     if (this.broken) return Promise.reject(this.broken);
     if (parts.every((part) => part.count === 0)) return Promise.resolve();
+    // A part sent before has handed its buffers over: here they are empty (detached), and Node
+    // would post them as they are.
+    if (parts.some((part) => part.count > 0 && part.layout.length === 0)) {
+      return Promise.reject(new SystemError('records packed for the producer thread were sent before: a packed part can be sent once', { code: 'kafka_packed_resent' }));
+    }
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

@@ -7,7 +7,7 @@ import { formatKey, parseKey } from '../../src/core/keys.js';
 import { HEADERS } from '../../src/core/records.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { KafkaChangeSink } from '../../src/kafka/producer.js';
-import { ProducerThread } from '../../src/kafka/producer-thread.js';
+import { ProducerThread, packRecords } from '../../src/kafka/producer-thread.js';
 import { encodePublishUnits, sendEncodedUnits } from '../../src/producers/publish-units.js';
 import { RegistryClient } from '../../src/kafka/registry.js';
 import { RegistrySerde } from '../../src/kafka/serde.js';
@@ -295,7 +295,10 @@ describe('the Kafka change sink', () => {
       try {
         expect(first.threadId).toBe(ahead);
         expect(second.threadId).not.toBe(ahead);
-        await first.send([{ topic, key: 'shop:1:product:AHEAD', value: Buffer.from('one'), headers: { [HEADERS.sourceVersion]: '1' } }], 10_000);
+        const part = packRecords([{ topic, key: 'shop:1:product:AHEAD', value: Buffer.from('one'), headers: { [HEADERS.sourceVersion]: '1' } }]);
+        await first.sendPacked([part], 10_000);
+        // Its buffers were handed over with the first call: a second is refused, not left waiting.
+        await expect(first.sendPacked([part], 10_000)).rejects.toMatchObject({ code: 'kafka_packed_resent', errorClass: 'system' });
         await second.send([{ topic, key: 'shop:1:product:SECOND', value: null, headers: { [HEADERS.sourceVersion]: '2' } }], 10_000);
       } finally {
         await Promise.all([first.close(5000), second.close(5000)]);

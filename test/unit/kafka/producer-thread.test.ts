@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutgoingRecord } from '../../../src/kafka/batching-producer.js';
-import { packRecords, unpackRecords } from '../../../src/kafka/producer-thread.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { ProducerThread, packRecords, unpackRecords } from '../../../src/kafka/producer-thread.js';
 
 /** A record as the thread hands it to the client: keys and header values as bytes. */
 const asBytes = (record: OutgoingRecord) => ({
@@ -47,5 +48,20 @@ describe('records packed for the producer thread', () => {
     expect(packed.topics).toEqual(['shop.changes.product', 'shop.changes.category']);
     expect(packed.names).toEqual(['source_version', 'occurred_at', 'note']);
     expect(packed.count).toBe(4);
+  });
+});
+
+describe('a packed part sent a second time', () => {
+  it('is refused before anything is posted: its buffers were handed over with the first call', async () => {
+    // Nothing listens at this address; the call is refused before the thread would try.
+    const thread = new ProducerThread({ kafka: loadConfig({ overrides: { 'kafka.brokers': ['127.0.0.1:1'] } }).kafka });
+    try {
+      const part = packRecords([{ topic: 'shop.changes.product', key: 'k', value: Buffer.from('v'), headers: {} }]);
+      // As posting it to the thread does: the buffers move, and this side keeps empty ones.
+      structuredClone(part, { transfer: [part.bytes, part.layout.buffer as ArrayBuffer] });
+      await expect(thread.sendPacked([part], 1000)).rejects.toMatchObject({ code: 'kafka_packed_resent', errorClass: 'system' });
+    } finally {
+      await thread.close(1000);
+    }
   });
 });

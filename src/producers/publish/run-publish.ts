@@ -44,8 +44,8 @@ export interface RunPublishOptions extends LineDefaults {
   /**
    * Batches read ahead before Kafka acknowledged the first one: the producer's start (its thread,
    * the connection, the topics' metadata) takes most of a second on a busy machine, which is
-   * better spent reading than waiting. Either bound also stops at STARTING_READ_AHEAD_CHARS of
-   * input. @defaultValue 16
+   * better spent reading than waiting. Reading ahead also stops at STARTING_READ_AHEAD_CHARS
+   * characters of input until then. @defaultValue 16
    */
   startingReadAhead?: number;
   ackTimeoutMs?: number;

@@ -472,12 +472,14 @@ describe('the store target failing in other ways, with two store workers', () =>
     expect((await stack.landed()).get(poisonKey)).toBeUndefined();
   });
 
-  it('ends in the expected state when 30% of the store\'s writes fail at random over 5,000 records', { timeout: 300_000 }, async () => {
+  it('ends in the expected state when 30% of the store\'s writes fail at random over 10,000 records', { timeout: 300_000 }, async () => {
     const tenant = 'random';
-    const entities = 1000;
+    // Enough records for many writes however many slices a write takes together (the faults are
+    // drawn per request: with 35 writes, more than 10 faults was a coin toss).
+    const entities = 2000;
     const expected: Expected = new Map();
     const lines: string[] = [];
-    // Five versions of each of 1,000 products, each with its own number of paragraphs; every
+    // Five versions of each of 2,000 products, each with its own number of paragraphs; every
     // tenth product ends deleted.
     for (let version = 1; version <= 5; version++) {
       for (let i = 0; i < entities; i++) {
@@ -487,7 +489,7 @@ describe('the store target failing in other ways, with two store workers', () =>
         expected.set(docKey(tenant, id), { version: BigInt(version), deleted });
       }
     }
-    expect(lines).toHaveLength(5000);
+    expect(lines).toHaveLength(10_000);
     const dlqBefore = (await stack.dlq('store')).length;
     stack.server.setFault({ answer: { status: 503 }, operations: ['batch_update'], probability: 0.3 });
     const start = Date.now();
@@ -499,8 +501,8 @@ describe('the store target failing in other ways, with two store workers', () =>
     }
     const faults = stack.server.requests.filter((r) => r.at >= start && r.fault === '503').length;
     const writes = stack.server.requests.filter((r) => r.at >= start && r.operationId === 'batch_update').length;
-    expect(faults).toBeGreaterThan(10);
-    expect(faults / writes).toBeGreaterThan(0.15);
+    expect(faults, `${faults} of ${writes} writes faulted`).toBeGreaterThanOrEqual(5);
+    expect(faults / writes, `${faults} of ${writes} writes faulted`).toBeGreaterThan(0.1);
     expect((await stack.dlq('store')).length).toBe(dlqBefore);
     expect((await stack.retried()).filter((r) => r.key.startsWith(`${tenant}/`)).length).toBeGreaterThan(0);
 
